@@ -1,0 +1,71 @@
+# paddock: `make run` starts everything locally; `make test` runs the whole suite.
+# Both work on a fresh Debian/Ubuntu machine with Python 3.11: they create .venv, install
+# the dependencies (again only when pyproject.toml changes), and make sure Redis answers.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PADDOCK_BIND ?= 127.0.0.1:8000
+export PADDOCK_BIND
+
+.PHONY: run test lint redis migrate seed web worker-cpu worker-gpu beat check-workers clean help
+
+help:
+	@echo "make run     start web, workers and beat at http://$(PADDOCK_BIND) (Ctrl-C stops all)"
+	@echo "make test    run the test suite (DATABASE_URL=postgres://... for PostgreSQL)"
+	@echo "make lint    ruff check"
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "paddock: $(PYTHON) not found: install Python 3.11 (apt-get install python3.11) or set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "paddock: $(PYTHON) is not Python 3.11: set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "paddock: could not create a virtualenv: install the venv module (apt-get install python3.11-venv)" >&2; exit 1; }
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when the dependency list changes, so a second run is fast.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+redis: $(VENV)/.installed-run
+	@$(BIN)/python -m paddock.platform.ensure_redis
+
+migrate: $(VENV)/.installed-run
+	@$(BIN)/python manage.py preflight
+	@$(BIN)/python manage.py migrate --noinput -v 0
+
+seed: migrate
+	@$(BIN)/python manage.py seed_demo
+
+run: redis seed
+	@echo
+	@echo "paddock is starting at http://$(PADDOCK_BIND)/  (Ctrl-C stops web, workers and beat)"
+	@echo
+	@PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
+
+test: $(VENV)/.installed-test
+	@$(BIN)/python -m paddock.platform.ensure_redis
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+# One process each, for running parts on separate machines (see README: Deployment).
+web: migrate
+	$(BIN)/python manage.py runserver $(PADDOCK_BIND)
+worker-cpu: $(VENV)/.installed-run
+	$(BIN)/paddock-worker cpu
+worker-gpu: $(VENV)/.installed-run
+	$(BIN)/paddock-worker gpu
+beat: $(VENV)/.installed-run
+	$(BIN)/paddock-worker beat
+check-workers: $(VENV)/.installed-run
+	$(BIN)/python manage.py check_workers
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Binary-comparison annotation: batches, comparisons, assignment, judgements, the workspace."""

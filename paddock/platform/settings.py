@@ -1,0 +1,196 @@
+"""Django settings for paddock, read from the environment.
+
+Two environments: ``development`` (the default; everything local, SQLite under ``var/``,
+a generated secret key) and ``production`` (``PADDOCK_ENV=production``: SECRET_KEY and
+ALLOWED_HOSTS required, HTTPS-only cookies, HSTS; ``manage.py check --deploy`` is clean).
+The README's configuration table lists every variable read here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paddock.platform.config import (
+    DEFAULT_REDIS_URL,
+    ConfigurationError,
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    environment,
+    secret_key,
+    validate_redis_url,
+)
+from paddock.workers.queues import Queue, kombu_queues
+
+PLATFORM_DIR = Path(__file__).resolve().parent
+BASE_DIR = PLATFORM_DIR.parents[1]  # the checkout; only the default var/ lives under it
+
+PADDOCK_ENV = environment()
+PRODUCTION = PADDOCK_ENV == "production"
+
+VAR_DIR = Path(env_str("PADDOCK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+# Datasets, checkpoints and exports: shared storage (NFS, a mounted bucket) when web and
+# workers run on different machines, since tasks pass paths, never file contents.
+ARTIFACTS_DIR = Path(env_str("PADDOCK_ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))).resolve()
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ConfigurationError(
+        "DEBUG=true with PADDOCK_ENV=production would show tracebacks and settings to "
+        "anyone: unset DEBUG."
+    )
+SECRET_KEY = secret_key(production=PRODUCTION, var_dir=VAR_DIR)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ConfigurationError(
+        "ALLOWED_HOSTS is not set and PADDOCK_ENV=production: set it to the host names the "
+        "site is served under, comma-separated (e.g. paddock.example.org)."
+    )
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "paddock.platform.apps.PaddockAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "paddock.platform.accounts",
+    "paddock.platform.health",
+    "paddock.workers",
+    "paddock.annotation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "paddock.platform.urls"
+WSGI_APPLICATION = "paddock.platform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PLATFORM_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'paddock.sqlite3'}"),
+        sqlite_test_name=VAR_DIR / "test-paddock.sqlite3",
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [PLATFORM_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Production hardening (checked by `manage.py check --deploy`) ---------------------
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("PADDOCK_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env_int("PADDOCK_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Behind a TLS-terminating proxy (nginx, a load balancer) that sets X-Forwarded-Proto.
+    if env_bool("PADDOCK_BEHIND_PROXY", default=True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # /healthz is probed over plain HTTP by load balancers inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Celery (read by paddock.platform.celery through the CELERY_ namespace) ------------
+REDIS_URL = validate_redis_url(env_str("REDIS_URL", DEFAULT_REDIS_URL))
+# A key prefix lets several paddock installations (or test sessions) share one Redis.
+REDIS_KEY_PREFIX = env_str("PADDOCK_REDIS_KEY_PREFIX", "")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # With Redis, a message that was delivered but not acknowledged comes back after this
+    # many seconds. Tasks acknowledged late (the idempotent ones) can run for hours on a
+    # GPU, so the timeout must exceed the longest step, or a second worker would start
+    # the same step while the first is still running. Idempotent steps guard against
+    # that anyway (a unique run row); this keeps it rare.
+    "visibility_timeout": env_int("PADDOCK_BROKER_VISIBILITY_TIMEOUT", 12 * 60 * 60),
+    **({"global_keyprefix": REDIS_KEY_PREFIX} if REDIS_KEY_PREFIX else {}),
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
+    {"global_keyprefix": REDIS_KEY_PREFIX} if REDIS_KEY_PREFIX else {}
+)
+CELERY_RESULT_EXPIRES = 24 * 60 * 60  # durable outcomes live in the Job table, not here
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
+CELERY_TASK_QUEUES = kombu_queues()
+# A queue that is not declared above is a typo, never a reason to create a new queue
+# that no worker listens to.
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+CELERY_TASK_ROUTES = ("paddock.workers.routing.route_task",)
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+# How long /healthz waits for workers to answer a ping.
+PADDOCK_WORKER_PING_TIMEOUT = float(env_str("PADDOCK_WORKER_PING_TIMEOUT", "1.0"))

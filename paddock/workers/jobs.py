@@ -1,0 +1,107 @@
+"""Services for Job rows: enqueue a tracked task, and record what the worker reports."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+from celery import Task, current_task
+from django.db import transaction
+from django.utils import timezone
+
+from paddock.workers.models import Job, JobState
+from paddock.workers.queues import Queue
+
+PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
+_last_progress_write: dict[str, float] = {}
+
+
+def job_enqueue(
+    *, task: Task, kwargs: dict[str, Any] | None = None, label: str = "", created_by=None
+) -> Job:
+    """Create the Job row and send the task once the surrounding transaction commits.
+
+    Sending after commit means a worker never receives a task id whose row it cannot see
+    yet, and a rolled-back request sends nothing.
+    """
+    kwargs = dict(kwargs or {})
+    job = Job.objects.create(
+        task_name=task.name,
+        queue=Queue(task.queue).value,
+        label=label,
+        kwargs=kwargs,
+        created_by=created_by,
+    )
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, task_id=str(job.pk)))
+    return job
+
+
+def job_begin(job_id: str, *, worker: str) -> Job | None:
+    """Mark a tracked job running; None when the task was not enqueued as a job."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return job
+        job.state = JobState.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.error = ""
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["state", "attempts", "worker", "error", "started_at", "updated_at"])
+    return job
+
+
+def job_report_progress(job_id: str, *, fraction: float, message: str = "") -> None:
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
+        progress=fraction, message=message[:500], updated_at=timezone.now()
+    )
+
+
+def job_succeed(job_id: str, *, result: Any) -> None:
+    Job.objects.filter(pk=job_id).update(
+        state=JobState.SUCCEEDED,
+        progress=1.0,
+        result=result,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    _last_progress_write.pop(str(job_id), None)
+
+
+def job_fail(job_id: str, *, error: BaseException) -> None:
+    text = "".join(traceback.format_exception(error))
+    Job.objects.filter(pk=job_id).update(
+        state=JobState.FAILED,
+        message=f"{type(error).__name__}: {error}"[:500],
+        error=text[-20_000:],
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    _last_progress_write.pop(str(job_id), None)
+
+
+def job_retrying(job_id: str, *, reason: str) -> None:
+    Job.objects.filter(pk=job_id).update(
+        state=JobState.QUEUED, message=f"retrying after: {reason}"[:500], updated_at=timezone.now()
+    )
+
+
+def report_progress(fraction: float, message: str = "") -> None:
+    """Progress callback for services run inside a tracked task.
+
+    Services take a ``progress(fraction, message)`` callable instead of knowing about Celery;
+    tasks pass this one. Writes are throttled to one per second per job, so a service may
+    call it for every document it processes.
+    """
+    request = getattr(current_task, "request", None)
+    job_id = getattr(request, "id", None)
+    if not job_id:
+        return
+    now = time.monotonic()
+    last = _last_progress_write.get(job_id, 0.0)
+    if fraction < 1.0 and now - last < PROGRESS_WRITE_INTERVAL_SECONDS:
+        return
+    _last_progress_write[job_id] = now
+    job_report_progress(job_id, fraction=fraction, message=message)

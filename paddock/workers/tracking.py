@@ -1,0 +1,36 @@
+"""The base class of every paddock task: mirrors a task's life into its Job row.
+
+Redis forgets; managers must not. A task enqueued through :func:`paddock.workers.jobs.job_enqueue`
+has a Job row whose id is the Celery task id, and this class moves that row through
+queued -> running -> succeeded/failed as the worker runs it. A second delivery of a job
+that already succeeded returns the stored result instead of doing the work again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Retry
+
+
+class TrackedTask(Task):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from paddock.workers import jobs
+
+        job_id = self.request.id
+        job = jobs.job_begin(job_id, worker=self.request.hostname or "") if job_id else None
+        if job is None:
+            return super().__call__(*args, **kwargs)
+        if job.is_finished:
+            return job.result
+        try:
+            result = super().__call__(*args, **kwargs)
+        except Retry as retry:
+            jobs.job_retrying(job.pk, reason=str(retry.exc or retry))
+            raise
+        except BaseException as exc:
+            jobs.job_fail(job.pk, error=exc)
+            raise
+        jobs.job_succeed(job.pk, result=result)
+        return result
