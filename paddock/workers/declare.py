@@ -107,7 +107,6 @@ def paddock_task(
         return shared_task(
             name=name,
             base=TrackedTask,
-            queue=queue.value,
             autoretry_for=retry.on,
             max_retries=retry.max_retries,
             retry_backoff=retry.first_delay_seconds,

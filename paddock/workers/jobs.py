@@ -10,8 +10,8 @@ from celery import Task, current_task
 from django.db import transaction
 from django.utils import timezone
 
+from paddock.workers.declare import declared_queue
 from paddock.workers.models import Job, JobState
-from paddock.workers.queues import Queue
 
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
 _last_progress_write: dict[str, float] = {}
@@ -25,10 +25,13 @@ def job_enqueue(
     Sending after commit means a worker never receives a task id whose row it cannot see
     yet, and a rolled-back request sends nothing.
     """
+    queue = declared_queue(task.name)
+    if queue is None:
+        raise ValueError(f"{task.name!r} was not declared with @paddock_task; it cannot be a job")
     kwargs = dict(kwargs or {})
     job = Job.objects.create(
         task_name=task.name,
-        queue=Queue(task.queue).value,
+        queue=queue.value,
         label=label,
         kwargs=kwargs,
         created_by=created_by,
@@ -82,8 +85,10 @@ def job_fail(job_id: str, *, error: BaseException) -> None:
     _last_progress_write.pop(str(job_id), None)
 
 
-def job_retrying(job_id: str, *, reason: str) -> None:
-    Job.objects.filter(pk=job_id).update(
+def job_retrying(job_id: str, *, attempt: int, reason: str) -> None:
+    # Only this attempt's row: the retry message is already on the broker, and another
+    # worker may have begun the next attempt.
+    Job.objects.filter(pk=job_id, state=JobState.RUNNING, attempts=attempt).update(
         state=JobState.QUEUED, message=f"retrying after: {reason}"[:500], updated_at=timezone.now()
     )
 

@@ -27,7 +27,7 @@ class TrackedTask(Task):
         try:
             result = super().__call__(*args, **kwargs)
         except Retry as retry:
-            jobs.job_retrying(job.pk, reason=str(retry.exc or retry))
+            jobs.job_retrying(job.pk, attempt=job.attempts, reason=str(retry.exc or retry))
             raise
         except BaseException as exc:
             jobs.job_fail(job.pk, error=exc)

@@ -1,0 +1,69 @@
+"""Shared by every benchmark: where results go and what is recorded with them.
+
+Each benchmark prints its figures and writes them, with the commit, date, CPU model and
+whether it was a ``--quick`` run, to ``benchmarks/results/<name>.json``. Quick runs (the
+ones tests make, so no benchmark rots) write ``<name>.quick.json`` and never overwrite
+the figures of a full run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=RESULTS_DIR.parent, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[round(fraction * 100) - 1]
+
+
+def write_results(name: str, figures: dict[str, Any], *, quick: bool) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    record = {
+        "benchmark": name,
+        "quick": quick,
+        "commit": commit(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "figures": figures,
+    }
+    path = RESULTS_DIR / f"{name}{'.quick' if quick else ''}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+    for key, value in figures.items():
+        print(f"{key:<32} {value}")
+    print(f"written to {path.relative_to(RESULTS_DIR.parent.parent)}")
+    return path

@@ -1,0 +1,21 @@
+"""Settings for the test suite: paddock's own, isolated per test session.
+
+The Redis key prefix keeps a test session's queues apart from a developer's running
+``make run`` and from another test session on the same Redis. A real Celery worker started
+by the tests inherits it through the environment, so both sides use the same queues.
+"""
+
+import os
+import uuid
+
+os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-test-{uuid.uuid4().hex[:10]}:")
+
+from paddock.platform.settings import *  # noqa: F403
+from paddock.platform.settings import DATABASES
+
+# Fast hashing: the suite creates many users; production keeps Django's default.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A worker process started by the tests is pointed at the test database by name.
+if os.environ.get("PADDOCK_TEST_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["PADDOCK_TEST_DATABASE_NAME"]

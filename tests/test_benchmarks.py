@@ -1,0 +1,24 @@
+"""Every benchmark still runs: each is executed in its --quick mode (figures not judged)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=[path.stem for path in BENCHMARKS])
+def test_benchmark_runs_in_quick_mode(script):
+    result = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{script.stem}", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = result.stdout.strip().splitlines()[-1].removeprefix("written to ")
+    record = json.loads((ROOT / written).read_text())
+    assert record["quick"] is True
+    assert record["figures"] and record["cpu"] and record["commit"]

@@ -1,0 +1,104 @@
+"""The parts of paddock keep to their side of the boundaries the design draws.
+
+- ``paddock.training`` never imports Django (nor Celery, nor any other part of paddock):
+  it is plain torch + transformers, run on GPU workers, under torchrun or in a notebook.
+- The web process (``paddock.platform``, ``paddock.annotation``) never imports torch or
+  transformers: checked statically over module-level imports, and at run time by loading
+  every URL's view in a fresh interpreter.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.import_graph import ImportGraph
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "paddock"
+HEAVY = {"torch", "transformers", "peft", "accelerate", "safetensors", "datasets", "vllm"}
+WEB_PARTS = ["paddock.platform", "paddock.annotation"]
+
+
+def format_chains(chains: list[list[str]]) -> str:
+    return "\n".join(" -> ".join(chain) for chain in chains)
+
+
+def test_training_never_imports_django_celery_or_the_platform():
+    graph = ImportGraph(PACKAGE, module_level_only=False)
+    forbidden = {
+        "django", "rest_framework", "celery", "kombu",
+        "paddock.platform", "paddock.annotation", "paddock.workers",
+    }
+    chains = graph.forbidden_paths("paddock.training", forbidden)
+    assert not chains, "paddock.training reaches the web side:\n" + format_chains(chains)
+
+
+@pytest.mark.parametrize("part", WEB_PARTS)
+def test_web_modules_do_not_import_torch_at_module_level(part):
+    graph = ImportGraph(PACKAGE, module_level_only=True)
+    chains = graph.forbidden_paths(part, HEAVY | {"paddock.training"})
+    assert not chains, f"{part} loads heavy ML code at import:\n" + format_chains(chains)
+
+
+def test_web_process_loads_no_ml_library_at_run_time():
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import django
+        django.setup()
+        from django.urls import get_resolver
+        from django.urls.resolvers import URLResolver
+
+        def walk(patterns):
+            for pattern in patterns:
+                if isinstance(pattern, URLResolver):
+                    walk(pattern.url_patterns)
+                else:
+                    pattern.callback
+
+        walk(get_resolver().url_patterns)
+        import paddock.platform.wsgi, paddock.platform.asgi
+        from paddock.platform.celery import app
+        app.loader.import_default_modules()  # the task modules the web enqueues with
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+        print(json.dumps(heavy))
+        """
+    ).replace("HEAVY", repr(HEAVY))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def write(root: Path, name: str, body: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(body))
+
+
+def test_checker_finds_indirect_and_relative_violations(tmp_path):
+    package = tmp_path / "pkg"
+    write(package, "__init__.py", "")
+    write(package, "training/__init__.py", "from . import model\n")
+    write(package, "training/model.py", "from ..helpers import util\n")
+    write(package, "helpers/__init__.py", "")
+    write(package, "helpers/util.py", "def f():\n    import django.db\n")
+    write(package, "web/__init__.py", "")
+    write(package, "web/views.py", "def view():\n    import torch\n")
+    write(package, "web/tasks.py", "try:\n    import transformers\nexcept ImportError:\n    pass\n")
+
+    everything = ImportGraph(package, module_level_only=False)
+    chains = everything.forbidden_paths("pkg.training", {"django"})
+    assert ["pkg.training.model:1", "pkg.helpers.util:2", "django.db"] in chains
+
+    module_level = ImportGraph(package, module_level_only=True)
+    assert module_level.forbidden_paths("pkg.training", {"django"}) == []
+    web_chains = module_level.forbidden_paths("pkg.web", {"torch", "transformers"})
+    assert web_chains == [["pkg.web.tasks:2", "transformers"]]
