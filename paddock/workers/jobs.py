@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from paddock.workers.declare import declared_queue
 from paddock.workers.models import Job, JobState
+from paddock.workers.tracking import JOB_HEADER, is_tracked
 
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
 _last_progress_write: dict[str, float] = {}
@@ -36,7 +37,9 @@ def job_enqueue(
         kwargs=kwargs,
         created_by=created_by,
     )
-    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, task_id=str(job.pk)))
+    transaction.on_commit(
+        lambda: task.apply_async(kwargs=kwargs, task_id=str(job.pk), headers={JOB_HEADER: True})
+    )
     return job
 
 
@@ -101,9 +104,9 @@ def report_progress(fraction: float, message: str = "") -> None:
     call it for every document it processes.
     """
     request = getattr(current_task, "request", None)
-    job_id = getattr(request, "id", None)
-    if not job_id:
+    if request is None or not is_tracked(request):
         return
+    job_id = request.id
     now = time.monotonic()
     last = _last_progress_write.get(job_id, 0.0)
     if fraction < 1.0 and now - last < PROGRESS_WRITE_INTERVAL_SECONDS:

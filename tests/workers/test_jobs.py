@@ -4,6 +4,7 @@ import pytest
 
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState
+from paddock.workers.tracking import JOB_HEADER
 from tests.support import tasks
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 def run_in_process(task, job: Job, **kwargs):
     """What a worker does with a delivered message, minus the broker."""
-    return task.apply(kwargs=kwargs or job.kwargs, task_id=str(job.pk))
+    return task.apply(
+        kwargs=kwargs or job.kwargs, task_id=str(job.pk), headers={JOB_HEADER: True}
+    )
 
 
 def queued_job(task, **kwargs) -> Job:
@@ -94,3 +97,12 @@ def test_transient_errors_beyond_the_retry_budget_fail_the_job():
     assert outcome.failed()
     assert job.state == JobState.FAILED
     assert "lost the connection" in job.message
+
+
+def test_tasks_not_sent_as_jobs_never_touch_the_job_table(django_assert_num_queries):
+    job = queued_job(tasks.count_words, text="no row for me")
+    with django_assert_num_queries(0):
+        outcome = tasks.count_words.apply(kwargs={"text": "a b c"}, task_id=str(job.pk))
+    assert outcome.result == {"words": 3}
+    job.refresh_from_db()
+    assert job.state == JobState.QUEUED and job.attempts == 0
