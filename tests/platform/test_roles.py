@@ -88,3 +88,14 @@ def test_logout_needs_a_post_and_ends_the_session(client, make_user):
     assert client.get(reverse("logout")).status_code == 405
     client.post(reverse("logout"))
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_admins_see_jobs_in_the_admin_but_cannot_edit_them(client, make_user):
+    from paddock.workers.models import Job
+
+    job = Job.objects.create(task_name="tests.count_words", queue="default", label="demo")
+    client.force_login(make_user(Role.ADMIN))
+    assert client.get("/admin/workers/job/").status_code == 200
+    page = client.get(f"/admin/workers/job/{job.pk}/change/")
+    assert page.status_code == 200 and b"demo" in page.content
+    assert client.post(f"/admin/workers/job/{job.pk}/change/", {"label": "x"}).status_code == 403

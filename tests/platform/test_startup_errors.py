@@ -17,6 +17,10 @@ PRODUCTION = {
 
 
 def manage(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return run_python("manage.py", *args, tmp_path=tmp_path, **env)
+
+
+def run_python(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     environ = {
         key: value
         for key, value in os.environ.items()
@@ -26,16 +30,16 @@ def manage(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProces
         DJANGO_SETTINGS_MODULE="paddock.platform.settings", PADDOCK_VAR_DIR=str(tmp_path), **env
     )
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,
     )
 
 
-def one_line_error(result: subprocess.CompletedProcess) -> str:
+def one_line_error(result: subprocess.CompletedProcess, program: str = "paddock") -> str:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("paddock: ")
+    assert lines[0].startswith(f"{program}: ")
     return lines[0]
 
 
@@ -73,3 +77,21 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_worker_launcher_stops_on_bad_configuration_before_starting_celery(tmp_path):
+    result = run_python(
+        "-m", "paddock.workers.launch", "gpu", tmp_path=tmp_path, DATABASE_URL="mysql//x"
+    )
+    line = one_line_error(result, program="paddock-worker")
+    assert "configuration error: DATABASE_URL='mysql//x' is malformed" in line
+
+
+def test_worker_launcher_stops_when_redis_is_unreachable(tmp_path):
+    result = run_python(
+        "-m", "paddock.workers.launch", "cpu", tmp_path=tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", REDIS_URL="redis://127.0.0.1:1/0",
+    )
+    line = one_line_error(result, program="paddock-worker")
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in line
+    assert "start redis-server or fix REDIS_URL" in line
