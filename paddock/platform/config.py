@@ -57,6 +57,16 @@ def env_int(name: str, default: int, *, env: Mapping[str, str] = os.environ) -> 
         raise ConfigurationError(f"{name}={raw!r} is not an integer.") from None
 
 
+def env_float(name: str, default: float, *, env: Mapping[str, str] = os.environ) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number.") from None
+
+
 def env_list(name: str, default: list[str], *, env: Mapping[str, str] = os.environ) -> list[str]:
     raw = env.get(name, "").strip()
     if not raw:

@@ -15,6 +15,7 @@ from paddock.platform.config import (
     ConfigurationError,
     database_from_url,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -195,4 +196,4 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # How long /healthz waits for workers to answer a ping.
-PADDOCK_WORKER_PING_TIMEOUT = float(env_str("PADDOCK_WORKER_PING_TIMEOUT", "1.0"))
+PADDOCK_WORKER_PING_TIMEOUT = env_float("PADDOCK_WORKER_PING_TIMEOUT", 1.0)

@@ -24,10 +24,13 @@ def test_annotator_gets_403_on_the_data_manager_console(client, make_user):
 
 @pytest.mark.parametrize("role", [Role.DATA_MANAGER, Role.ADMIN])
 def test_managers_and_admins_open_the_console(client, make_user, role):
+    from paddock.workers.models import Job
+
+    Job.objects.create(task_name="curation.ingest", queue="curation", label="Ingest C4 sample")
     client.force_login(make_user(role))
     response = client.get(reverse("console:home"))
     assert response.status_code == 200
-    assert b"Background jobs" in response.content
+    assert b"Background jobs" in response.content and b"Ingest C4 sample" in response.content
 
 
 def test_data_manager_gets_403_on_the_annotator_workspace(client, make_user):

@@ -28,7 +28,6 @@ def role_required(*roles: Role) -> Callable:
                 )
             return view(request, *args, **kwargs)
 
-        wrapped.required_roles = roles
         return wrapped
 
     return decorate
