@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+BENCHMARKS = sorted(
+    path for path in (ROOT / "benchmarks").glob("*.py")
+    if not path.name.startswith("_") and path.stem != "common"
+)
 
 
 @pytest.mark.parametrize("script", BENCHMARKS, ids=[path.stem for path in BENCHMARKS])

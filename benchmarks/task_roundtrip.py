@@ -4,7 +4,7 @@ What a manager's click costs before any real work starts: enqueue, broker, worke
 back. Sequential round trips give latency; a burst gives throughput of one prefork worker
 with two processes (the machine has two cores).
 
-    python -m benchmarks.bench_task_roundtrip [--quick]
+    python -m benchmarks.task_roundtrip [--quick]
 """
 
 from __future__ import annotations
