@@ -1,0 +1,225 @@
+"""Near-duplicate detection: datasketch as usually used vs paddock, on the same corpus.
+
+Corpus: families of seeded edited copies of real text from ../shared/data (about 1 KB
+each, similarity to the family's base spread over 0.5 to 1.0); ground truth is every pair
+with exact word-5-gram Jaccard >= 0.8, computed.
+
+Side by side, in one run:
+  (a) datasketch, the obvious way: MinHash.update per shingle, in-memory MinHashLSH
+  (b) datasketch's stock Redis storage (same MinHashes as (a); insert + query)
+  (c) paddock, single process (raw text in, kept set out)
+  (d) paddock, 2 Celery workers sharing the band store in Redis
+
+    python -m benchmarks.dedup [--quick] [--documents N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    path = Path(os.environ.get("PADDOCK_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    if not path.exists():
+        sys.exit(f"benchmarks.dedup: {path} is missing: the corpus is built from ../shared/data")
+    return path
+
+
+def pairs_of(left, right) -> set[tuple[int, int]]:
+    return {(int(min(a, b)), int(max(a, b))) for a, b in zip(left, right, strict=True)}
+
+
+def run_datasketch_memory(corpus, threshold: float, num_perm: int):
+    from datasketch import MinHash, MinHashLSH
+
+    from tests.support.near_dup_corpus import shingle_set
+
+    start = time.perf_counter()
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    minhashes, predicted = [], set()
+    for doc, words in enumerate(corpus.words):
+        m = MinHash(num_perm=num_perm)
+        for shingle in shingle_set(words):
+            m.update(" ".join(shingle).encode("utf-8"))
+        for other in lsh.query(m):
+            predicted.add((min(doc, other), max(doc, other)))
+        lsh.insert(doc, m)
+        minhashes.append(m)
+    return time.perf_counter() - start, predicted, minhashes
+
+
+def run_datasketch_redis(minhashes, threshold: float, num_perm: int, redis_url: str):
+    """Insert and query every MinHash through datasketch's Redis storage; commands counted."""
+    import redis
+    from datasketch import MinHashLSH
+
+    client = redis.Redis.from_url(redis_url)
+    basename = f"paddock-bench-ds-{uuid.uuid4().hex[:8]}".encode()
+    kwargs = client.connection_pool.connection_kwargs
+    config = {
+        "type": "redis",
+        "basename": basename,
+        "redis": {"host": kwargs.get("host"), "port": kwargs.get("port"), "db": kwargs.get("db")},
+    }
+    before = client.info("stats")["total_commands_processed"]
+    start = time.perf_counter()
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, storage_config=config)
+    for doc, m in enumerate(minhashes):
+        lsh.query(m)
+        lsh.insert(doc, m)
+    elapsed = time.perf_counter() - start
+    commands = client.info("stats")["total_commands_processed"] - before
+    keys = list(client.scan_iter(match=basename + b"*", count=10_000))
+    for i in range(0, len(keys), 10_000):
+        client.delete(*keys[i : i + 10_000])
+    return elapsed, commands
+
+
+def run_paddock_single(texts, config, shard_size: int):
+    from paddock.platform.curation.core.near_dedup import WorkDir, load_edges, run_single_process
+
+    with tempfile.TemporaryDirectory() as directory:
+        start = time.perf_counter()
+        work = WorkDir.create(directory, texts, config, shard_size=shard_size)
+        result = run_single_process(work)
+        elapsed = time.perf_counter() - start
+        left, right, _ = load_edges(work)
+    return elapsed, result, pairs_of(left, right)
+
+
+def run_paddock_workers(texts, config, shard_size: int, workers: int):
+    import redis
+    from django.conf import settings
+
+    from paddock.platform.celery import app
+    from paddock.platform.curation.core.near_dedup import WorkDir, cluster, load_edges
+    from paddock.platform.curation.core.redis_bands import RedisBandStore
+    from paddock.workers.tasks.near_dedup import near_dedup_canvas
+    from tests.support.celery_worker import WorkerProcess, worker_environment
+
+    env = worker_environment(settings_module="paddock.platform.settings")
+    logs = Path(tempfile.mkdtemp())
+    started = [WorkerProcess(queues=["curation"], env=env, log_dir=logs) for _ in range(workers)]
+    for worker in started:
+        worker.start(app)
+    try:
+        with tempfile.TemporaryDirectory(dir=settings.ARTIFACTS_DIR) as warm_dir:
+            # Load the compiled kernels in every worker before the clock starts.
+            warm = WorkDir.create(warm_dir, texts[:200], config, shard_size=50)
+            near_dedup_canvas(str(warm.path), f"warm-{uuid.uuid4().hex[:6]}").apply_async().get(
+                timeout=300
+            )
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        with tempfile.TemporaryDirectory(dir=settings.ARTIFACTS_DIR) as directory:
+            run_key = f"bench-{uuid.uuid4().hex[:8]}"
+            before = client.info("stats")["total_commands_processed"]
+            start = time.perf_counter()
+            work = WorkDir.create(directory, texts, config, shard_size=shard_size)
+            near_dedup_canvas(str(work.path), run_key).apply_async().get(timeout=1800)
+            result = cluster(work)
+            elapsed = time.perf_counter() - start
+            commands = client.info("stats")["total_commands_processed"] - before
+            left, right, _ = load_edges(work)
+            RedisBandStore(client, run_key, prefix=settings.REDIS_KEY_PREFIX).delete()
+    finally:
+        for worker in started:
+            worker.stop()
+    return elapsed, result, pairs_of(left, right), commands
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small corpus, to check it runs")
+    parser.add_argument("--documents", type=int, help="corpus size (default 100,000)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--redis-documents", type=int, default=20_000,
+        help="(b) runs on the first N documents: one round trip per band per call is slow",
+    )
+    args = parser.parse_args()
+    documents = args.documents or (3_000 if args.quick else 100_000)
+    shard_size = max(documents // 10, 100)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paddock.platform.settings")
+    os.environ["PADDOCK_REDIS_KEY_PREFIX"] = f"paddock-bench-{uuid.uuid4().hex[:8]}:"
+    import django
+
+    django.setup()
+    import numpy as np
+    from django.conf import settings
+
+    from benchmarks.common import write_results
+    from paddock.platform.curation.core.near_dedup import NearDedupConfig
+    from tests.support.near_dup_corpus import build_corpus, precision_recall
+
+    Path(settings.ARTIFACTS_DIR).mkdir(parents=True, exist_ok=True)
+    config = NearDedupConfig()
+    print(f"building a corpus of {documents:,} documents ...", flush=True)
+    corpus = build_corpus(shared_data(), documents)
+    truth, similarities = corpus.true_pairs(config.threshold)
+    histogram = np.histogram(similarities, bins=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0001])[0]
+    print(f"ground truth: {len(truth):,} pairs >= {config.threshold}", flush=True)
+
+    a_seconds, a_pairs, minhashes = run_datasketch_memory(corpus, config.threshold, config.num_perm)
+    a_quality = precision_recall(a_pairs, truth, corpus)
+    print(f"(a) datasketch in memory: {a_seconds:.1f} s", flush=True)
+    b_documents = min(args.redis_documents, documents)
+    b_seconds, b_commands = run_datasketch_redis(
+        minhashes[:b_documents], config.threshold, config.num_perm, settings.REDIS_URL
+    )
+    print(f"(b) datasketch Redis storage: {b_seconds:.1f} s, {b_commands:,} commands", flush=True)
+    c_seconds, c_result, c_pairs = run_paddock_single(corpus.texts, config, shard_size)
+    c_quality = precision_recall(c_pairs, truth, corpus)
+    print(f"(c) paddock single process: {c_seconds:.2f} s", flush=True)
+    d_seconds, d_result, d_pairs, d_commands = run_paddock_workers(
+        corpus.texts, config, shard_size, args.workers
+    )
+    d_quality = precision_recall(d_pairs, truth, corpus)
+    print(f"(d) paddock {args.workers} workers: {d_seconds:.2f} s", flush=True)
+    same_kept = bool(np.array_equal(c_result.duplicate_of, d_result.duplicate_of))
+
+    write_results(
+        "dedup",
+        {
+            "documents": documents,
+            "mean_document_bytes": round(sum(len(t.encode()) for t in corpus.texts) / documents),
+            "true_pairs": len(truth),
+            "family_pair_similarity_histogram_0.5_to_1": histogram.tolist(),
+            "config": str(config),
+            "a_datasketch_memory_seconds": round(a_seconds, 2),
+            "a_docs_per_second": round(documents / a_seconds),
+            "a_precision": round(a_quality["precision"], 4),
+            "a_recall": round(a_quality["recall"], 4),
+            "b_documents": b_documents,
+            "b_datasketch_redis_seconds": round(b_seconds, 2),
+            "b_docs_per_second": round(b_documents / b_seconds),
+            "b_redis_commands_per_document": round(b_commands / b_documents, 1),
+            "c_paddock_single_seconds": round(c_seconds, 2),
+            "c_docs_per_second": round(documents / c_seconds),
+            "c_precision": round(c_quality["precision"], 4),
+            "c_recall": round(c_quality["recall"], 4),
+            "c_removed": c_result.removed,
+            "c_speedup_over_a": round(a_seconds / c_seconds, 1),
+            "d_paddock_workers": args.workers,
+            "d_paddock_workers_seconds": round(d_seconds, 2),
+            "d_docs_per_second": round(documents / d_seconds),
+            "d_precision": round(d_quality["precision"], 4),
+            "d_recall": round(d_quality["recall"], 4),
+            "d_redis_commands_per_document": round(d_commands / documents, 3),
+            "d_speedup_over_c": round(c_seconds / d_seconds, 2),
+            "d_same_kept_set_as_c": same_kept,
+        },
+        quick=args.quick,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""A near-duplicate corpus with known ground truth, built from real text in ../shared/data.
+
+Families of seeded edited copies: each family starts from a distinct window of about
+1 KB of real text (Wikipedia, C4, Dolma web documents, HH-RLHF dialogues, OpenAssistant,
+UKP arguments, one copy of Alice); every other member is the base with words substituted
+until its word-5-gram Jaccard similarity to the base reaches a target drawn uniformly from
+[0.5, 1.0], so many pairs sit near the usual 0.8 threshold.
+
+Ground truth is computed, not assumed: :func:`exact_jaccard` is an independent pure-Python
+implementation (sets of word tuples) of the similarity paddock's kernels compute with
+hashes, used on every pair inside a family; pairs across families are checked wherever a
+method reports one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+from paddock.platform.curation.core.normalize import normalize_text
+
+# The same tokens as paddock's byte-level tokeniser: runs of ASCII letters and digits or
+# non-ASCII characters, after normalisation.
+TOKEN = re.compile(r"[0-9a-zA-Z\u0080-\U0010ffff]+")
+WINDOW_WORDS = 170  # about 1 KB of English text
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(normalize_text(text))
+
+
+def shingle_set(words: list[str], size: int = 5) -> set[tuple[str, ...]]:
+    if not words:
+        return set()
+    if len(words) < size:
+        return {tuple(words)}
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def exact_jaccard(a: set, b: set) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _jsonl(path: Path, *fields: str) -> Iterator[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            for name in fields:
+                if isinstance(record.get(name), str):
+                    yield record[name]
+
+
+def _oasst(path: Path) -> Iterator[str]:
+    def walk(message: dict) -> Iterator[str]:
+        yield message["text"]
+        for reply in message.get("replies", []):
+            yield from walk(reply)
+
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            yield from walk(json.loads(line)["prompt"])
+
+
+def real_texts(data: Path) -> Iterator[str]:
+    """Real documents from the shared data, in a fixed order."""
+    with open(data / "wikipedia-sample" / "wiki_demo.txt", encoding="utf-8") as handle:
+        yield from (line for line in handle if line.strip())
+    yield from _jsonl(data / "web-c4-sample" / "c4_demo.jsonl", "text")
+    for name in ("cc_en_head-0091.jsonl.gz", "cc_en_head-0174.jsonl.gz",
+                 "dolma_documents_000.json.gz"):
+        yield from _jsonl(data / "web-cc-docs" / name, "text")
+    yield from _oasst(data / "oasst-en-100-trees" / "en_100_tree.jsonl")
+    yield (data / "gutenberg-alice-variants" / "markovrandomtext_pg11.txt").read_text(
+        encoding="utf-8", errors="replace"
+    )
+    seen_arguments: set[str] = set()
+    for argument in _jsonl(data / "ukp-convarg1" / "full_votes.jsonl.gz", "a1_text", "a2_text"):
+        if argument not in seen_arguments:
+            seen_arguments.add(argument)
+            yield argument
+    for split in ("helpful-base", "helpful-online", "helpful-rejection-sampled", "harmless-base"):
+        yield from _jsonl(data / "hh-rlhf" / split / "test.jsonl.gz", "chosen")
+
+
+def base_windows(data: Path, limit: int) -> list[list[str]]:
+    """Up to ``limit`` non-overlapping windows of real words, each distinct."""
+    windows: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    stream: list[str] = []
+    for text in real_texts(data):
+        stream.extend(tokens(text))
+        while len(stream) >= WINDOW_WORDS:
+            window, stream = stream[:WINDOW_WORDS], stream[WINDOW_WORDS:]
+            key = tuple(window)
+            if key not in seen:
+                seen.add(key)
+                windows.append(window)
+                if len(windows) == limit:
+                    return windows
+    return windows
+
+
+def edited_copy(
+    words: list[str], target: float, rng: random.Random, vocabulary: list[str], size: int = 5
+) -> list[str]:
+    """Substitute words until about ``target`` word-shingle Jaccard to ``words`` remains.
+
+    Changing c of n shingles (to new ones) leaves Jaccard (n - c) / (n + c); a substituted
+    word changes every shingle that covers it, so positions are drawn until the covered
+    shingles reach c = n (1 - J) / (1 + J).
+    """
+    copy = list(words)
+    n = max(len(words) - size + 1, 1)
+    wanted = round(n * (1 - target) / (1 + target))
+    changed = [False] * n
+    count = 0
+    positions = list(range(len(words)))
+    rng.shuffle(positions)
+    for position in positions:
+        if count >= wanted:
+            break
+        new_cover = [
+            s for s in range(max(0, position - size + 1), min(position, n - 1) + 1)
+            if not changed[s]
+        ]
+        if count + len(new_cover) > wanted and count > 0:
+            continue  # this word would overshoot; a word at an edge may fit better
+        copy[position] = rng.choice(vocabulary)
+        for s in new_cover:
+            changed[s] = True
+        count += len(new_cover)
+    return copy
+
+
+@dataclass
+class Corpus:
+    texts: list[str]
+    family: list[int]  # family id of each document
+    words: list[list[str]]
+
+    def family_pairs(self) -> Iterator[tuple[int, int]]:
+        members: dict[int, list[int]] = {}
+        for doc, fam in enumerate(self.family):
+            members.setdefault(fam, []).append(doc)
+        for docs in members.values():
+            yield from combinations(docs, 2)
+
+    def true_pairs(self, threshold: float = 0.8) -> tuple[set[tuple[int, int]], list[float]]:
+        """Every within-family pair (earlier, later) at or above ``threshold``, and all the
+        within-family similarities (for the distribution)."""
+        sets = [shingle_set(w) for w in self.words]
+        truth, similarities = set(), []
+        for a, b in self.family_pairs():
+            similarity = exact_jaccard(sets[a], sets[b])
+            similarities.append(similarity)
+            if similarity >= threshold:
+                truth.add((a, b))
+        return truth, similarities
+
+
+def build_corpus(data: Path, documents: int, *, seed: int = 7, max_family: int = 5) -> Corpus:
+    """``documents`` documents in families of 1 to ``max_family`` members, shuffled."""
+    rng = random.Random(seed)
+    mean_family = (1 + max_family) / 2
+    bases = base_windows(data, limit=int(documents / mean_family * 1.3) + 10)
+    vocabulary = sorted({w for window in bases[:2000] for w in window})
+    entries: list[tuple[int, list[str]]] = []
+    family = 0
+    while len(entries) < documents:
+        base = bases[family % len(bases)]
+        if family >= len(bases):  # reuse a window, made distinct by heavy editing
+            base = edited_copy(base, 0.2, rng, vocabulary)
+        size = min(rng.randint(1, max_family), documents - len(entries))
+        entries.append((family, base))
+        for _ in range(size - 1):
+            entries.append((family, edited_copy(base, rng.uniform(0.5, 1.0), rng, vocabulary)))
+        family += 1
+    rng.shuffle(entries)
+    return Corpus(
+        texts=[" ".join(words) for _, words in entries],
+        family=[fam for fam, _ in entries],
+        words=[words for _, words in entries],
+    )
+
+
+def precision_recall(
+    predicted: set[tuple[int, int]], truth: set[tuple[int, int]], corpus: Corpus,
+    threshold: float = 0.8,
+) -> dict[str, float]:
+    """Pair precision and recall; predicted pairs across families are checked exactly."""
+    truth = set(truth)
+    for a, b in predicted:
+        if corpus.family[a] != corpus.family[b]:
+            pair = (min(a, b), max(a, b))
+            sim = exact_jaccard(shingle_set(corpus.words[a]), shingle_set(corpus.words[b]))
+            if sim >= threshold:
+                truth.add(pair)
+    true_positive = len(predicted & truth)
+    return {
+        "pairs_true": len(truth),
+        "pairs_predicted": len(predicted),
+        "precision": true_positive / len(predicted) if predicted else 1.0,
+        "recall": true_positive / len(truth) if truth else 1.0,
+    }
