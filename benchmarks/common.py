@@ -14,10 +14,25 @@ import os
 import platform
 import statistics
 import subprocess
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def isolate_environment() -> None:
+    """Production settings on a throwaway SQLite file and Redis key prefix.
+
+    A benchmark must not depend on (or write to) whatever database the shell points at,
+    nor see another session's queues; call this before Django is set up.
+    """
+    scratch = tempfile.mkdtemp(prefix="paddock-bench-")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "paddock.platform.settings"
+    os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.sqlite3"
+    os.environ["PADDOCK_ARTIFACTS_DIR"] = f"{scratch}/artifacts"
+    os.environ["PADDOCK_REDIS_KEY_PREFIX"] = f"paddock-bench-{uuid.uuid4().hex[:8]}:"
 
 
 def cpu_model() -> str:

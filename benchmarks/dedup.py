@@ -23,6 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
+from benchmarks.common import isolate_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -148,8 +150,7 @@ def main() -> None:
     documents = args.documents or (3_000 if args.quick else 100_000)
     shard_size = max(documents // 10, 100)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paddock.platform.settings")
-    os.environ["PADDOCK_REDIS_KEY_PREFIX"] = f"paddock-bench-{uuid.uuid4().hex[:8]}:"
+    isolate_environment()
     import django
 
     django.setup()

@@ -10,11 +10,11 @@ with two processes (the machine has two cores).
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from benchmarks.common import isolate_environment
 
 
 def main() -> None:
@@ -23,8 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     sequential, burst = (20, 50) if args.quick else (500, 2000)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paddock.platform.settings")
-    os.environ["PADDOCK_REDIS_KEY_PREFIX"] = f"paddock-bench-{uuid.uuid4().hex[:8]}:"
+    isolate_environment()
     import django
 
     django.setup()

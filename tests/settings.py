@@ -6,9 +6,12 @@ by the tests inherits it through the environment, so both sides use the same que
 """
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-test-{uuid.uuid4().hex[:10]}:")
+# Run ids restart at 1 in every test database: each session gets its own artifacts folder.
+os.environ.setdefault("PADDOCK_ARTIFACTS_DIR", tempfile.mkdtemp(prefix="paddock-test-artifacts-"))
 
 from paddock.platform.settings import *  # noqa: F403
 from paddock.platform.settings import DATABASES

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "paddock.platform.accounts",
     "paddock.platform.health",
+    "paddock.platform.curation",
     "paddock.workers",
     "paddock.annotation",
 ]
@@ -192,6 +193,10 @@ CELERY_TASK_QUEUES = kombu_queues()
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 CELERY_TASK_ROUTES = ("paddock.workers.routing.route_task",)
 CELERY_TASK_TRACK_STARTED = True
+CELERY_RESULT_EXTENDED = True  # results keep the task name and arguments, for error reports
+# A failing task inside a chord's header calls the canvas's error callback (Celery's
+# announced future default), so a failed shard marks its curation run failed at once.
+CELERY_TASK_ALLOW_ERROR_CB_ON_CHORD_HEADER = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

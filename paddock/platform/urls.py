@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("annotate/", include("paddock.annotation.urls")),
     path("manage/", include("paddock.platform.console.urls")),
+    path("manage/curation/", include("paddock.platform.curation.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -64,6 +64,7 @@ class NearDedupConfig:
     num_perm: int = 128  # MinHash permutations
     seed: int = 1  # MinHash permutation seed (datasketch's RandomState seed)
     candidate_threshold: float = 0.55  # the LSH bands/rows are optimised for this similarity
+    shard_documents: int = 20_000  # documents per phase-1 task (the result does not depend on it)
     shingle_scheme: str = minhash.SHINGLE_SCHEME
     permutation_scheme: str = minhash.PERMUTATION_SCHEME
 
@@ -72,8 +73,8 @@ class NearDedupConfig:
             raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
         if not 0.0 < self.candidate_threshold <= self.threshold:
             raise ValueError("candidate_threshold must be in (0, threshold]")
-        if self.shingle_size < 1 or self.num_perm < 2:
-            raise ValueError("shingle_size must be >= 1 and num_perm >= 2")
+        if self.shingle_size < 1 or self.num_perm < 2 or self.shard_documents < 1:
+            raise ValueError("shingle_size and shard_documents must be >= 1, num_perm >= 2")
 
     @cached_property
     def bands_rows(self) -> tuple[int, int]:
@@ -173,7 +174,7 @@ class WorkDir:
         texts: Iterable[str],
         config: NearDedupConfig,
         *,
-        shard_size: int = 20_000,
+        shard_size: int | None = None,
         records_per_partition: int = 1 << 16,
         join_chunks: int | None = None,
     ) -> WorkDir:
@@ -184,6 +185,7 @@ class WorkDir:
         """
         work = cls(path)
         work.path.mkdir(parents=True, exist_ok=True)
+        shard_size = shard_size or config.shard_documents
         starts = [0]
         batch: list[bytes] = []
         for text in texts:

@@ -1,0 +1,127 @@
+"""PII detectors: precision and recall per type on labelled data, throughput on web text.
+
+Quality: Presidio's synthetic PII sentences (../shared/data/presidio-synth-pii), matched by
+type and overlap (see ``paddock.platform.curation.core.pii.evaluate``). Throughput:
+``count_pii`` over the 300-document C4 sample, repeated to a few MB, on one core.
+
+    python -m benchmarks.pii [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import write_results
+from paddock.platform.curation.core.pii import (
+    GoldSpan,
+    PiiType,
+    count_pii,
+    evaluate,
+    rate_per_1000_words,
+    word_count,
+)
+
+# Presidio's entity names for the types we detect; its other entities (PERSON,
+# STREET_ADDRESS, IBAN_CODE, ...) are left out, so a detection on one counts as wrong.
+PRESIDIO_TYPES = {
+    "EMAIL_ADDRESS": PiiType.EMAIL,
+    "PHONE_NUMBER": PiiType.PHONE,
+    "IP_ADDRESS": PiiType.IP_ADDRESS,
+    "US_SSN": PiiType.US_SSN,
+    "CREDIT_CARD": PiiType.CREDIT_CARD,
+}
+PRESIDIO_FILE = ("presidio-synth-pii", "synth_dataset_v2.json")
+WEB_FILE = ("web-c4-sample", "c4_demo.jsonl")
+
+
+def shared_data_dir() -> Path:
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return Path(os.environ.get("PADDOCK_SHARED_DATA", default))
+
+
+def load_presidio_samples(path: Path) -> list[tuple[str, list[GoldSpan]]]:
+    """(text, gold spans of the types we detect) for each sample of the Presidio set."""
+    samples = []
+    for record in json.loads(path.read_text(encoding="utf-8")):
+        gold = [
+            (PRESIDIO_TYPES[span["entity_type"]], span["start_position"], span["end_position"])
+            for span in record["spans"]
+            if span["entity_type"] in PRESIDIO_TYPES
+        ]
+        samples.append((record["full_text"], gold))
+    return samples
+
+
+def web_corpus(path: Path, target_bytes: int) -> list[str]:
+    """The sample's documents, repeated until they hold ``target_bytes`` of UTF-8."""
+    documents = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
+    corpus: list[str] = []
+    size = 0
+    for document in itertools.cycle(documents):
+        if size >= target_bytes:
+            break
+        corpus.append(document)
+        size += len(document.encode("utf-8"))
+    return corpus
+
+
+def quality_figures(path: Path) -> dict[str, float | int]:
+    figures: dict[str, float | int] = {}
+    for pii_type, result in evaluate(load_presidio_samples(path)).items():
+        figures[f"{pii_type}_gold_spans"] = result.gold
+        figures[f"{pii_type}_precision"] = round(result.precision, 4)
+        figures[f"{pii_type}_recall"] = round(result.recall, 4)
+    return figures
+
+
+def throughput_figures(path: Path, *, target_bytes: int, repeats: int) -> dict[str, float | int]:
+    corpus = web_corpus(path, target_bytes)
+    megabytes = sum(len(document.encode("utf-8")) for document in corpus) / 1e6
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for document in corpus:
+            count_pii(document)
+        best = min(best, time.perf_counter() - start)
+    unique = corpus[: min(len(corpus), 300)]
+    detections = sum(sum(count_pii(document).values()) for document in unique)
+    words = sum(word_count(document) for document in unique)
+    return {
+        "web_documents": len(corpus),
+        "web_megabytes": round(megabytes, 2),
+        "count_pii_documents_per_second": round(len(corpus) / best, 1),
+        "count_pii_megabytes_per_second": round(megabytes / best, 2),
+        "web_pii_per_1000_words": round(rate_per_1000_words(detections, words), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 MB of web text, one pass")
+    args = parser.parse_args()
+
+    data = shared_data_dir()
+    presidio, web = data.joinpath(*PRESIDIO_FILE), data.joinpath(*WEB_FILE)
+    for path in (presidio, web):
+        if not path.exists():
+            sys.exit(f"benchmarks.pii: {path} is missing (PADDOCK_SHARED_DATA sets the folder)")
+
+    figures = quality_figures(presidio)
+    figures.update(
+        throughput_figures(
+            web,
+            target_bytes=1_000_000 if args.quick else 8_000_000,
+            repeats=1 if args.quick else 3,
+        )
+    )
+    write_results("pii", figures, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django import forms
+
+from paddock.platform.curation.models import DomainAction, Source, SourceFormat, SourceStatus
+
+
+class IngestForm(forms.Form):
+    path = forms.CharField(
+        max_length=1000, help_text="A file or folder on the workers' shared storage."
+    )
+    name = forms.SlugField(max_length=100, help_text="Source name, used for export weights.")
+    format = forms.ChoiceField(choices=[("auto", "Guess from the name"), *SourceFormat.choices])
+    text_field = forms.CharField(max_length=100, initial="text", required=False)
+    url_field = forms.CharField(max_length=100, initial="url", required=False)
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """'wikipedia=2, books=1.5' -> {'wikipedia': 2.0, 'books': 1.5}."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.replace("\n", ",").split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not name.strip() or weight < 0:
+            raise forms.ValidationError(f"{item!r}: write SOURCE=WEIGHT, e.g. wikipedia=2")
+        weights[name.strip()] = weight
+    return weights
+
+
+class RunForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    sources = forms.ModelMultipleChoiceField(
+        queryset=Source.objects.filter(status=SourceStatus.READY),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Earlier sources win when documents are duplicates.",
+    )
+    threshold = forms.FloatField(min_value=0.05, max_value=1.0, initial=0.8,
+                                 help_text="Near-duplicate Jaccard similarity (word 5-grams).")
+    pii_threshold = forms.FloatField(min_value=0.0, initial=10.0,
+                                     help_text="Exclude sites above this many detections per "
+                                               "1,000 words.")
+    pii_min_documents = forms.IntegerField(min_value=1, initial=5)
+    weights = forms.CharField(required=False, help_text="Up-sampling, e.g. wikipedia=2")
+
+    def clean_weights(self) -> dict[str, float]:
+        return parse_weights(self.cleaned_data.get("weights") or "")
+
+
+class DomainRuleForm(forms.Form):
+    domain = forms.CharField(max_length=253)
+    action = forms.ChoiceField(choices=DomainAction.choices)
+    note = forms.CharField(max_length=300, required=False)

@@ -1,0 +1,223 @@
+"""Curation records: what was ingested, what each run dropped and why, what it exported.
+
+Facts are stored once: a document's text and measurements at ingest, a run's decisions as
+rows per dropped document (with the document it duplicates, the similarity, the site's
+rate). Counts shown to managers are derived from those rows.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class SourceFormat(models.TextChoices):
+    JSONL = "jsonl", "JSONL"
+    LINES = "lines", "Plain text, one document per line"
+    TEXT = "text", "Folder of plain-text files"
+    WARC = "warc", "WARC (HTML responses)"
+    WET = "wet", "WET (extracted text)"
+
+
+class SourceStatus(models.TextChoices):
+    INGESTING = "ingesting", "Ingesting"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Source(models.Model):
+    """One input file or folder. Its fingerprint makes re-ingesting it a no-op."""
+
+    name = models.SlugField(max_length=100, help_text="Used for up-sampling weights.")
+    path = models.CharField(max_length=1000)
+    format = models.CharField(max_length=10, choices=SourceFormat.choices)
+    text_field = models.CharField(max_length=100, default="text")
+    url_field = models.CharField(max_length=100, default="url")
+    fingerprint = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        max_length=10, choices=SourceStatus.choices, default=SourceStatus.INGESTING
+    )
+    documents = models.PositiveIntegerField(default=0)
+    problems = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path})"
+
+
+class Document(models.Model):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="document_set")
+    position = models.PositiveIntegerField(help_text="Order within the source, from 0.")
+    locator = models.CharField(max_length=300, help_text="Line, offset or file in the source.")
+    url = models.TextField(blank=True)
+    domain = models.CharField(max_length=253, blank=True, db_index=True)
+    content_hash = models.CharField(max_length=64, db_index=True)
+    length = models.PositiveIntegerField(help_text="Characters.")
+    words = models.PositiveIntegerField()
+    language = models.CharField(max_length=16, blank=True)
+    pii_counts = models.JSONField(default=dict, blank=True)
+    text = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "position"], name="document_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.url or f"{self.source.name}:{self.position}"
+
+    @property
+    def stable_id(self) -> str:
+        """The same in every database that ingested the same file."""
+        return f"{self.source.fingerprint[:16]}:{self.position}"
+
+
+class IngestProblem(models.Model):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="problem_set")
+    locator = models.CharField(max_length=300)
+    kind = models.CharField(max_length=40)
+    detail = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.source.path}: {self.locator}: {self.kind}: {self.detail}"
+
+
+class DomainAction(models.TextChoices):
+    BLOCK = "block", "Always exclude"
+    ALLOW = "allow", "Never exclude"
+
+
+class DomainRule(models.Model):
+    """An editable blocklist / allowlist entry; it also matches subdomains."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    action = models.CharField(max_length=5, choices=DomainAction.choices)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.domain}"
+
+
+class RunStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Stage(models.TextChoices):
+    QUALITY = "quality", "Quality"
+    EXACT = "exact_dedup", "Exact dedup"
+    NEAR = "near_dedup", "Near dedup"
+    PII = "pii", "Personal information"
+    EXPORT = "export", "Export"
+
+
+class DropReason(models.TextChoices):
+    EMPTY = "empty", "Empty"
+    TOO_SHORT = "too_short", "Too short"
+    TOO_LONG = "too_long", "Too long"
+    EXACT_DUPLICATE = "exact_duplicate", "Exact duplicate"
+    NEAR_DUPLICATE = "near_duplicate", "Near duplicate"
+    PII_SITE = "pii_site", "Site with much personal information"
+    BLOCKLISTED_SITE = "blocklisted_site", "Blocklisted site"
+
+
+class CurationRun(models.Model):
+    name = models.CharField(max_length=200)
+    sources = models.ManyToManyField(Source, through="RunSource", related_name="runs")
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.DRAFT)
+    stage = models.CharField(max_length=20, blank=True)
+    progress = models.FloatField(default=0.0)
+    message = models.CharField(max_length=500, blank=True)
+    completed_stages = models.JSONField(default=list, blank=True)
+    stage_counts = models.JSONField(default=dict, blank=True)
+    manifest = models.JSONField(null=True, blank=True)
+    export_dir = models.CharField(max_length=1000, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunSource(models.Model):
+    run = models.ForeignKey(CurationRun, on_delete=models.CASCADE)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT)
+    order = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "order"], name="run_source_order"),
+            models.UniqueConstraint(fields=["run", "source"], name="run_source_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.order}: {self.source_id}"
+
+
+class DroppedDocument(models.Model):
+    """A document a run did not export, and why. Kept documents have no row."""
+
+    run = models.ForeignKey(CurationRun, on_delete=models.CASCADE, related_name="drops")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="drops")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    reason = models.CharField(max_length=20, choices=DropReason.choices)
+    duplicate_of = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    similarity = models.FloatField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "document"], name="dropped_once_per_run")
+        ]
+        indexes = [models.Index(fields=["run", "reason"])]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: document {self.document_id}: {self.reason}"
+
+
+class SiteReport(models.Model):
+    """A run's per-site personal-information figures and decision."""
+
+    run = models.ForeignKey(CurationRun, on_delete=models.CASCADE, related_name="sites")
+    domain = models.CharField(max_length=253)
+    documents = models.PositiveIntegerField()
+    words = models.PositiveIntegerField()
+    rate = models.FloatField(help_text="Smoothed detections per 1,000 words.")
+    excluded = models.BooleanField()
+    reason = models.CharField(max_length=30)
+    detectors = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-rate"]
+        constraints = [models.UniqueConstraint(fields=["run", "domain"], name="site_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.domain}: {self.rate:.2f} per 1,000 words"

@@ -1,0 +1,91 @@
+"""Curation as Celery jobs on the ``curation`` queue: ingest a source, run a pipeline.
+
+A run's cheap stages (quality gate, exact dedup) run in the coordinating task; near
+dedup fans out over shards (see :mod:`paddock.workers.tasks.near_dedup`); a final task
+records clusters, filters personal-information sites and exports. A failure anywhere
+marks the run failed with the error, so a manager sees it on the run's page.
+"""
+
+from __future__ import annotations
+
+from celery.result import AsyncResult
+
+from paddock.platform.curation.models import CurationRun, Stage
+from paddock.platform.curation.services import runs
+from paddock.platform.curation.services.ingest import source_ingest
+from paddock.workers.declare import paddock_task
+from paddock.workers.jobs import report_progress
+from paddock.workers.queues import Queue
+from paddock.workers.tasks.near_dedup import near_dedup_canvas
+
+
+@paddock_task(name="curation.ingest_source", queue=Queue.CURATION, idempotent=True)
+def ingest_source(
+    path: str, name: str, fmt: str = "auto", text_field: str = "text", url_field: str = "url"
+) -> dict:
+    source, created = source_ingest(
+        path=path, name=name, fmt=fmt, text_field=text_field, url_field=url_field,
+        progress=report_progress,
+    )
+    return {
+        "source_id": source.pk, "created": created,
+        "documents": source.documents, "problems": source.problems,
+    }
+
+
+@paddock_task(name="curation.run", queue=Queue.CURATION, idempotent=True)
+def run_pipeline(run_id: int) -> dict:
+    """Stages up to near dedup here; then hand the shards to the workers."""
+    run = CurationRun.objects.get(pk=run_id)
+    reporter = runs.RunReporter(run)
+    runs.run_begin(run)
+    run.refresh_from_db()
+    try:
+        runs.stage_quality(run, reporter)
+        runs.stage_exact(run, reporter)
+        work = runs.near_prepare(run)
+        reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
+    except Exception as exc:
+        runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+        raise
+    run_canvas(run_id, str(work.path), runs.run_key(run)).apply_async()
+    return {"shards": work.plan.shards, "join_chunks": len(work.plan.join_chunks)}
+
+
+def run_canvas(run_id: int, work_dir: str, run_key: str):
+    """Near dedup over the shards, then the finishing stages; any failure fails the run."""
+    canvas = near_dedup_canvas(work_dir, run_key) | finish_run.si(run_id)
+    return canvas.on_error(run_failed.s(run_id=run_id))
+
+
+@paddock_task(name="curation.finish_run", queue=Queue.CURATION, idempotent=True)
+def finish_run(run_id: int) -> dict:
+    run = CurationRun.objects.get(pk=run_id)
+    reporter = runs.RunReporter(run)
+    try:
+        if Stage.NEAR.value not in run.completed_stages:
+            from paddock.platform.curation.core.near_dedup import WorkDir
+
+            runs.near_record(run, WorkDir(runs.work_dir(run)))
+        runs.stage_pii(run, reporter)
+        manifest = runs.stage_export(run, reporter)
+    except Exception as exc:
+        runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+        raise
+    runs.run_succeed(run)
+    from paddock.workers.tasks.near_dedup import band_store
+
+    band_store(runs.run_key(run)).delete()
+    return {"records": manifest["records"], "shards": len(manifest["shards"])}
+
+
+@paddock_task(name="curation.run_failed", queue=Queue.CURATION)
+def run_failed(task_id: str, *, run_id: int) -> None:
+    """Errback of a run's canvas: record which task failed and why."""
+    failed = AsyncResult(task_id)
+    error = failed.result
+    runs.run_fail(
+        CurationRun.objects.get(pk=run_id),
+        f"{failed.name or 'task'} {list(failed.args or [])} ({task_id}) failed: "
+        f"{type(error).__name__}: {error}",
+    )

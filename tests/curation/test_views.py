@@ -1,0 +1,112 @@
+"""The curation pages: managers only, runs started as jobs, overrides saved."""
+
+import pytest
+from django.urls import reverse
+
+from paddock.platform.accounts.models import Role
+from paddock.platform.curation.models import CurationRun, DomainRule, RunStatus
+from paddock.platform.curation.services import runs
+from paddock.workers.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager_client(client, make_user):
+    client.force_login(make_user(Role.DATA_MANAGER))
+    return client
+
+
+def test_annotators_cannot_open_curation(client, make_user):
+    client.force_login(make_user(Role.ANNOTATOR))
+    assert client.get(reverse("curation:home")).status_code == 403
+
+
+def test_run_page_shows_counts_reasons_sites_and_dropped_documents(
+    manager_client, ingest, people_search_jsonl
+):
+    source = ingest(people_search_jsonl, "web")
+    run = runs.run_create(name="people", sources=[source])
+    runs.run_stages(run, runs.STAGES)
+
+    page = manager_client.get(reverse("curation:run", args=[run.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "lookup-people.example" in html and "excluded" in html
+    assert "pii_site" in html and "blocklisted_site" in html
+    assert "per 1,000 words" in html
+
+    found = manager_client.get(reverse("curation:run", args=[run.pk]), {"q": "spokeo"})
+    assert "spokeo.com/John-Doe" in found.content.decode()
+    assert "lookup-people.example/page" not in found.content.decode()
+
+
+def test_starting_a_run_enqueues_one_job(manager_client, ingest, people_search_jsonl,
+                                        django_capture_on_commit_callbacks):
+    run = runs.run_create(name="queued", sources=[ingest(people_search_jsonl, "web")])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = manager_client.post(reverse("curation:run_start", args=[run.pk]))
+        again = manager_client.post(reverse("curation:run_start", args=[run.pk]), follow=True)
+    assert response.status_code == 302
+    assert b"already queued or running" in again.content
+    assert len(callbacks) == 1
+    assert Job.objects.get().task_name == "curation.run"
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+    progress = manager_client.get(reverse("curation:run_progress", args=[run.pk])).json()
+    assert progress["status"] == "queued"
+
+
+def test_new_run_form_keeps_the_source_order_and_weights(manager_client, ingest,
+                                                        people_search_jsonl, tmp_path):
+    first = ingest(people_search_jsonl, "web")
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"text": "just one more document with several words in it"}\n')
+    second = ingest(other, "other")
+    response = manager_client.post(
+        reverse("curation:run_create"),
+        {"name": "ordered", "sources": [second.pk, first.pk], "threshold": 0.85,
+         "pii_threshold": 12, "pii_min_documents": 3, "weights": "other=2"},
+    )
+    run = CurationRun.objects.get(name="ordered")
+    assert response["Location"] == reverse("curation:run", args=[run.pk])
+    assert [rs.source_id for rs in run.runsource_set.all()] == [second.pk, first.pk]
+    config = runs.run_config(run)
+    assert config.near_dedup.threshold == 0.85 and config.pii.rate_threshold == 12
+    assert config.export.source_weights == {"other": 2.0}
+
+
+def test_bad_weights_are_refused_with_the_reason(manager_client, ingest, people_search_jsonl):
+    source = ingest(people_search_jsonl, "web")
+    response = manager_client.post(
+        reverse("curation:run_create"),
+        {"name": "bad", "sources": [source.pk], "threshold": 0.8, "pii_threshold": 10,
+         "pii_min_documents": 5, "weights": "wikipedia"},
+        follow=True,
+    )
+    assert b"write SOURCE=WEIGHT" in response.content
+    assert not CurationRun.objects.exists()
+
+
+def test_override_buttons_save_rules_and_return_to_the_page(manager_client):
+    back = reverse("curation:home") + "?from=run"
+    response = manager_client.post(
+        reverse("curation:domain_rule_set"),
+        {"domain": "WWW.Lookup-People.example", "action": "allow", "next": back},
+    )
+    assert response["Location"] == back
+    assert DomainRule.objects.get().domain == "lookup-people.example"
+    evil = manager_client.post(
+        reverse("curation:domain_rule_set"),
+        {"domain": "x.example", "action": "block", "next": "https://evil.example/"},
+    )
+    assert evil["Location"] == reverse("curation:home")
+
+
+def test_ingest_form_refuses_a_path_that_does_not_exist(manager_client):
+    response = manager_client.post(
+        reverse("curation:ingest"), {"path": "/no/such/file.jsonl", "name": "x", "format": "auto"},
+        follow=True,
+    )
+    assert b"does not exist on this server" in response.content
+    assert not Job.objects.exists()
