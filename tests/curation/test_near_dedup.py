@@ -57,6 +57,22 @@ def test_signatures_are_exactly_datasketchs_and_serialise_to_its_bytes():
         assert np.array_equal(LeanMinHash.deserialize(buffer).hashvalues, sigs[doc])
 
 
+def test_shards_store_signatures_as_leanminhash_records(tmp_path):
+    work = WorkDir.create(tmp_path, TEXTS * 3, NearDedupConfig(num_perm=32, seed=5))
+    index_shard(work, 0, MemoryBandStore())
+    data = (work.shard_dir(0) / "minhashes.lean").read_bytes()
+    size = minhash.lean_record_dtype(32).itemsize
+    assert len(data) == size * len(TEXTS) * 3
+    stored = minhash.read_lean_minhash_records(data, 32)
+    for doc in range(len(TEXTS)):
+        lean = LeanMinHash.deserialize(data[doc * size : (doc + 1) * size], byteorder="<")
+        assert lean.seed == 5 and lean.scheme == "affine32"
+        assert np.array_equal(lean.hashvalues, stored[doc])
+    blob, offsets = batch(TEXTS)
+    expected = minhash.signatures(minhash.shingle(blob, offsets, 5), num_perm=32, seed=5)
+    assert np.array_equal(stored[: len(TEXTS)], expected)
+
+
 def test_shingles_follow_the_documented_tokenisation():
     blob, offsets = batch(TEXTS)
     shingles = minhash.shingle(blob, offsets, 5)

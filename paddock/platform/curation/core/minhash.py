@@ -232,8 +232,36 @@ def jaccard(shingles: Shingles, left: np.ndarray, right: np.ndarray) -> np.ndarr
     )
 
 
+AFFINE32_CODE = 1  # datasketch's scheme code for affine32 in the LeanMinHash byte format
+
+
+def lean_record_dtype(num_perm: int) -> np.dtype:
+    """One ``LeanMinHash.serialize(buf, byteorder="<")`` record: seed, -num_perm, scheme
+    code, hash values; little-endian and unpadded, so records can be read by offset."""
+    return np.dtype(
+        [("seed", "<i8"), ("size", "<i4"), ("scheme", "u1"), ("values", "<u4", (num_perm,))]
+    )
+
+
+def lean_minhash_records(sigs: np.ndarray, seed: int) -> bytes:
+    """Signatures as back-to-back LeanMinHash byte records (datasketch's format, no pickle).
+
+    ``datasketch.LeanMinHash.deserialize(record, byteorder="<")`` reads each one back.
+    """
+    records = np.empty(len(sigs), dtype=lean_record_dtype(sigs.shape[1]))
+    records["seed"] = seed
+    records["size"] = -sigs.shape[1]
+    records["scheme"] = AFFINE32_CODE
+    records["values"] = sigs
+    return records.tobytes()
+
+
+def read_lean_minhash_records(data: bytes, num_perm: int) -> np.ndarray:
+    return np.frombuffer(data, dtype=lean_record_dtype(num_perm))["values"]
+
+
 def lean_minhash_bytes(signature: np.ndarray, seed: int) -> bytes:
-    """datasketch's LeanMinHash serialisation of one signature (seed + hash values)."""
+    """datasketch's LeanMinHash serialisation of one signature (native byte order)."""
     from datasketch import LeanMinHash
 
     lean = LeanMinHash(seed=seed, hashvalues=signature, scheme=PERMUTATION_SCHEME)

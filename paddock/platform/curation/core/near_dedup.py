@@ -305,7 +305,7 @@ def index_shard(work: WorkDir, shard: int, store: BandStore) -> int:
     config = plan.config
     bands, rows = config.bands_rows
     directory = work.shard_dir(shard)
-    done = directory / "signatures.npy"
+    done = directory / "minhashes.lean"
     if done.exists():
         keys = np.load(directory / "band_keys.npy")
         shingle_offsets = np.load(directory / "shingle_offsets.npy")
@@ -318,7 +318,8 @@ def index_shard(work: WorkDir, shard: int, store: BandStore) -> int:
         _atomic_save(directory / "shingles.npy", shingles.values)
         _atomic_save(directory / "shingle_offsets.npy", shingles.offsets)
         _atomic_save(directory / "band_keys.npy", keys)
-        _atomic_save(done, sigs)  # last: its presence means the shard's files are complete
+        # Last: its presence means the shard's files are complete.
+        _atomic_write(done, minhash.lean_minhash_records(sigs, config.seed))
     if not store.indexed(shard):
         first = plan.shard_starts[shard]
         has_shingles = np.diff(shingle_offsets) > 0  # documents without words join nothing
