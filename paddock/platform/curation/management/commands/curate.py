@@ -36,7 +36,9 @@ class Bar:
     """A tqdm bar fed by the pipeline's progress(fraction, message) callback."""
 
     def __init__(self, enabled: bool) -> None:
-        self.bar = tqdm(total=1000, disable=not enabled, bar_format="{desc:<48.48} {bar} {percentage:3.0f}%")
+        self.bar = tqdm(
+            total=1000, disable=not enabled, bar_format="{desc:<48.48} {bar} {percentage:3.0f}%"
+        )
 
     def __call__(self, fraction: float, message: str) -> None:
         self.bar.n = int(min(max(fraction, 0.0), 1.0) * 1000)
