@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,16 +45,10 @@ from numba import njit
 
 from paddock.platform.curation.core import minhash
 from paddock.platform.curation.core.normalize import normalize_text
+from paddock.platform.curation.core.progress import Progress, no_progress
 
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
 PLAN_FILE = "plan.json"
-Progress = Callable[[float, str], None]
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class NearDedupConfig:
     """Every parameter of near-duplicate detection; recorded with each run."""
@@ -511,7 +505,7 @@ def cluster(work: WorkDir) -> NearDedupResult:
 
 
 def run_single_process(
-    work: WorkDir, store: BandStore | None = None, progress: Progress = _no_progress
+    work: WorkDir, store: BandStore | None = None, progress: Progress = no_progress
 ) -> NearDedupResult:
     """All three phases in this process (the CLI, tests, small runs)."""
     store = store or MemoryBandStore()

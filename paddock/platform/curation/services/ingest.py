@@ -7,7 +7,6 @@ runs with different parameters only re-decide, never re-read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from paddock.platform.curation.core.documents import RawDocument, ReadProblem
 from paddock.platform.curation.core.enrich import detect_language, registered_domain
 from paddock.platform.curation.core.normalize import content_hash
 from paddock.platform.curation.core.pii import count_pii, word_count
+from paddock.platform.curation.core.progress import Progress, no_progress
 from paddock.platform.curation.core.readers import file_fingerprint, guess_format, read_documents
 from paddock.platform.curation.models import (
     Document,
@@ -29,11 +29,6 @@ from paddock.platform.curation.models import (
 
 BATCH = 1000
 MAX_STORED_CHARS = 5_000_000  # longer texts are stored cut (and dropped as too long by runs)
-Progress = Callable[[float, str], None]
-
-
-def _quiet(fraction: float, message: str) -> None:
-    return None
 
 
 def _storable(value: Any) -> Any:
@@ -73,7 +68,7 @@ def source_ingest(
     fmt: str = "auto",
     text_field: str = "text",
     url_field: str = "url",
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> tuple[Source, bool]:
     """Ingest ``path``; returns (source, created). The same file twice is a no-op.
 

@@ -28,6 +28,7 @@ from paddock.platform.curation.core.config import CurationConfig
 from paddock.platform.curation.core.export import ExportRecord, copies, write_export
 from paddock.platform.curation.core.near_dedup import WorkDir, cluster, run_single_process
 from paddock.platform.curation.core.pii import PiiType
+from paddock.platform.curation.core.progress import Progress
 from paddock.platform.curation.core.sites import (
     DomainList,
     SiteStats,
@@ -49,7 +50,6 @@ from paddock.platform.curation.models import (
     Stage,
 )
 
-Progress = Callable[[float, str], None]
 STAGES = [Stage.QUALITY, Stage.EXACT, Stage.NEAR, Stage.PII, Stage.EXPORT]
 BATCH = 2000
 
