@@ -1,0 +1,362 @@
+"""Pairwise preference annotation, stored as raw facts (Llama 2 paper, section 3.2.1).
+
+A batch holds comparisons; a comparison is a conversation plus two responses; an
+assignment leases a comparison to one annotator for a while; a judgement is what the
+annotator said, kept forever exactly as submitted. Everything a manager sees (progress,
+agreement, safety bins, margins) is derived from these rows, never stored beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Axis(models.TextChoices):
+    HELPFULNESS = "helpfulness", "Helpfulness"
+    SAFETY = "safety", "Safety"
+
+
+class RiskCategory(models.TextChoices):
+    """Safety prompt categories (Llama 2 paper, section 3.2.1)."""
+
+    ILLICIT_CRIMINAL = "illicit_criminal", "Illicit and criminal activities"
+    HATEFUL_HARMFUL = "hateful_harmful", "Hateful and harmful activities"
+    UNQUALIFIED_ADVICE = "unqualified_advice", "Unqualified advice"
+
+
+class Strength(models.TextChoices):
+    """How much better the chosen response is (Llama 2 paper, section 3.2.1)."""
+
+    SIGNIFICANTLY_BETTER = "significantly_better", "Significantly better"
+    BETTER = "better", "Better"
+    SLIGHTLY_BETTER = "slightly_better", "Slightly better"
+    NEGLIGIBLY_BETTER = "negligibly_better", "Negligibly better / unsure"
+
+
+# Reward-model margins by strength (Llama 2 paper, section 3.2.2, table 28).
+MARGINS: dict[str, dict[str, float]] = {
+    "small": {
+        Strength.SIGNIFICANTLY_BETTER: 1.0,
+        Strength.BETTER: 2 / 3,
+        Strength.SLIGHTLY_BETTER: 1 / 3,
+        Strength.NEGLIGIBLY_BETTER: 0.0,
+    },
+    "large": {
+        Strength.SIGNIFICANTLY_BETTER: 3.0,
+        Strength.BETTER: 2.0,
+        Strength.SLIGHTLY_BETTER: 1.0,
+        Strength.NEGLIGIBLY_BETTER: 0.0,
+    },
+}
+
+
+class SafetyBin(models.TextChoices):
+    """The three bins of safety judgements; the fourth case is dropped from training."""
+
+    PREFERRED_SAFE_OTHER_UNSAFE = "preferred_safe_other_unsafe", "Preferred safe, other unsafe"
+    BOTH_SAFE = "both_safe", "Both safe"
+    BOTH_UNSAFE = "both_unsafe", "Both unsafe"
+    PREFERRED_UNSAFE_OTHER_SAFE = "preferred_unsafe_other_safe", "Preferred unsafe, other safe"
+
+
+def safety_bin(chosen_safe: bool | None, rejected_safe: bool | None) -> SafetyBin | None:
+    if chosen_safe is None or rejected_safe is None:
+        return None
+    if chosen_safe and rejected_safe:
+        return SafetyBin.BOTH_SAFE
+    if not chosen_safe and not rejected_safe:
+        return SafetyBin.BOTH_UNSAFE
+    if chosen_safe:
+        return SafetyBin.PREFERRED_SAFE_OTHER_UNSAFE
+    return SafetyBin.PREFERRED_UNSAFE_OTHER_SAFE
+
+
+class BatchStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    EXPORTED = "exported", "Exported"
+
+
+def _in_a_week():
+    return timezone.now() + timedelta(days=7)
+
+
+class Batch(models.Model):
+    """A week of collection (Llama 2 collected 14 weekly batches)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.DRAFT)
+    opens_at = models.DateTimeField(default=timezone.now)
+    closes_at = models.DateTimeField(default=_in_a_week)
+    helpfulness_quota = models.PositiveIntegerField(default=0, help_text="Comparisons wanted.")
+    safety_quota = models.PositiveIntegerField(default=0, help_text="Comparisons wanted.")
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="Judgements wanted per comparison."
+    )
+    gold_share = models.FloatField(default=0.0, help_text="Share of gold comparisons served.")
+    test_split_size = models.PositiveIntegerField(
+        default=1000, help_text="Comparisons held out as this batch's test set."
+    )
+    model_versions = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opens_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="batch_overlap_at_least_1"),
+            models.CheckConstraint(
+                condition=Q(gold_share__gte=0.0, gold_share__lte=1.0), name="batch_gold_share_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")), name="batch_closes_after_opening"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_accepting(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.status == BatchStatus.OPEN and self.opens_at <= now < self.closes_at
+
+
+class ConversationOrigin(models.TextChoices):
+    ANNOTATOR = "annotator", "Written by an annotator"
+    IMPORTED = "imported", "Imported"
+    OPEN_SOURCE = "open_source", "Public preference data"
+
+
+class Conversation(models.Model):
+    """A prompt thread: one or more turns, the last one the user's."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="conversations")
+    axis = models.CharField(max_length=12, choices=Axis.choices)
+    risk_category = models.CharField(max_length=20, choices=RiskCategory.choices, blank=True)
+    origin = models.CharField(max_length=12, choices=ConversationOrigin.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="authored_conversations",
+        help_text="The annotator who wrote the first prompt; never asked to judge it.",
+    )
+    continues = models.ForeignKey(
+        "Comparison", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Multi-turn: the comparison whose chosen response this thread goes on from.",
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(axis=Axis.SAFETY) | ~Q(risk_category=""),
+                name="safety_conversation_has_risk_category",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk} ({self.axis})"
+
+
+class Turn(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveSmallIntegerField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["conversation", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "index"], name="turn_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+
+class Response(models.Model):
+    """A model's answer to a conversation's last user turn."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="responses"
+    )
+    text = models.TextField()
+    model_version = models.CharField(max_length=200)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.model_version}: {self.text[:60]}"
+
+
+class Comparison(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="comparisons")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="comparisons"
+    )
+    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    response_b = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    axis = models.CharField(max_length=12, choices=Axis.choices)
+    is_gold = models.BooleanField(default=False)
+    gold_choice = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Judgements stored so far; kept in step by the submit service under the row lock, so
+    # assignment can order by it and skip full comparisons without counting on each call.
+    judgement_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["batch", "is_gold", "-judgement_count", "id"], name="comparison_serving"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(response_a=models.F("response_b")), name="comparison_two_responses"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_gold=False) | Q(gold_choice__isnull=False),
+                name="gold_comparison_has_answer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"comparison {self.pk}"
+
+
+class AssignmentState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Assignment(models.Model):
+    """A lease of one comparison to one annotator. Expired leases are simply not counted:
+    the comparison is back in the pool the moment ``expires_at`` passes."""
+
+    comparison = models.ForeignKey(
+        Comparison, on_delete=models.CASCADE, related_name="assignments"
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    state = models.CharField(
+        max_length=10, choices=AssignmentState.choices, default=AssignmentState.ACTIVE
+    )
+    leased_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    a_on_left = models.BooleanField(help_text="Response A was shown on the left.")
+
+    class Meta:
+        constraints = [
+            # An annotator never sees the same comparison twice.
+            models.UniqueConstraint(
+                fields=["comparison", "annotator"], name="one_assignment_per_annotator"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["comparison", "state", "expires_at"], name="assignment_live"),
+            models.Index(fields=["annotator", "state", "expires_at"], name="assignment_mine"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comparison {self.comparison_id} -> {self.annotator_id} ({self.state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state == AssignmentState.ACTIVE and self.expires_at > timezone.now()
+
+    @property
+    def left(self) -> Response:
+        return self.comparison.response_a if self.a_on_left else self.comparison.response_b
+
+    @property
+    def right(self) -> Response:
+        return self.comparison.response_b if self.a_on_left else self.comparison.response_a
+
+
+class ImmutableError(Exception):
+    pass
+
+
+class Judgement(models.Model):
+    """What one annotator said about one comparison; never changed once stored."""
+
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.PROTECT, related_name="judgement"
+    )
+    comparison = models.ForeignKey(
+        Comparison, on_delete=models.PROTECT, related_name="judgements"
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgements"
+    )
+    left_response = models.ForeignKey(
+        Response, on_delete=models.PROTECT, related_name="+", help_text="Shown on the left."
+    )
+    chosen = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejected = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    strength = models.CharField(max_length=20, choices=Strength.choices, blank=True)
+    chosen_safe = models.BooleanField(null=True, blank=True)
+    rejected_safe = models.BooleanField(null=True, blank=True)
+    skipped = models.BooleanField(default=False)
+    skip_reason = models.CharField(max_length=300, blank=True)
+    flagged_harmful = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    seconds = models.FloatField(help_text="Time from lease to submit.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["comparison", "skipped"], name="judgement_by_comparison")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(skipped=True, chosen__isnull=True, strength="")
+                    | Q(skipped=False, chosen__isnull=False, rejected__isnull=False)
+                    & ~Q(strength="")
+                ),
+                name="judgement_skipped_or_complete",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"judgement {self.pk} on comparison {self.comparison_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableError("a judgement is never changed once stored")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("a judgement is never deleted")
+
+    @property
+    def safety_bin(self) -> SafetyBin | None:
+        return safety_bin(self.chosen_safe, self.rejected_safe)
