@@ -1,0 +1,68 @@
+"""Where the two responses of a new comparison come from.
+
+The real sampler runs on GPU workers (the training part, through the ``generation``
+queue); annotation only knows this interface. :class:`StandInGenerator` answers with
+deterministic placeholder text so the write-a-prompt flow works in tests and in the demo
+before any model exists. It is not a model and says so in every response it writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from paddock.annotation.services.comparisons import ResponseSpec, TurnSpec
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One side of a comparison: a model version and its sampling parameters."""
+
+    model_version: str
+    temperature: float = 0.7
+    top_p: float = 0.9
+
+
+class ResponseGenerator(Protocol):
+    def generate(
+        self, turns: Sequence[TurnSpec], variants: Sequence[Variant], *, seed: int
+    ) -> list[ResponseSpec]:
+        """One response per variant to the conversation's last user turn."""
+        ...
+
+
+def default_variants(model_versions: Sequence[str]) -> tuple[Variant, Variant]:
+    """Newest vs previous model when the batch names two, else one model at two
+    temperatures (Llama 2 paper, section 3.2.1: different variants and temperatures)."""
+    if len(model_versions) >= 2:
+        return Variant(model_versions[0], 0.7), Variant(model_versions[1], 0.7)
+    model = model_versions[0] if model_versions else "stand-in"
+    return Variant(model, 0.7), Variant(model, 1.2)
+
+
+class StandInGenerator:
+    """Deterministic placeholder responses for tests and the demo; never a real model."""
+
+    def generate(
+        self, turns: Sequence[TurnSpec], variants: Sequence[Variant], *, seed: int
+    ) -> list[ResponseSpec]:
+        question = turns[-1].content.strip()
+        responses = []
+        for index, variant in enumerate(variants):
+            digest = hashlib.sha256(
+                f"{seed}:{index}:{variant}:{question}".encode()
+            ).hexdigest()[:8]
+            text = (
+                f"[stand-in response {digest}, no model was run] You asked: "
+                f"\u201c{question[:200]}\u201d. Variant {variant.model_version} at temperature "
+                f"{variant.temperature:g} would answer here."
+            )
+            responses.append(
+                ResponseSpec(
+                    text=text, model_version=f"stand-in:{variant.model_version}",
+                    temperature=variant.temperature, top_p=variant.top_p, seed=seed + index,
+                )
+            )
+        return responses
