@@ -45,7 +45,7 @@ from numba import njit
 
 from paddock.platform.curation.core import minhash
 from paddock.platform.curation.core.normalize import normalize_text
-from paddock.platform.curation.core.progress import Progress, no_progress
+from paddock.platform.progress import Progress, no_progress
 
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
 PLAN_FILE = "plan.json"

@@ -28,7 +28,6 @@ from paddock.platform.curation.core.config import CurationConfig
 from paddock.platform.curation.core.export import ExportRecord, copies, write_export
 from paddock.platform.curation.core.near_dedup import WorkDir, cluster, run_single_process
 from paddock.platform.curation.core.pii import PiiType
-from paddock.platform.curation.core.progress import Progress
 from paddock.platform.curation.core.sites import (
     DomainList,
     SiteStats,
@@ -49,6 +48,7 @@ from paddock.platform.curation.models import (
     SourceStatus,
     Stage,
 )
+from paddock.platform.progress import Progress
 
 STAGES = [Stage.QUALITY, Stage.EXACT, Stage.NEAR, Stage.PII, Stage.EXPORT]
 BATCH = 2000

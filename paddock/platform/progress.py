@@ -1,4 +1,4 @@
-"""The progress callback every long curation step accepts.
+"""The progress callback every long step accepts (curation, exports, training jobs).
 
 Steps report ``progress(fraction, message)``; a Celery task passes one that writes the
 job's row, the CLI one that draws a bar, tests nothing. Steps never know which.
