@@ -363,7 +363,8 @@ def _records(
                     _skip_rest_of_line(stream, raw)
                     yield ImportProblem(
                         number, "", "too_long",
-                        f"the line is longer than {MAX_LINE_BYTES:,} bytes; skipped unread",
+                        f"the line is longer than {MAX_LINE_BYTES:,} bytes; expected a "
+                        "shorter line (this one is skipped unread)",
                     )
                     continue
                 item = _parse_line(raw, number, parse)
@@ -395,8 +396,8 @@ def _parse_line(
     except UnicodeDecodeError as exc:
         return ImportProblem(
             number, "", "not_utf8",
-            f"the line is not valid UTF-8 (byte {exc.start}: {exc.reason}); save the file "
-            "as UTF-8",
+            f"the line is not valid UTF-8 (byte {exc.start}: {exc.reason}); expected UTF-8 "
+            "text (save the file as UTF-8)",
         )
     if not text.strip():
         return None
@@ -440,7 +441,7 @@ def _parse_pair(record: dict[str, Any], line: int) -> ParsedPair:
     if response_a.text.strip() == response_b.text.strip():
         _fail(
             "response_b", "identical_responses",
-            "the same text as response_a; a comparison needs two different responses",
+            "the same text as response_a; expected two different responses to compare",
         )
     return ParsedPair(
         line, turns, axis, risk_category, external_id, metadata, response_a, response_b
@@ -462,12 +463,13 @@ def _parse_prompt_fields(
     if axis is Axis.SAFETY and risk_category is None:
         _fail(
             "risk_category", "missing_risk_category",
-            f"a safety prompt needs a risk category, one of {_choices(RiskCategory)}",
+            f"missing on a safety prompt; expected one of {_choices(RiskCategory)}",
         )
     if axis is Axis.HELPFULNESS and risk_category is not None:
         _fail(
             "risk_category", "unexpected_risk_category",
-            'only safety prompts have a risk category; set "axis": "safety" or drop it',
+            'given on a helpfulness prompt; expected none, or "axis": "safety" if the '
+            "prompt is a safety one",
         )
     external_id = _parse_name(record.get("id"), "id") or ""
     metadata = _parse_metadata(record.get("metadata"))
@@ -479,7 +481,8 @@ def _parse_conversation(record: dict[str, Any]) -> tuple[Turn, ...]:
     if prompt is not None and raw_turns is not None:
         _fail(
             "turns", "conflicting_fields",
-            'give either "prompt" (one user turn) or "turns" (a conversation), not both',
+            'both "prompt" and "turns"; expected one of them: "prompt" for a single user '
+            'turn, "turns" for a conversation',
         )
     if prompt is not None:
         return (Turn(USER, _parse_text(prompt, "prompt")),)
@@ -536,8 +539,8 @@ def _check_turn_order(turns: list[Turn] | tuple[Turn, ...], where: str) -> None:
     if turns[-1].role != USER:
         _fail(
             where, "ends_with_assistant",
-            "the last turn is the assistant's; a conversation must end with the user turn "
-            "that the responses answer",
+            "the last turn is the assistant's; expected the conversation to end with the "
+            "user turn that the responses answer",
         )
     if turns[0].role != USER:
         _fail(where, "turn_order", "the first turn is the assistant's; expected the user's")
@@ -545,8 +548,8 @@ def _check_turn_order(turns: list[Turn] | tuple[Turn, ...], where: str) -> None:
         if turns[index].role == turns[index - 1].role:
             _fail(
                 where, "turn_order",
-                f"turns {index - 1} and {index} are both {turns[index].role} turns; roles "
-                "must alternate user, assistant, user, ...",
+                f"turns {index - 1} and {index} are both {turns[index].role} turns; "
+                "expected roles alternating user, assistant, user, ...",
             )
 
 
@@ -590,7 +593,8 @@ def _parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
     if transcripts["chosen"] == transcripts["rejected"]:
         _fail(
             "rejected", "identical_responses",
-            "the same transcript as chosen; the pair carries no preference",
+            "the same transcript as chosen, so the pair carries no preference; expected "
+            "two different responses",
         )
     parsed: dict[str, tuple[Turn, ...]] = {}
     for name, text in transcripts.items():
@@ -606,7 +610,10 @@ def _parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
                 "to compare as its last turn",
             )
         if not turns[-1].content:
-            _fail(name, "empty_text", "the final Assistant turn (the response) is empty")
+            _fail(
+                name, "empty_text",
+                "the final Assistant turn (the response) is empty; expected its text",
+            )
         _check_length(turns[-1].content, name)
         parsed[name] = turns
     conversation, other = parsed["chosen"][:-1], parsed["rejected"][:-1]
@@ -625,7 +632,8 @@ def _parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
     if chosen == rejected:
         _fail(
             "rejected", "identical_responses",
-            "the same final response as chosen; the pair carries no preference",
+            "the same final response as chosen, so the pair carries no preference; "
+            "expected two different responses",
         )
     _check_turn_count(len(conversation), "chosen")
     _check_turn_order(conversation, "chosen")
@@ -673,7 +681,8 @@ def _check_characters(text: str, where: str) -> None:
         _fail(where, "invalid_character", f"a NUL character {position}; expected text")
     _fail(
         where, "not_utf8",
-        f"an unpaired surrogate \\u{ord(char):04x} {position}, which UTF-8 cannot encode",
+        f"an unpaired surrogate \\u{ord(char):04x} {position}, which UTF-8 cannot encode; "
+        "expected text",
     )
 
 

@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from paddock.platform import views
 from paddock.platform.health.views import healthz
+from paddock.workers.api import JobDetail
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,5 +19,8 @@ urlpatterns = [
     path("annotate/", include("paddock.annotation.urls")),
     path("manage/", include("paddock.platform.console.urls")),
     path("manage/curation/", include("paddock.platform.curation.urls")),
+    path("api/v1/annotation/", include("paddock.annotation.api.urls")),
+    path("api/v1/jobs/<uuid:pk>", JobDetail.as_view(), name="api-job"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,94 @@
+"""API payloads. What an annotator sees is blinded: sides, not response identities or
+model versions, so nothing hints at which model wrote what."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from paddock.annotation.models import Assignment, Batch, BatchStatus, Judgement, Strength
+
+
+class TurnSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField()
+
+
+class AssignmentSerializer(serializers.Serializer):
+    assignment_id = serializers.IntegerField(source="pk")
+    comparison_id = serializers.IntegerField(source="comparison.pk")
+    batch = serializers.CharField(source="comparison.batch.name")
+    axis = serializers.CharField(source="comparison.axis")
+    risk_category = serializers.CharField(source="comparison.conversation.risk_category")
+    conversation = serializers.SerializerMethodField()
+    left = serializers.CharField(source="left.text")
+    right = serializers.CharField(source="right.text")
+    leased_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+    def get_conversation(self, assignment: Assignment) -> list[dict]:
+        turns = assignment.comparison.conversation.turns.order_by("index")
+        return TurnSerializer(turns, many=True).data
+
+
+class SubmitSerializer(serializers.Serializer):
+    chosen = serializers.ChoiceField(choices=["left", "right"])
+    strength = serializers.ChoiceField(choices=Strength.choices)
+    left_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
+    right_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    flagged_harmful = serializers.BooleanField(required=False, default=False)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+    flagged_harmful = serializers.BooleanField(required=False, default=False)
+
+
+class JudgementSerializer(serializers.ModelSerializer):
+    """An annotator's own judgement, as they gave it (sides, not response ids)."""
+
+    chosen = serializers.SerializerMethodField()
+    safety_bin = serializers.CharField(allow_null=True)
+
+    class Meta:
+        model = Judgement
+        fields = [
+            "id", "comparison", "chosen", "strength", "safety_bin", "skipped", "skip_reason",
+            "flagged_harmful", "comment", "seconds", "created_at",
+        ]
+
+    def get_chosen(self, judgement: Judgement) -> str | None:
+        if judgement.chosen_id is None:
+            return None
+        return "left" if judgement.chosen_id == judgement.left_response_id else "right"
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Batch
+        fields = [
+            "id", "name", "status", "opens_at", "closes_at", "helpfulness_quota",
+            "safety_quota", "overlap", "gold_share", "test_split_size", "model_versions",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, data):
+        opens = data.get("opens_at", getattr(self.instance, "opens_at", None))
+        closes = data.get("closes_at", getattr(self.instance, "closes_at", None))
+        if opens and closes and closes <= opens:
+            raise serializers.ValidationError({"closes_at": "must be after opens_at"})
+        gold = data.get("gold_share")
+        if gold is not None and not 0 <= gold <= 1:
+            raise serializers.ValidationError({"gold_share": "must be between 0 and 1"})
+        if data.get("overlap") == 0:
+            raise serializers.ValidationError({"overlap": "must be at least 1"})
+        return data
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["preferences", "raw"], default="preferences")
+
+
+class BatchStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=BatchStatus.choices)

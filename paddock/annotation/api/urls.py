@@ -1,0 +1,15 @@
+from django.urls import path
+
+from paddock.annotation.api import views
+
+app_name = "annotation-api"
+urlpatterns = [
+    path("next", views.NextComparison.as_view(), name="next"),
+    path("assignments/<int:assignment_id>/submit", views.Submit.as_view(), name="submit"),
+    path("assignments/<int:assignment_id>/skip", views.Skip.as_view(), name="skip"),
+    path("judgements/mine", views.MyJudgements.as_view(), name="my-judgements"),
+    path("batches", views.BatchList.as_view(), name="batches"),
+    path("batches/<int:pk>", views.BatchDetail.as_view(), name="batch"),
+    path("batches/<int:pk>/stats", views.BatchStats.as_view(), name="batch-stats"),
+    path("batches/<int:pk>/export", views.BatchExport.as_view(), name="batch-export"),
+]

@@ -1,0 +1,184 @@
+"""The annotation REST API: thin views over the services, one permission per role.
+
+Annotators reach only their own assignments and judgements: every lookup filters by the
+requesting user, so another annotator's id answers 404, never 403 (which would confirm it
+exists). Data managers reach batches, imports, exports and statistics.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from paddock.annotation.api import serializers as s
+from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
+from paddock.annotation.models import Assignment, Batch, Judgement, Strength
+from paddock.annotation.services import assignment as service
+from paddock.annotation.services.export import export_path
+from paddock.workers.jobs import job_enqueue
+
+
+def _refused(error: service.AnnotationError) -> Response:
+    code = status.HTTP_400_BAD_REQUEST
+    if isinstance(error, service.LeaseLost | service.BatchNotOpen):
+        code = status.HTTP_409_CONFLICT
+    return Response({"error": error.code, "detail": error.message}, status=code)
+
+
+class NextComparison(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(
+        request=None,
+        responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="Nothing left")},
+    )
+    def post(self, request: Request) -> Response:
+        """Lease the next comparison (or return the one already leased)."""
+        lease = service.next_assignment(annotator=request.user)
+        if lease is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        lease = Assignment.objects.select_related(
+            "comparison__batch", "comparison__conversation",
+            "comparison__response_a", "comparison__response_b",
+        ).get(pk=lease.pk)
+        return Response(s.AssignmentSerializer(lease).data)
+
+
+class Submit(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=s.SubmitSerializer, responses={201: s.JudgementSerializer,
+                                                        200: s.JudgementSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        payload = s.SubmitSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            result = service.submit_judgement(
+                annotator=request.user, assignment_id=assignment_id, chosen_side=data["chosen"],
+                strength=data["strength"], left_safe=data["left_safe"],
+                right_safe=data["right_safe"], comment=data["comment"],
+                flagged_harmful=data["flagged_harmful"],
+            )
+        except Assignment.DoesNotExist:
+            raise Http404("No such assignment of yours.") from None
+        except service.AnnotationError as error:
+            return _refused(error)
+        return Response(
+            s.JudgementSerializer(result.judgement).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class Skip(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=s.SkipSerializer, responses={201: s.JudgementSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        payload = s.SkipSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            result = service.skip_comparison(
+                annotator=request.user, assignment_id=assignment_id,
+                reason=payload.validated_data["reason"],
+                flagged_harmful=payload.validated_data["flagged_harmful"],
+            )
+        except Assignment.DoesNotExist:
+            raise Http404("No such assignment of yours.") from None
+        except service.AnnotationError as error:
+            return _refused(error)
+        return Response(
+            s.JudgementSerializer(result.judgement).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class MyJudgements(generics.ListAPIView):
+    """The requesting annotator's own judgements, newest first."""
+
+    permission_classes = [IsAnnotator]
+    serializer_class = s.JudgementSerializer
+
+    def get_queryset(self):
+        return Judgement.objects.filter(annotator=self.request.user).order_by("-id")[:500]
+
+
+class BatchList(generics.ListCreateAPIView):
+    permission_classes = [IsDataManager]
+    serializer_class = s.BatchSerializer
+    queryset = Batch.objects.order_by("-opens_at")
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+
+class BatchDetail(generics.RetrieveUpdateAPIView):
+    permission_classes = [IsDataManager]
+    serializer_class = s.BatchSerializer
+    queryset = Batch.objects.all()
+
+
+class BatchStats(APIView):
+    permission_classes = [IsDataManager]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        batch = generics.get_object_or_404(Batch, pk=pk)
+        comparisons = batch.comparisons.aggregate(
+            total=Count("id"),
+            complete=Count("id", filter=Q(judgement_count__gte=batch.overlap)),
+            gold=Count("id", filter=Q(is_gold=True)),
+        )
+        judgements = Judgement.objects.filter(comparison__batch=batch)
+        strengths = dict(
+            judgements.filter(skipped=False)
+            .values_list("strength")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        return Response(
+            {
+                "batch": batch.name,
+                "status": batch.status,
+                "comparisons": comparisons,
+                "judgements": judgements.filter(skipped=False).count(),
+                "skips": judgements.filter(skipped=True).count(),
+                "strengths": {value: strengths.get(value, 0) for value in Strength.values},
+            }
+        )
+
+
+class BatchExport(APIView):
+    """Start an export job (POST) or download the last finished export (GET ?kind=)."""
+
+    permission_classes = [IsDataManager]
+
+    @extend_schema(request=s.ExportRequestSerializer, responses={202: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        from paddock.workers.tasks.annotation import export_batch_task
+
+        batch = generics.get_object_or_404(Batch, pk=pk)
+        payload = s.ExportRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        kind = payload.validated_data["kind"]
+        job = job_enqueue(
+            task=export_batch_task, kwargs={"batch_id": batch.pk, "kind": kind},
+            label=f"Export {kind} of {batch.name}", created_by=request.user,
+        )
+        return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: OpenApiResponse(description="gzip'd JSONL")})
+    def get(self, request: Request, pk: int) -> FileResponse:
+        batch = generics.get_object_or_404(Batch, pk=pk)
+        kind = request.query_params.get("kind", "preferences")
+        if kind not in ("preferences", "raw"):
+            raise Http404("kind must be preferences or raw")
+        path = export_path(batch, kind)
+        if not path.exists():
+            raise Http404("No finished export yet: start one with POST.")
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)

@@ -1,0 +1,155 @@
+"""The annotation API against every role, annotator isolation, tokens, the schema."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from paddock.annotation.models import Axis, Judgement
+from paddock.platform.accounts.models import Role
+from tests.annotation.factories import make_batch, make_comparisons
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(make_user):
+    batch = make_batch(overlap=2)
+    make_comparisons(batch, 3)
+    make_comparisons(batch, 1, axis=Axis.SAFETY)
+    return {
+        "batch": batch,
+        "annotator": make_user(Role.ANNOTATOR),
+        "other": make_user(Role.ANNOTATOR),
+        "manager": make_user(Role.DATA_MANAGER),
+        "admin": make_user(Role.ADMIN),
+    }
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+ENDPOINTS = [
+    # (method, url name, needs batch pk, body) -> expected per role
+    ("post", "annotation-api:next", False, None,
+     {"anonymous": 401, "annotator": 200, "manager": 403, "admin": 200}),
+    ("get", "annotation-api:my-judgements", False, None,
+     {"anonymous": 401, "annotator": 200, "manager": 403, "admin": 200}),
+    ("get", "annotation-api:batches", False, None,
+     {"anonymous": 401, "annotator": 403, "manager": 200, "admin": 200}),
+    ("get", "annotation-api:batch", True, None,
+     {"anonymous": 401, "annotator": 403, "manager": 200, "admin": 200}),
+    ("get", "annotation-api:batch-stats", True, None,
+     {"anonymous": 401, "annotator": 403, "manager": 200, "admin": 200}),
+    ("get", "annotation-api:batch-export", True, None,
+     {"anonymous": 401, "annotator": 403, "manager": 404, "admin": 404}),
+]
+
+
+@pytest.mark.parametrize("role", ["anonymous", "annotator", "manager", "admin"])
+@pytest.mark.parametrize(("method", "name", "needs_batch", "body", "expected"), ENDPOINTS,
+                         ids=[e[1] for e in ENDPOINTS])
+def test_every_endpoint_answers_each_role_as_expected(world, role, method, name, needs_batch,
+                                                      body, expected):
+    user = None if role == "anonymous" else world[role]
+    url = reverse(name, kwargs={"pk": world["batch"].pk} if needs_batch else {})
+    response = getattr(client_for(user), method)(url, body, format="json")
+    assert response.status_code == expected[role], response.content
+
+
+def test_annotator_flow_next_submit_twice_and_mine(world):
+    client = client_for(world["annotator"])
+    lease = client.post(reverse("annotation-api:next")).json()
+    assert set(lease) >= {"assignment_id", "conversation", "left", "right", "expires_at"}
+    assert "policy-v1" not in str(lease) and "response_a" not in str(lease)  # blinded
+    again = client.post(reverse("annotation-api:next")).json()
+    assert again["assignment_id"] == lease["assignment_id"]
+
+    submit_url = reverse("annotation-api:submit", args=[lease["assignment_id"]])
+    body = {"chosen": "right", "strength": "better"}
+    if lease["axis"] == "safety":
+        body |= {"left_safe": True, "right_safe": True}
+    first = client.post(submit_url, body, format="json")
+    repeat = client.post(submit_url, body, format="json")
+    assert (first.status_code, repeat.status_code) == (201, 200)
+    assert first.json()["id"] == repeat.json()["id"] and first.json()["chosen"] == "right"
+    mine = client.get(reverse("annotation-api:my-judgements")).json()
+    assert [j["id"] for j in mine] == [first.json()["id"]]
+    assert client_for(world["other"]).get(reverse("annotation-api:my-judgements")).json() == []
+
+
+def test_another_annotators_assignment_is_not_found(world):
+    lease = client_for(world["annotator"]).post(reverse("annotation-api:next")).json()
+    other = client_for(world["other"])
+    for name, body in (("annotation-api:submit", {"chosen": "left", "strength": "better"}),
+                       ("annotation-api:skip", {"reason": "nope"})):
+        response = other.post(reverse(name, args=[lease["assignment_id"]]), body, format="json")
+        assert response.status_code == 404
+    assert not Judgement.objects.exists()
+
+
+def test_bad_payloads_get_field_errors_and_store_nothing(world):
+    client = client_for(world["annotator"])
+    lease = client.post(reverse("annotation-api:next")).json()
+    url = reverse("annotation-api:submit", args=[lease["assignment_id"]])
+    response = client.post(url, {"chosen": "middle", "strength": "huge"}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"chosen", "strength"}
+    assert not Judgement.objects.exists()
+
+
+def test_safety_submit_without_labels_is_refused_with_a_reason(world, make_user):
+    batch = make_batch()
+    make_comparisons(batch, 1, axis=Axis.SAFETY)
+    person = make_user(Role.ANNOTATOR)
+    client = client_for(person)
+    lease = client.post(reverse("annotation-api:next")).json()
+    while lease["axis"] != "safety":  # skip past helpfulness comparisons of the fixture batch
+        client.post(reverse("annotation-api:skip", args=[lease["assignment_id"]]),
+                    {"reason": "testing"}, format="json")
+        lease = client.post(reverse("annotation-api:next")).json()
+    response = client.post(reverse("annotation-api:submit", args=[lease["assignment_id"]]),
+                           {"chosen": "left", "strength": "better"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid" and "safe/unsafe" in response.json()["detail"]
+
+
+def test_tokens_work_for_scripts(world):
+    token = Token.objects.create(user=world["manager"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(reverse("annotation-api:batches")).status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token wrong")
+    assert client.get(reverse("annotation-api:batches")).status_code == 401
+
+
+def test_managers_create_batches_with_validation(world):
+    client = client_for(world["manager"])
+    ok = client.post(reverse("annotation-api:batches"),
+                     {"name": "week 2", "overlap": 3, "gold_share": 0.05}, format="json")
+    assert ok.status_code == 201 and ok.json()["overlap"] == 3
+    bad = client.post(reverse("annotation-api:batches"),
+                      {"name": "week 3", "gold_share": 1.5,
+                       "opens_at": "2026-12-01T00:00:00Z", "closes_at": "2026-11-01T00:00:00Z"},
+                      format="json")
+    assert bad.status_code == 400 and "closes_at" in bad.json()
+
+
+def test_export_is_a_job_not_a_request(world, django_capture_on_commit_callbacks):
+    client = client_for(world["manager"])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("annotation-api:batch-export", args=[world["batch"].pk]),
+                               {"kind": "raw"}, format="json")
+    assert response.status_code == 202 and len(callbacks) == 1
+    job = client.get(reverse("api-job", args=[response.json()["job"]])).json()
+    assert job["task_name"] == "annotation.export_batch" and job["state"] == "queued"
+
+
+def test_openapi_schema_is_served(world):
+    response = client_for(world["manager"]).get(reverse("api-schema"))
+    assert response.status_code == 200
+    assert b"/api/v1/annotation/next" in response.content
