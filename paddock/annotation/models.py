@@ -360,3 +360,63 @@ class Judgement(models.Model):
     @property
     def safety_bin(self) -> SafetyBin | None:
         return safety_bin(self.chosen_safe, self.rejected_safe)
+
+
+class PublicPreference(models.Model):
+    """A preference from public data (e.g. Anthropic HH-RLHF), kept for reward-model mixes.
+
+    Not an annotation: nobody in paddock judged it, so it is never served to annotators
+    and never counted in agreement. Llama 2 mixed such open-source data into its reward
+    model training (paper, section 3.2.2).
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="public_preferences")
+    dataset = models.CharField(max_length=200)
+    axis = models.CharField(max_length=12, choices=Axis.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    chosen = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    rejected = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    line = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.dataset} line {self.line}"
+
+
+class ImportKind(models.TextChoices):
+    PROMPTS = "prompts", "Prompts"
+    PAIRS = "pairs", "Prompts with two responses"
+    HH_RLHF = "hh_rlhf", "Public preferences (HH-RLHF format)"
+
+
+class BatchImport(models.Model):
+    """One imported file: how many lines made it, and every problem with its line.
+
+    Keyed by the file's fingerprint, so importing the same file into the same batch again
+    does nothing, and an import cut short resumes after the last line it stored.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=10, choices=ImportKind.choices)
+    file_name = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64)
+    last_line = models.PositiveIntegerField(default=0, help_text="Lines up to here are done.")
+    complete = models.BooleanField(default=False)
+    dataset = models.CharField(max_length=200, blank=True)
+    imported = models.PositiveIntegerField(default=0)
+    problem_count = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="The first 1,000.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "kind", "fingerprint"], name="import_each_file_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} import of {self.file_name} into {self.batch}"

@@ -70,6 +70,9 @@ References
   or partial credit. *Psychological Bulletin*, 70(4), 213-220.
 - Fleiss, J. L. (1971). Measuring nominal scale agreement among many raters. *Psychological
   Bulletin*, 76(5), 378-382.
+- Fleiss, J. L., & Cohen, J. (1973). The equivalence of weighted kappa and the intraclass
+  correlation coefficient as measures of reliability. *Educational and Psychological
+  Measurement*, 33(3), 613-619.
 - Light, R. J. (1971). Measures of response agreement for qualitative data: Some generalizations
   and alternatives. *Psychological Bulletin*, 76(5), 365-377.
 - Touvron, H., et al. (2023). Llama 2: Open foundation and fine-tuned chat models.
@@ -81,10 +84,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
-from operator import attrgetter, itemgetter
+from itertools import chain, combinations
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Final, Literal, get_args
 
@@ -216,13 +219,14 @@ class PairwiseKappa:
 class _Groups:
     """Ratings grouped by item, built in one pass."""
 
-    overlapped: list[list[Rating]]  # the items with >= 2 ratings, in order of first appearance
+    overlapped: list[list[Rating]]  # items with >= 2 ratings, first-seen order; sorted by rater
     rater_index: dict[Hashable, int]  # every rater -> order of first appearance
     items: int
     ratings: int
 
 
 def _group(ratings: Iterable[Rating]) -> _Groups:
+    """Group by item in one pass; check that no rater rated an overlapped item twice."""
     by_item: dict[Hashable, list[Rating]] = {}
     rater_index: dict[Hashable, int] = {}
     count = 0
@@ -236,7 +240,9 @@ def _group(ratings: Iterable[Rating]) -> _Groups:
         if rating.rater not in rater_index:
             rater_index[rating.rater] = len(rater_index)
     overlapped = [group for group in by_item.values() if len(group) > 1]
+    by_rater = rater_index.__getitem__
     for group in overlapped:
+        group.sort(key=lambda rating: by_rater(rating.rater))
         if len({rating.rater for rating in group}) != len(group):
             repeated = Counter(rating.rater for rating in group).most_common(1)[0][0]
             raise ValueError(
@@ -307,11 +313,9 @@ def _measure(on: str, choice_labels: str) -> _Measure:
     return _Measure(value, _STRENGTH, 0.5)
 
 
-def _prepare(
-    ratings: Iterable[Rating] | _Groups, on: str, choice_labels: str
-) -> tuple[_Groups, _Measure]:
-    measure = _measure(on, choice_labels)
-    groups = ratings if isinstance(ratings, _Groups) else _group(ratings)
+def _prepare(ratings: Iterable[Rating], on: str, choice_labels: str) -> tuple[_Groups, _Measure]:
+    measure = _measure(on, choice_labels)  # validate the arguments before the long pass
+    groups = _group(ratings)
     if choice_labels == "response" and on != "strength":
         _check_two_responses(groups)
     return groups, measure
@@ -325,20 +329,21 @@ def _fleiss_terms(groups: _Groups, measure: _Measure) -> tuple[float, float] | N
     """Return ``(P_bar, kappa or nan)`` or ``None`` when no item has two ratings."""
     if not groups.overlapped:
         return None
-    value, marginal = measure.value, measure.marginal
-    same = marginal is value
+    value = measure.value
     sum_p = 0.0
-    marginals: Counter[Hashable] = Counter()
-    total = 0
     for group in groups.overlapped:
-        n = len(group)
-        counts = Counter(map(value, group))
-        sum_p += sum(c * (c - 1) for c in counts.values()) / (n * (n - 1))
-        if same:
-            marginals.update(counts)
-        else:
-            marginals.update(map(marginal, group))
-        total += n
+        values = list(map(value, group))
+        n = len(values)
+        distinct = len(set(values))
+        if distinct == 1:
+            sum_p += 1.0
+        elif distinct < n:  # some, not all, agree: count the agreeing pairs
+            counts: dict[Hashable, int] = {}
+            for v in values:
+                counts[v] = counts.get(v, 0) + 1
+            sum_p += sum(c * (c - 1) for c in counts.values()) / (n * (n - 1))
+    marginals = Counter(map(measure.marginal, chain.from_iterable(groups.overlapped)))
+    total = marginals.total()
     p_bar = sum_p / len(groups.overlapped)
     # 1 - P_e = (T^2 - factor * sum_j c_j^2) / T^2, in integers where possible so that the
     # undefined case (a single category, P_e == 1) is detected exactly.
@@ -388,7 +393,7 @@ def fleiss_kappa(
       and ``P_e = sum_j p_j^2`` the agreement of two ratings drawn independently from it.
 
     Fleiss defined the statistic for a constant number of raters n per item. Annotation overlap
-    varies (skips, expired assignments, gold items judged by everybody), so this uses the usual
+    varies (skips, expired assignments, gold items judged by everybody), so this uses the common
     generalisation above: each item's P_i is normalised by its own n_i (n_i - 1) and weighs the same
     in P_bar, and p_j is pooled over all ratings. With a constant n_i it is exactly Fleiss' formula.
     Raters need not be the same across items: Fleiss' kappa does not track rater identity.
@@ -411,27 +416,66 @@ def fleiss_kappa(
 # Cohen's kappa, pairwise, and Light's mean of it.
 
 
-def _pair_counts(groups: _Groups, measure: _Measure) -> dict[tuple[int, int], list[Any]]:
-    """Per rater pair (by first-appearance index): [shared, agreeing, marginals_a, marginals_b].
+_PairCell = tuple[int, int, Hashable, Hashable, str, str, bool]
 
-    Loops only over the rater pairs within each item, so the cost is sum_i n_i (n_i - 1) / 2.
+
+def _pair_table(groups: _Groups, choice_labels: str) -> Counter[_PairCell]:
+    """The joint table of all pairwise comparisons between raters, for every ``on`` at once.
+
+    A cell is ``(a, b, choice_a, choice_b, strength_a, strength_b, same_choice)`` with ``a < b``
+    the raters' first-appearance indices, counted over the items both rated. With response labels
+    the choices themselves are dropped (``None``; only ``same_choice`` matters), which keeps the
+    table small: at most 32 cells per rater pair. Loops only over the rater pairs within each item,
+    so the cost is sum_i n_i (n_i - 1) / 2; the counting itself is Counter's C loop.
     """
-    value, marginal = measure.value, measure.marginal
     index = groups.rater_index
-    pairs: dict[tuple[int, int], list[Any]] = {}
-    first = itemgetter(0)
-    for group in groups.overlapped:
-        rows = sorted(((index[r.rater], value(r), marginal(r)) for r in group), key=first)
-        for (a, value_a, marginal_a), (b, value_b, marginal_b) in combinations(rows, 2):
+    keep_choice = choice_labels == "category"
+
+    def cells() -> Iterator[_PairCell]:
+        for group in groups.overlapped:  # sorted by rater index, so a < b below
+            rows = [(index[r.rater], r.choice, r.strength) for r in group]
+            for (a, choice_a, strength_a), (b, choice_b, strength_b) in combinations(rows, 2):
+                same = choice_a == choice_b
+                if keep_choice:
+                    yield a, b, choice_a, choice_b, strength_a, strength_b, same
+                else:
+                    yield a, b, None, None, strength_a, strength_b, same
+
+    return Counter(cells())
+
+
+def _pair_counts(
+    table: Counter[_PairCell], choice_labels: str
+) -> dict[str, dict[tuple[int, int], list[Any]]]:
+    """Fold the joint table into per-pair counts, for every ``on`` in one pass over the table.
+
+    Returns ``{on: {(a, b): [shared, agreeing, marginals_a, marginals_b]}}``. The marginal
+    categories follow :func:`_measure`: with response labels the choice is left out of them (and
+    the caller applies the factor 1/2).
+    """
+    category = choice_labels == "category"
+    folded: dict[str, dict[tuple[int, int], list[Any]]] = {on: {} for on in ATTRIBUTES}
+    by_choice, by_strength, by_both = (folded[on] for on in ATTRIBUTES)
+    for (a, b, choice_a, choice_b, strength_a, strength_b, same), count in table.items():
+        same_strength = strength_a == strength_b
+        if category:
+            both_a, both_b = (choice_a, strength_a), (choice_b, strength_b)
+        else:
+            both_a, both_b = strength_a, strength_b
+        for pairs, agree, marginal_a, marginal_b in (
+            (by_choice, same, choice_a, choice_b),
+            (by_strength, same_strength, strength_a, strength_b),
+            (by_both, same and same_strength, both_a, both_b),
+        ):
             counts = pairs.get((a, b))
             if counts is None:
                 counts = pairs[a, b] = [0, 0, Counter(), Counter()]
-            counts[0] += 1
-            if value_a == value_b:
-                counts[1] += 1
-            counts[2][marginal_a] += 1
-            counts[3][marginal_b] += 1
-    return pairs
+            counts[0] += count
+            if agree:
+                counts[1] += count
+            counts[2][marginal_a] += count
+            counts[3][marginal_b] += count
+    return folded
 
 
 def _pair_kappa(counts: list[Any], factor: float) -> PairwiseKappa:
@@ -463,24 +507,29 @@ def pairwise_cohens_kappa(
         disagrees with everybody.
     """
     groups, measure = _prepare(ratings, on, choice_labels)
+    pairs = _pair_counts(_pair_table(groups, choice_labels), choice_labels)[on]
     raters = list(groups.rater_index)
     return {
         (raters[a], raters[b]): _pair_kappa(counts, measure.factor)
-        for (a, b), counts in _pair_counts(groups, measure).items()
+        for (a, b), counts in pairs.items()
     }
 
 
-def _light(groups: _Groups, measure: _Measure, min_shared: int) -> tuple[float | None, int]:
-    """Return (Light's kappa or None, number of rater pairs averaged)."""
+def _check_min_shared(min_shared: int) -> None:
     if isinstance(min_shared, bool) or not isinstance(min_shared, int) or min_shared < 1:
         raise ValueError(f"min_shared must be a positive integer, got {min_shared!r}")
-    if len(groups.rater_index) == 2:
+
+
+def _light(
+    pairs: dict[tuple[int, int], list[Any]], factor: float, raters: int, min_shared: int
+) -> tuple[float | None, int]:
+    """Return (Light's kappa or None, number of rater pairs averaged)."""
+    if raters == 2:
         min_shared = 1  # exactly two raters: classic Cohen's kappa on whatever they share
     kappas = [
         kappa
-        for counts in _pair_counts(groups, measure).values()
-        if counts[0] >= min_shared
-        and (kappa := _pair_kappa(counts, measure.factor).kappa) is not None
+        for counts in pairs.values()
+        if counts[0] >= min_shared and (kappa := _pair_kappa(counts, factor).kappa) is not None
     ]
     if not kappas:
         return None, 0
@@ -512,8 +561,10 @@ def cohens_kappa(
     Returns:
         The kappa, or ``None`` when no pair qualifies.
     """
+    _check_min_shared(min_shared)
     groups, measure = _prepare(ratings, on, choice_labels)
-    return _light(groups, measure, min_shared)[0]
+    pairs = _pair_counts(_pair_table(groups, choice_labels), choice_labels)[on]
+    return _light(pairs, measure.factor, len(groups.rater_index), min_shared)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -643,8 +694,9 @@ def strength_distribution(ratings: Iterable[Rating]) -> dict[str, float]:
     """Share of each strength, in :data:`STRENGTHS` order.
 
     All four keys are always present; the shares sum to 1, or are all 0 when there are no ratings.
-    A batch where "negligibly better / unsure" dominates signals responses too close to tell apart
-    (or annotators not reading); Llama 2 reports the same breakdown (Table 26 in the appendix).
+    A batch where "negligibly better / unsure" dominates signals responses too close to tell apart,
+    or annotators not reading them; one where "significantly better" dominates, responses that are
+    too easy to tell apart to teach a reward model much.
     """
     counts = Counter(map(_STRENGTH, ratings))
     total = sum(counts.values())
@@ -696,17 +748,20 @@ def agreement_report(
     Gold items count in the agreement statistics like any other item when they were rated more
     than once; pass only non-gold ratings to keep them out.
     """
+    _measure("choice", choice_labels)  # validate the arguments before the long passes
+    _check_min_shared(min_shared)
     if not isinstance(ratings, Sequence):
-        ratings = list(ratings)
+        ratings = list(ratings)  # several passes below
     groups = _group(ratings)
     if choice_labels == "response":
         _check_two_responses(groups)
 
+    pair_counts = _pair_counts(_pair_table(groups, choice_labels), choice_labels)
     agreement: dict[str, dict[str, Any]] = {}
     for on in ATTRIBUTES:
         measure = _measure(on, choice_labels)
         terms = _fleiss_terms(groups, measure)
-        kappa, pairs = _light(groups, measure, min_shared)
+        kappa, pairs = _light(pair_counts[on], measure.factor, len(groups.rater_index), min_shared)
         agreement[on] = {
             "percent_agreement": None if terms is None else terms[0],
             "cohens_kappa": kappa,

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from paddock.annotation.models import Assignment, Batch, BatchStatus, Judgement, Strength
+from paddock.annotation.models import (
+    Assignment,
+    Axis,
+    Batch,
+    BatchStatus,
+    ImportKind,
+    Judgement,
+    Strength,
+)
 
 
 class TurnSerializer(serializers.Serializer):
@@ -92,3 +100,10 @@ class ExportRequestSerializer(serializers.Serializer):
 
 class BatchStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=BatchStatus.choices)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    kind = serializers.ChoiceField(choices=ImportKind.choices)
+    dataset = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    axis = serializers.ChoiceField(choices=Axis.choices, default=Axis.HELPFULNESS)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("batches/<int:pk>", views.BatchDetail.as_view(), name="batch"),
     path("batches/<int:pk>/stats", views.BatchStats.as_view(), name="batch-stats"),
     path("batches/<int:pk>/export", views.BatchExport.as_view(), name="batch-export"),
+    path("batches/<int:pk>/import", views.BatchImportUpload.as_view(), name="batch-import"),
 ]

@@ -7,10 +7,15 @@ exists). Data managers reach batches, imports, exports and statistics.
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
+from django.conf import settings
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -182,3 +187,33 @@ class BatchExport(APIView):
         if not path.exists():
             raise Http404("No finished export yet: start one with POST.")
         return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+class BatchImportUpload(APIView):
+    """Upload a JSONL file (prompts, pairs or HH-RLHF); it is imported by a worker."""
+
+    permission_classes = [IsDataManager]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=s.ImportRequestSerializer, responses={202: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        from paddock.workers.tasks.annotation import import_file_task
+
+        batch = generics.get_object_or_404(Batch, pk=pk)
+        payload = s.ImportRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        upload = data["file"]
+        folder = Path(settings.ARTIFACTS_DIR) / "annotation" / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{uuid.uuid4().hex}-{Path(upload.name).name}"
+        with open(target, "wb") as out:
+            for piece in upload.chunks():
+                out.write(piece)
+        job = job_enqueue(
+            task=import_file_task,
+            kwargs={"batch_id": batch.pk, "path": str(target), "kind": data["kind"],
+                    "dataset": data["dataset"], "axis": data["axis"], "user_id": request.user.pk},
+            label=f"Import {upload.name} into {batch.name}", created_by=request.user,
+        )
+        return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)

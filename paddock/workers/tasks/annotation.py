@@ -12,3 +12,21 @@ from paddock.workers.queues import Queue
 @paddock_task(name="annotation.export_batch", queue=Queue.DEFAULT, idempotent=True)
 def export_batch_task(batch_id: int, kind: str = "preferences") -> dict:
     return export_batch(Batch.objects.get(pk=batch_id), kind, progress=report_progress)
+
+
+@paddock_task(name="annotation.import_file", queue=Queue.DEFAULT, idempotent=True)
+def import_file_task(
+    batch_id: int, path: str, kind: str, dataset: str = "", axis: str = "helpfulness",
+    user_id: int | None = None,
+) -> dict:
+    """Idempotent: the import is keyed by the file's fingerprint and resumes by line."""
+    from django.contrib.auth import get_user_model
+
+    from paddock.annotation.services.importing import import_file
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    report = import_file(
+        batch=Batch.objects.get(pk=batch_id), path=path, kind=kind, dataset=dataset, axis=axis,
+        created_by=user, progress=report_progress,
+    )
+    return {"import_id": report.pk, "imported": report.imported, "problems": report.problem_count}

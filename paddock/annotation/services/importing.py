@@ -1,0 +1,132 @@
+"""Importing files into a batch: prompts, prompt + two responses, public preferences.
+
+Good lines are stored in chunks, each in one transaction with the import's progress
+marker (the last line done), so a crash loses nothing already stored and a second run,
+keyed by the file's fingerprint, resumes after that line or, when complete, does nothing.
+Every bad line is recorded with its line number on the BatchImport row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+from django.db import transaction
+
+from paddock.annotation import importers
+from paddock.annotation.models import (
+    Axis,
+    Batch,
+    BatchImport,
+    ConversationOrigin,
+    ImportKind,
+    PublicPreference,
+    Response,
+)
+from paddock.annotation.services.comparisons import (
+    ResponseSpec,
+    TurnSpec,
+    comparison_create,
+    conversation_create,
+)
+from paddock.platform.curation.core.readers import file_fingerprint
+from paddock.platform.progress import Progress, no_progress
+
+CHUNK = 500
+KEPT_PROBLEMS = 1000
+READERS = {
+    ImportKind.PROMPTS: importers.read_prompts,
+    ImportKind.PAIRS: importers.read_pairs,
+    ImportKind.HH_RLHF: importers.read_hh_rlhf,
+}
+
+
+def _turns(parsed) -> list[TurnSpec]:
+    return [TurnSpec(turn.role, turn.content) for turn in parsed.turns]
+
+
+def _response(spec: importers.ResponseSpec) -> ResponseSpec:
+    return ResponseSpec(spec.text, spec.model, spec.temperature, spec.top_p, spec.seed)
+
+
+def _store(batch: Batch, record, kind: str, dataset: str, axis: str) -> None:
+    if kind == ImportKind.HH_RLHF:
+        conversation = conversation_create(
+            batch=batch, turns=_turns(record), axis=axis,
+            risk_category="unqualified_advice" if axis == Axis.SAFETY else "",
+            origin=ConversationOrigin.OPEN_SOURCE, external_id=f"{dataset}:{record.line}",
+        )
+        chosen, rejected = (
+            Response.objects.create(conversation=conversation, text=text, model_version=dataset)
+            for text in (record.chosen, record.rejected)
+        )
+        PublicPreference.objects.create(
+            batch=batch, dataset=dataset, axis=axis, conversation=conversation, chosen=chosen,
+            rejected=rejected, line=record.line,
+        )
+        return
+    conversation = conversation_create(
+        batch=batch, turns=_turns(record), axis=record.axis.value,
+        risk_category=record.risk_category.value if record.risk_category else "",
+        origin=ConversationOrigin.IMPORTED, external_id=record.external_id,
+        metadata=record.metadata,
+    )
+    if kind == ImportKind.PAIRS:
+        comparison_create(
+            conversation=conversation, response_a=_response(record.response_a),
+            response_b=_response(record.response_b),
+        )
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def import_file(
+    *,
+    batch: Batch,
+    path: str | Path,
+    kind: str,
+    dataset: str = "",
+    axis: str = Axis.HELPFULNESS,
+    created_by=None,
+    progress: Progress = no_progress,
+) -> BatchImport:
+    """Import ``path`` into ``batch``. ``dataset`` and ``axis`` label public preferences
+    (e.g. ``hh-rlhf/harmless-base`` is safety data)."""
+    kind = ImportKind(kind)
+    path = Path(path)
+    records = READERS[kind](path)  # raises for a missing file before anything is stored
+    report, _created = BatchImport.objects.get_or_create(
+        batch=batch, kind=kind, fingerprint=file_fingerprint(path),
+        defaults={
+            "file_name": path.name, "created_by": created_by,
+            "dataset": dataset or (path.name if kind == ImportKind.HH_RLHF else ""),
+        },
+    )
+    if report.complete:
+        return report
+    resume_after = report.last_line
+    pending = (item for item in records if item.line > resume_after)
+    for chunk in _chunks(pending, CHUNK):
+        problems = [item for item in chunk if isinstance(item, importers.ImportProblem)]
+        good = [item for item in chunk if not isinstance(item, importers.ImportProblem)]
+        with transaction.atomic():
+            for record in good:
+                _store(batch, record, kind, report.dataset, axis)
+            report.imported += len(good)
+            report.problem_count += len(problems)
+            room = KEPT_PROBLEMS - len(report.problems)
+            report.problems += [
+                {"line": p.line, "field": p.field, "kind": p.kind, "message": p.message}
+                for p in problems[: max(room, 0)]
+            ]
+            report.last_line = chunk[-1].line
+            report.save(update_fields=["imported", "problem_count", "problems", "last_line"])
+        progress(0.0, f"{report.imported:,} imported, {report.problem_count:,} problems")
+    report.complete = True
+    report.save(update_fields=["complete"])
+    progress(1.0, f"{report.imported:,} imported, {report.problem_count:,} problems")
+    return report
