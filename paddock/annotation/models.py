@@ -218,6 +218,12 @@ class Comparison(models.Model):
     response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
     response_b = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
     axis = models.CharField(max_length=12, choices=Axis.choices)
+    # The conversation's author, copied here (it never changes) so that assignment's hot
+    # query filters one table and can walk the serving index without a join.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
     is_gold = models.BooleanField(default=False)
     gold_choice = models.ForeignKey(
         Response, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -153,3 +153,26 @@ def test_openapi_schema_is_served(world):
     response = client_for(world["manager"]).get(reverse("api-schema"))
     assert response.status_code == 200
     assert b"/api/v1/annotation/next" in response.content
+
+
+def test_stats_report_agreement_gold_and_strengths(world, make_user):
+    from paddock.annotation.services.assignment import next_assignment, submit_judgement
+
+    batch = make_batch(overlap=3)
+    make_comparisons(batch, 4)
+    make_comparisons(batch, 2, gold=True)
+    people = [make_user(Role.ANNOTATOR) for _ in range(3)]
+    for person in people:
+        while (lease := next_assignment(annotator=person, batch=batch)) is not None:
+            # Everyone picks response A: perfect agreement, and right on every gold item.
+            side = "left" if lease.a_on_left else "right"
+            submit_judgement(annotator=person, assignment_id=lease.pk, chosen_side=side,
+                             strength="better")
+    stats = client_for(world["manager"]).get(
+        reverse("annotation-api:batch-stats", args=[batch.pk])).json()
+    assert stats["judgements"] == 18 and stats["comparisons"]["complete"] == 6
+    quality = stats["quality"]
+    assert quality["agreement"]["choice"]["percent_agreement"] == 1.0
+    assert quality["gold"]["accuracy"] == 1.0
+    assert stats["strengths"]["better"] == 18
+    assert all(not key.isdigit() for key in quality["gold"]["per_rater"])  # pseudonyms

@@ -25,6 +25,7 @@ from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
 from paddock.annotation.services import assignment as service
 from paddock.annotation.services.export import export_path
+from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
 
 
@@ -154,6 +155,7 @@ class BatchStats(APIView):
                 "judgements": judgements.filter(skipped=False).count(),
                 "skips": judgements.filter(skipped=True).count(),
                 "strengths": {value: strengths.get(value, 0) for value in Strength.values},
+                "quality": batch_quality(batch),
             }
         )
 

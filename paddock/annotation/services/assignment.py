@@ -101,7 +101,7 @@ def _eligible(batch: Batch, annotator, *, gold: bool, now):
     seen = Assignment.objects.filter(comparison=OuterRef("pk"), annotator=annotator)
     return (
         Comparison.objects.filter(batch=batch, is_gold=gold, judgement_count__lt=batch.overlap)
-        .exclude(conversation__author=annotator)  # never judge answers to your own prompt
+        .filter(Q(author__isnull=True) | ~Q(author=annotator))  # never your own prompt
         .filter(~Exists(seen))
         .annotate(
             live=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0))
@@ -130,11 +130,16 @@ def _candidate(batch: Batch, annotator, *, gold: bool, now) -> Comparison | None
                 return None
             time.sleep(LOCKED_BACKOFF_SECONDS)
             continue
-        judged = Comparison.objects.filter(pk=comparison.pk).values_list(
-            "judgement_count", flat=True
-        )[0]
-        live = Assignment.objects.filter(_live(now), comparison=comparison).count()
-        if judged + live < batch.overlap:
+        live = Assignment.objects.filter(_live(now), comparison=OuterRef("pk")).values("pk")
+        taken = (
+            Comparison.objects.filter(pk=comparison.pk)
+            .annotate(live=Coalesce(Subquery(
+                live.order_by().values("comparison").annotate(n=Count("id")).values("n"),
+                output_field=IntegerField(),
+            ), Value(0)))
+            .values_list(F("judgement_count") + F("live"), flat=True)[0]
+        )
+        if taken < batch.overlap:
             return comparison
         rejected.append(comparison.pk)
     return None

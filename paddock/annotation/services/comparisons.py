@@ -82,6 +82,7 @@ def comparison_create(
         )
         return Comparison.objects.create(
             batch=conversation.batch, conversation=conversation, response_a=a, response_b=b,
-            axis=conversation.axis, is_gold=gold_choice is not None,
+            axis=conversation.axis, author_id=conversation.author_id,
+            is_gold=gold_choice is not None,
             gold_choice={"a": a, "b": b}.get(gold_choice or ""),
         )
