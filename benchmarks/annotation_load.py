@@ -108,6 +108,16 @@ class Stats:
 
 async def annotator(client, token: str, stats: Stats, deadline: float, think: float,
                     rng: random.Random) -> None:
+    import httpx
+
+    try:
+        await _annotate(client, token, stats, deadline, think, rng)
+    except httpx.TransportError as exc:  # counted, never hidden
+        stats.errors[f"transport {type(exc).__name__}"] += 1
+
+
+async def _annotate(client, token: str, stats: Stats, deadline: float, think: float,
+                    rng: random.Random) -> None:
     headers = {"Authorization": f"Token {token}"}
     while time.monotonic() < deadline:
         start = time.perf_counter()
@@ -222,7 +232,7 @@ def main() -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "paddock.platform.wsgi",
              "--bind", f"127.0.0.1:{port}", "--workers", "3", "--threads", "8",
-             "--worker-class", "gthread", "--log-level", "warning"],
+             "--worker-class", "gthread", "--keep-alive", "75", "--log-level", "warning"],
             cwd=ROOT, env=dict(os.environ), stdout=logs, stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
@@ -234,7 +244,8 @@ def main() -> None:
         figures = {
             "comparisons": comparisons, "overlap": 3, "annotators": annotators,
             "seconds": seconds, "think_seconds": think,
-            "server": "gunicorn gthread 3 workers x 8 threads", "database": "postgresql",
+            "server": "gunicorn gthread 3 workers x 8 threads, keep-alive 75 s",
+            "database": "postgresql",
             **summary(paced, seconds, ""),
             **summary(saturated, saturation_seconds, "saturation_"),
             **integrity(batch_id, paced.acknowledged + saturated.acknowledged),

@@ -161,6 +161,9 @@ SPECTACULAR_SETTINGS = {
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool
 PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 1)  # per annotator
+# Exports name annotators by an HMAC of their id; keep this key to keep pseudonyms stable
+# across exports (it defaults to SECRET_KEY, so rotating that changes them).
+PADDOCK_PSEUDONYM_KEY = env_str("PADDOCK_PSEUDONYM_KEY", "")
 
 # --- Production hardening (checked by `manage.py check --deploy`) ---------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -46,7 +46,7 @@ KINDS = ("preferences", "raw")
 
 def pseudonym(user_id: int) -> str:
     """A stable annotator id that reveals nobody: HMAC of the user id under a secret."""
-    key = getattr(settings, "PADDOCK_PSEUDONYM_KEY", "") or settings.SECRET_KEY
+    key = settings.PADDOCK_PSEUDONYM_KEY or settings.SECRET_KEY
     return "a-" + hmac.new(key.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
