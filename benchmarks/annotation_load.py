@@ -19,38 +19,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def make_database() -> tuple[str, str]:
-    """A fresh PostgreSQL database for this run: (DATABASE_URL, name)."""
-    import psycopg
-
-    name = f"paddock_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        sys.exit(f"benchmarks.annotation_load: needs PostgreSQL at 127.0.0.1:5432 ({exc})")
-    return f"postgres://postgres@127.0.0.1:5432/{name}", name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def seed(comparisons: int, annotators: int, overlap: int) -> tuple[int, list[str]]:
@@ -210,10 +188,14 @@ def main() -> None:
     )
     saturation_seconds = 4 if args.quick else 30
 
-    from benchmarks.common import isolate_environment
+    from benchmarks.common import (
+        create_postgres_database,
+        drop_postgres_database,
+        isolate_environment,
+    )
 
     isolate_environment()
-    database_url, name = make_database()
+    database_url, name = create_postgres_database("paddock_bench")
     os.environ["DATABASE_URL"] = database_url
     os.environ["DEBUG"] = "false"
     import django
@@ -257,7 +239,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        drop_database(name)
+        drop_postgres_database(name)
     write_results("annotation_load", figures, quick=args.quick)
 
 

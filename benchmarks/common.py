@@ -82,3 +82,26 @@ def write_results(name: str, figures: dict[str, Any], *, quick: bool) -> Path:
         print(f"{key:<32} {value}")
     print(f"written to {path.relative_to(RESULTS_DIR.parent.parent)}")
     return path
+
+
+POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def create_postgres_database(prefix: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database on the local server: (DATABASE_URL, name)."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"this benchmark needs PostgreSQL at 127.0.0.1:5432 ({exc})") from None
+    return f"postgres://postgres@127.0.0.1:5432/{name}", name
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -16,7 +16,7 @@ BENCHMARKS = sorted(
 )
 
 
-NEEDS_POSTGRES = {"annotation_load"}
+NEEDS_POSTGRES = {"annotation_load", "annotation_export"}
 
 
 def postgres_answers() -> bool:
