@@ -23,11 +23,11 @@ import hmac
 import json
 import os
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
 
 from paddock.annotation.models import (
     MARGINS,
@@ -37,6 +37,7 @@ from paddock.annotation.models import (
     Judgement,
     SafetyBin,
     Turn,
+    safety_bin,
 )
 from paddock.platform.progress import Progress, no_progress
 
@@ -44,6 +45,7 @@ CHUNK = 2000
 KINDS = ("preferences", "raw")
 
 
+@lru_cache(maxsize=100_000)
 def pseudonym(user_id: int) -> str:
     """A stable annotator id that reveals nobody: HMAC of the user id under a secret."""
     key = settings.PADDOCK_PSEUDONYM_KEY or settings.SECRET_KEY
@@ -59,91 +61,131 @@ def held_out_comparisons(batch: Batch) -> set[int]:
     return set(sorted(ids, key=rank)[: batch.test_split_size])
 
 
-def _judgements(batch: Batch):
-    return (
-        Judgement.objects.filter(comparison__batch=batch)
-        .select_related(
-            "comparison__conversation", "chosen", "rejected", "assignment", "left_response"
-        )
-        .prefetch_related(
-            Prefetch("comparison__conversation__turns", queryset=Turn.objects.order_by("index"))
-        )
+# Plain rows, not model instances: building six related objects per judgement was most of
+# the export's time (1,000,000 judgements took 203 s that way).
+PREFERENCE_FIELDS = (
+    "id", "comparison_id", "comparison__axis", "comparison__is_gold",
+    "comparison__conversation_id", "comparison__conversation__risk_category",
+    "comparison__conversation__origin", "chosen__text", "rejected__text",
+    "chosen__model_version", "rejected__model_version", "strength", "chosen_safe",
+    "rejected_safe", "annotator_id",
+)
+RAW_FIELDS = (
+    "id", "comparison_id", "annotator_id", "left_response_id", "chosen_id", "rejected_id",
+    "strength", "chosen_safe", "rejected_safe", "skipped", "skip_reason", "flagged_harmful",
+    "comment", "seconds", "assignment__leased_at", "created_at",
+)
+
+
+def _rows(batch: Batch, fields: tuple[str, ...], **filters) -> Iterator[list[dict[str, Any]]]:
+    """The batch's judgements as dicts, in id order, a chunk at a time (server-side cursor)."""
+    rows = (
+        Judgement.objects.filter(comparison__batch=batch, **filters)
         .order_by("id")
+        .values(*fields)
+        .iterator(chunk_size=CHUNK)
     )
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def preference_record(judgement: Judgement, batch: Batch, split: str) -> dict[str, Any]:
-    comparison = judgement.comparison
-    conversation = comparison.conversation
-    bin_ = judgement.safety_bin
+def _conversations(ids: set[int]) -> dict[int, list[dict[str, str]]]:
+    turns: dict[int, list[dict[str, str]]] = {i: [] for i in ids}
+    for conversation, role, content in (
+        Turn.objects.filter(conversation_id__in=ids)
+        .order_by("conversation_id", "index")
+        .values_list("conversation_id", "role", "content")
+    ):
+        turns[conversation].append({"role": role, "content": content})
+    return turns
+
+
+def preference_record(
+    row: dict[str, Any], conversation: list[dict[str, str]], batch: Batch, split: str
+) -> dict[str, Any]:
+    bin_ = safety_bin(row["chosen_safe"], row["rejected_safe"])
+    strength = row["strength"]
     return {
-        "id": judgement.pk,
-        "comparison_id": comparison.pk,
+        "id": row["id"],
+        "comparison_id": row["comparison_id"],
         "batch": batch.name,
         "split": split,
-        "axis": comparison.axis,
-        "risk_category": conversation.risk_category or None,
-        "origin": conversation.origin,
-        "conversation": [
-            {"role": turn.role, "content": turn.content} for turn in conversation.turns.all()
-        ],
-        "chosen": judgement.chosen.text,
-        "rejected": judgement.rejected.text,
-        "chosen_model": judgement.chosen.model_version,
-        "rejected_model": judgement.rejected.model_version,
-        "strength": judgement.strength,
-        "margin_small": MARGINS["small"][judgement.strength],
-        "margin_large": MARGINS["large"][judgement.strength],
-        "chosen_safe": judgement.chosen_safe,
-        "rejected_safe": judgement.rejected_safe,
+        "axis": row["comparison__axis"],
+        "risk_category": row["comparison__conversation__risk_category"] or None,
+        "origin": row["comparison__conversation__origin"],
+        "conversation": conversation,
+        "chosen": row["chosen__text"],
+        "rejected": row["rejected__text"],
+        "chosen_model": row["chosen__model_version"],
+        "rejected_model": row["rejected__model_version"],
+        "strength": strength,
+        "margin_small": MARGINS["small"][strength],
+        "margin_large": MARGINS["large"][strength],
+        "chosen_safe": row["chosen_safe"],
+        "rejected_safe": row["rejected_safe"],
         "safety_bin": bin_.value if bin_ else None,
-        "annotator": pseudonym(judgement.annotator_id),
-        "is_gold": comparison.is_gold,
+        "annotator": pseudonym(row["annotator_id"]),
+        "is_gold": row["comparison__is_gold"],
     }
 
 
-def raw_record(judgement: Judgement, batch: Batch, split: str) -> dict[str, Any]:
-    assignment = judgement.assignment
+def raw_record(row: dict[str, Any], batch: Batch, split: str) -> dict[str, Any]:
     return {
-        "id": judgement.pk,
-        "comparison_id": judgement.comparison_id,
+        "id": row["id"],
+        "comparison_id": row["comparison_id"],
         "batch": batch.name,
         "split": split,
-        "annotator": pseudonym(judgement.annotator_id),
-        "left_response_id": judgement.left_response_id,
-        "chosen_response_id": judgement.chosen_id,
-        "rejected_response_id": judgement.rejected_id,
-        "strength": judgement.strength or None,
-        "chosen_safe": judgement.chosen_safe,
-        "rejected_safe": judgement.rejected_safe,
-        "skipped": judgement.skipped,
-        "skip_reason": judgement.skip_reason or None,
-        "flagged_harmful": judgement.flagged_harmful,
-        "comment": judgement.comment or None,
-        "seconds": judgement.seconds,
-        "leased_at": assignment.leased_at.isoformat(),
-        "submitted_at": judgement.created_at.isoformat(),
+        "annotator": pseudonym(row["annotator_id"]),
+        "left_response_id": row["left_response_id"],
+        "chosen_response_id": row["chosen_id"],
+        "rejected_response_id": row["rejected_id"],
+        "strength": row["strength"] or None,
+        "chosen_safe": row["chosen_safe"],
+        "rejected_safe": row["rejected_safe"],
+        "skipped": row["skipped"],
+        "skip_reason": row["skip_reason"] or None,
+        "flagged_harmful": row["flagged_harmful"],
+        "comment": row["comment"] or None,
+        "seconds": row["seconds"],
+        "leased_at": row["assignment__leased_at"].isoformat(),
+        "submitted_at": row["created_at"].isoformat(),
     }
 
 
 def _records(batch: Batch, kind: str, held_out: set[int], counts: dict[str, int]) -> Iterator[str]:
-    for judgement in _judgements(batch).iterator(chunk_size=CHUNK):
-        split = "test" if judgement.comparison_id in held_out else "train"
-        if kind == "raw":
-            yield json.dumps(raw_record(judgement, batch, split), ensure_ascii=False)
+    def split_of(row: dict[str, Any]) -> str:
+        return "test" if row["comparison_id"] in held_out else "train"
+
+    if kind == "raw":
+        for chunk in _rows(batch, RAW_FIELDS):
+            for row in chunk:
+                split = split_of(row)
+                counts[split] += 1
+                yield json.dumps(raw_record(row, batch, split), ensure_ascii=False)
+        return
+    counts["skipped"] = Judgement.objects.filter(comparison__batch=batch, skipped=True).count()
+    for chunk in _rows(batch, PREFERENCE_FIELDS, skipped=False):
+        conversations = _conversations({row["comparison__conversation_id"] for row in chunk})
+        for row in chunk:
+            if (
+                row["comparison__axis"] == Axis.SAFETY
+                and safety_bin(row["chosen_safe"], row["rejected_safe"])
+                == SafetyBin.PREFERRED_UNSAFE_OTHER_SAFE
+            ):
+                counts["excluded_preferred_unsafe"] += 1
+                continue
+            split = split_of(row)
             counts[split] += 1
-            continue
-        if judgement.skipped:
-            counts["skipped"] += 1
-            continue
-        if (
-            judgement.comparison.axis == Axis.SAFETY
-            and judgement.safety_bin == SafetyBin.PREFERRED_UNSAFE_OTHER_SAFE
-        ):
-            counts["excluded_preferred_unsafe"] += 1
-            continue
-        yield json.dumps(preference_record(judgement, batch, split), ensure_ascii=False)
-        counts[split] += 1
+            record = preference_record(
+                row, conversations[row["comparison__conversation_id"]], batch, split
+            )
+            yield json.dumps(record, ensure_ascii=False)
 
 
 def export_path(batch: Batch, kind: str) -> Path:
@@ -161,7 +203,10 @@ def export_batch(batch: Batch, kind: str, *, progress: Progress = no_progress) -
     counts = {"train": 0, "test": 0, "skipped": 0, "excluded_preferred_unsafe": 0}
     tmp = path.with_name(path.name + ".tmp")
     written = 0
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as out,
+    ):
         for line in _records(batch, kind, held_out, counts):
             out.write(line.encode("utf-8") + b"\n")
             written += 1
