@@ -176,3 +176,22 @@ def test_stats_report_agreement_gold_and_strengths(world, make_user):
     assert quality["gold"]["accuracy"] == 1.0
     assert stats["strengths"]["better"] == 18
     assert all(not key.isdigit() for key in quality["gold"]["per_rater"])  # pseudonyms
+
+
+@pytest.mark.parametrize("role", ["anonymous", "manager"])
+def test_only_annotators_submit_or_skip(world, role):
+    lease = client_for(world["annotator"]).post(reverse("annotation-api:next")).json()
+    client = client_for(None if role == "anonymous" else world[role])
+    for name, body in (("annotation-api:submit", {"chosen": "left", "strength": "better"}),
+                       ("annotation-api:skip", {"reason": "x"})):
+        response = client.post(reverse(name, args=[lease["assignment_id"]]), body, format="json")
+        assert response.status_code == (401 if role == "anonymous" else 403)
+    assert not Judgement.objects.exists()
+
+
+def test_only_managers_create_batches_or_start_exports(world):
+    annotator = client_for(world["annotator"])
+    assert annotator.post(reverse("annotation-api:batches"), {"name": "x"},
+                          format="json").status_code == 403
+    assert annotator.post(reverse("annotation-api:batch-export", args=[world["batch"].pk]),
+                          {"kind": "raw"}, format="json").status_code == 403
