@@ -195,3 +195,20 @@ def test_only_managers_create_batches_or_start_exports(world):
                           format="json").status_code == 403
     assert annotator.post(reverse("annotation-api:batch-export", args=[world["batch"].pk]),
                           {"kind": "raw"}, format="json").status_code == 403
+
+
+def test_batch_status_moves_one_step_at_a_time(world):
+    from paddock.annotation.models import Batch
+
+    client = client_for(world["manager"])
+    batch = Batch.objects.create(name="lifecycle")
+    url = reverse("annotation-api:batch-status", args=[batch.pk])
+    for status in ("scheduled", "open", "closed", "exported"):
+        response = client.post(url, {"status": status}, format="json")
+        assert response.status_code == 200 and response.json()["status"] == status
+    back = client.post(url, {"status": "open"}, format="json")
+    assert back.status_code == 409 and "final" in back.json()["detail"]
+    patched = client.patch(reverse("annotation-api:batch", args=[batch.pk]),
+                           {"status": "draft"}, format="json")
+    assert patched.status_code == 200
+    assert Batch.objects.get(pk=batch.pk).status == "exported"  # status is read-only there

@@ -79,7 +79,8 @@ class BatchSerializer(serializers.ModelSerializer):
             "safety_quota", "overlap", "gold_share", "test_split_size", "model_versions",
             "created_at",
         ]
-        read_only_fields = ["id", "created_at"]
+        # Status changes go through POST batches/{id}/status, which checks the move.
+        read_only_fields = ["id", "status", "created_at"]
 
     def validate(self, data):
         opens = data.get("opens_at", getattr(self.instance, "opens_at", None))

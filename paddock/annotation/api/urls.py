@@ -10,6 +10,7 @@ urlpatterns = [
     path("judgements/mine", views.MyJudgements.as_view(), name="my-judgements"),
     path("batches", views.BatchList.as_view(), name="batches"),
     path("batches/<int:pk>", views.BatchDetail.as_view(), name="batch"),
+    path("batches/<int:pk>/status", views.BatchMove.as_view(), name="batch-status"),
     path("batches/<int:pk>/stats", views.BatchStats.as_view(), name="batch-stats"),
     path("batches/<int:pk>/export", views.BatchExport.as_view(), name="batch-export"),
     path("batches/<int:pk>/import", views.BatchImportUpload.as_view(), name="batch-import"),

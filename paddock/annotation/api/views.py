@@ -24,6 +24,7 @@ from paddock.annotation.api import serializers as s
 from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
 from paddock.annotation.services import assignment as service
+from paddock.annotation.services.batches import BatchTransitionError, batch_move
 from paddock.annotation.services.export import export_path
 from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
@@ -219,3 +220,21 @@ class BatchImportUpload(APIView):
             label=f"Import {upload.name} into {batch.name}", created_by=request.user,
         )
         return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)
+
+
+class BatchMove(APIView):
+    """Move a batch along draft -> scheduled -> open -> closed -> exported."""
+
+    permission_classes = [IsDataManager]
+
+    @extend_schema(request=s.BatchStatusSerializer, responses={200: s.BatchSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        batch = generics.get_object_or_404(Batch, pk=pk)
+        payload = s.BatchStatusSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            batch = batch_move(batch=batch, to=payload.validated_data["status"])
+        except BatchTransitionError as error:
+            return Response({"error": "bad_transition", "detail": str(error)},
+                            status=status.HTTP_409_CONFLICT)
+        return Response(s.BatchSerializer(batch).data)
