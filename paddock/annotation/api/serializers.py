@@ -6,7 +6,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from paddock.annotation.models import (
-    Assignment,
     Axis,
     Batch,
     BatchStatus,
@@ -22,20 +21,18 @@ class TurnSerializer(serializers.Serializer):
 
 
 class AssignmentSerializer(serializers.Serializer):
-    assignment_id = serializers.IntegerField(source="pk")
-    comparison_id = serializers.IntegerField(source="comparison.pk")
-    batch = serializers.CharField(source="comparison.batch.name")
-    axis = serializers.CharField(source="comparison.axis")
-    risk_category = serializers.CharField(source="comparison.conversation.risk_category")
-    conversation = serializers.SerializerMethodField()
-    left = serializers.CharField(source="left.text")
-    right = serializers.CharField(source="right.text")
+    """The shape of :func:`paddock.annotation.selectors.lease_payload` (for the schema)."""
+
+    assignment_id = serializers.IntegerField()
+    comparison_id = serializers.IntegerField()
+    batch = serializers.CharField()
+    axis = serializers.CharField()
+    risk_category = serializers.CharField(allow_blank=True)
+    conversation = TurnSerializer(many=True)
+    left = serializers.CharField()
+    right = serializers.CharField()
     leased_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
-
-    def get_conversation(self, assignment: Assignment) -> list[dict]:
-        turns = assignment.comparison.conversation.turns.order_by("index")
-        return TurnSerializer(turns, many=True).data
 
 
 class SubmitSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from paddock.annotation.api import serializers as s
 from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
+from paddock.annotation.selectors import lease_payload
 from paddock.annotation.services import assignment as service
 from paddock.annotation.services.batches import BatchTransitionError, batch_move
 from paddock.annotation.services.export import export_path
@@ -49,11 +50,7 @@ class NextComparison(APIView):
         lease = service.next_assignment(annotator=request.user)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        lease = Assignment.objects.select_related(
-            "comparison__batch", "comparison__conversation",
-            "comparison__response_a", "comparison__response_b",
-        ).get(pk=lease.pk)
-        return Response(s.AssignmentSerializer(lease).data)
+        return Response(lease_payload(lease.pk))
 
 
 class Submit(APIView):
