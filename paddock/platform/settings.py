@@ -143,7 +143,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     # Session for the browser (with CSRF), tokens for scripts and workers.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",  # first: anonymous gets 401
+        "paddock.platform.accounts.authentication.FastTokenAuthentication",  # first: 401
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

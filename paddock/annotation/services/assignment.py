@@ -242,11 +242,11 @@ def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
     # concurrent submit while we waited is invisible to the locking statement's snapshot.
     cursor.execute(f"SELECT id FROM {_J} WHERE assignment_id = %s", [assignment_id])
     judgement = cursor.fetchone()
-    values = [_aware(v) if isinstance(v, datetime) else v for v in row]
+    values = [aware_datetime(v) if isinstance(v, datetime) else v for v in row]
     return _Lease(*values, judgement_id=judgement[0] if judgement else None)
 
 
-def _aware(value: datetime) -> datetime:
+def aware_datetime(value: datetime) -> datetime:
     """Raw cursors skip Django's converters: SQLite hands back naive UTC datetimes."""
     return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
 
