@@ -292,10 +292,6 @@ class Assignment(models.Model):
         return f"comparison {self.comparison_id} -> {self.annotator_id} ({self.state})"
 
     @property
-    def is_live(self) -> bool:
-        return self.state == AssignmentState.ACTIVE and self.expires_at > timezone.now()
-
-    @property
     def left(self) -> Response:
         return self.comparison.response_a if self.a_on_left else self.comparison.response_b
 

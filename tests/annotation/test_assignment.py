@@ -143,7 +143,7 @@ def test_comparisons_closest_to_their_target_come_first(annotators):
     lease = next_assignment(annotator=annotators[0])
     assert lease.comparison_id == first.pk
     submit(annotators[0], lease)
-    Comparison.objects.filter(pk=second.pk).update()  # untouched: 0 judgements
+    assert Comparison.objects.get(pk=second.pk).judgement_count == 0
     assert next_assignment(annotator=annotators[1]).comparison_id == first.pk
 
 

@@ -31,6 +31,11 @@ from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
 
 
+def _accepted(job) -> Response:
+    """A job was queued: the client polls /api/v1/jobs/{id}."""
+    return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)
+
+
 def _refused(error: service.AnnotationError) -> Response:
     code = status.HTTP_400_BAD_REQUEST
     if isinstance(error, service.LeaseLost | service.BatchNotOpen):
@@ -175,7 +180,7 @@ class BatchExport(APIView):
             task=export_batch_task, kwargs={"batch_id": batch.pk, "kind": kind},
             label=f"Export {kind} of {batch.name}", created_by=request.user,
         )
-        return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)
+        return _accepted(job)
 
     @extend_schema(responses={200: OpenApiResponse(description="gzip'd JSONL")})
     def get(self, request: Request, pk: int) -> FileResponse:
@@ -216,7 +221,7 @@ class BatchImportUpload(APIView):
                     "dataset": data["dataset"], "axis": data["axis"], "user_id": request.user.pk},
             label=f"Import {upload.name} into {batch.name}", created_by=request.user,
         )
-        return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)
+        return _accepted(job)
 
 
 class BatchMove(APIView):

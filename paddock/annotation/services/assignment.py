@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from paddock.annotation.models import (
@@ -67,18 +66,6 @@ def lease_duration() -> timedelta:
 
 def max_open_leases() -> int:
     return int(getattr(settings, "PADDOCK_MAX_OPEN_LEASES", 1))
-
-
-def _live(now) -> Q:
-    return Q(state=AssignmentState.ACTIVE, expires_at__gt=now)
-
-
-def open_batches(now=None, batch: Batch | None = None):
-    now = now or timezone.now()
-    batches = Batch.objects.filter(status=BatchStatus.OPEN, opens_at__lte=now, closes_at__gt=now)
-    if batch is not None:
-        batches = batches.filter(pk=batch.pk)
-    return batches.order_by("closes_at", "id")  # the batch that closes first is served first
 
 
 LOCKED_RETRIES = 25
@@ -161,6 +148,7 @@ def next_assignment(
         current = [row[0] for row in cursor.fetchall()]
         if len(current) >= cap:
             return Assignment.objects.get(pk=current[0])
+        # The batch that closes first is served first.
         only = " AND id = %s" if batch is not None else ""
         cursor.execute(
             f"SELECT id, overlap, gold_share FROM {_B} WHERE status = 'open'"
