@@ -1,9 +1,12 @@
 """Simulated annotators against the real stack: gunicorn + PostgreSQL + the REST API.
 
 Each simulated annotator loops next -> think -> submit over a batch with overlap 3, with
-its own API token. Afterwards the database is checked: no comparison got more judgements
-than its overlap, and every judgement the API acknowledged is stored (none lost). A second
-phase without think time measures the saturation throughput.
+its own API token and keep-alive connection; they start spread over one think time.
+Afterwards the database is checked: no comparison got more judgements than its overlap,
+and every judgement the API acknowledged is stored (none lost). A second phase without
+think time, everyone starting at once, measures the saturation throughput. CPU time per
+request is reported for the server, PostgreSQL and the load client, which share the
+machine's cores.
 
     python -m benchmarks.annotation_load [--quick]
 """
@@ -23,6 +26,44 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _processes():
+    """(pid, parent pid, command, own CPU seconds, reaped children's CPU seconds) of
+    every live process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        command = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        own = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        reaped = (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime
+        yield int(stat.parent.name), int(fields[1]), command, own, reaped
+
+
+def cpu_seconds(*, server_pid: int) -> dict[str, float]:
+    """CPU time used so far by the server (gunicorn and its workers), PostgreSQL and us.
+
+    Read before and after a phase, this splits the machine's work into its parts, which
+    tells a latency tail caused by the server apart from one caused by the load client
+    competing for the same cores. PostgreSQL backends come and go with connections, so
+    the postmaster's count of its exited children is included.
+    """
+    processes = list(_processes())
+    commands = {pid: command for pid, _, command, _, _ in processes}
+    used = {"server": 0.0, "database": 0.0}
+    for pid, parent, command, own, reaped in processes:
+        if server_pid in (pid, parent):
+            used["server"] += own
+        elif command.startswith("postgres"):
+            is_postmaster = not commands.get(parent, "").startswith("postgres")
+            used["database"] += own + (reaped if is_postmaster else 0.0)
+    times = os.times()
+    used["client"] = times.user + times.system
+    return used
 
 
 def free_port() -> int:
@@ -84,28 +125,33 @@ class Stats:
         self.requests = 0
 
 
-async def annotator(client, token: str, stats: Stats, deadline: float, think: float,
-                    rng: random.Random) -> None:
-    import httpx
+async def annotator(base: tuple[str, int], token: str, stats: Stats, deadline: float,
+                    think: float, rng: random.Random) -> None:
+    from benchmarks._http_client import Connection
 
+    connection = Connection(*base, headers={"Authorization": f"Token {token}"})
+    # A team does not click at the same millisecond: the paced phase starts people spread
+    # over one think time. The saturation phase (think 0) starts everyone at once.
+    await asyncio.sleep(think * rng.random())
     try:
-        await _annotate(client, token, stats, deadline, think, rng)
-    except httpx.TransportError as exc:  # counted, never hidden
+        await _annotate(connection, stats, deadline, think, rng)
+    except (OSError, asyncio.IncompleteReadError) as exc:  # counted, never hidden
         stats.errors[f"transport {type(exc).__name__}"] += 1
+    finally:
+        await connection.close()
 
 
-async def _annotate(client, token: str, stats: Stats, deadline: float, think: float,
+async def _annotate(connection, stats: Stats, deadline: float, think: float,
                     rng: random.Random) -> None:
-    headers = {"Authorization": f"Token {token}"}
     while time.monotonic() < deadline:
         start = time.perf_counter()
-        response = await client.post("/api/v1/annotation/next", headers=headers)
+        response = await connection.request("POST", "/api/v1/annotation/next")
         stats.latency["next"].append((time.perf_counter() - start) * 1000)
         stats.requests += 1
-        if response.status_code == 204:
+        if response.status == 204:
             return
-        if response.status_code != 200:
-            stats.errors[f"next {response.status_code}"] += 1
+        if response.status != 200:
+            stats.errors[f"next {response.status}"] += 1
             await asyncio.sleep(1)
             continue
         lease = response.json()
@@ -116,33 +162,25 @@ async def _annotate(client, token: str, stats: Stats, deadline: float, think: fl
         if lease["axis"] == "safety":
             body |= {"left_safe": rng.random() < 0.7, "right_safe": rng.random() < 0.5}
         start = time.perf_counter()
-        response = await client.post(
-            f"/api/v1/annotation/assignments/{lease['assignment_id']}/submit",
-            json=body, headers=headers,
+        response = await connection.request(
+            "POST", f"/api/v1/annotation/assignments/{lease['assignment_id']}/submit", body
         )
         stats.latency["submit"].append((time.perf_counter() - start) * 1000)
         stats.requests += 1
-        if response.status_code in (200, 201):
+        if response.status in (200, 201):
             stats.acknowledged.append(response.json()["id"])
         else:
-            stats.errors[f"submit {response.status_code}"] += 1
+            stats.errors[f"submit {response.status}"] += 1
 
 
-async def load(base_url: str, tokens: list[str], seconds: float, think: float,
+async def load(base: tuple[str, int], tokens: list[str], seconds: float, think: float,
                seed_value: int) -> Stats:
-    import logging
-
-    import httpx
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request costs CPU
     stats = Stats()
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
-        deadline = time.monotonic() + seconds
-        await asyncio.gather(*(
-            annotator(client, token, stats, deadline, think, random.Random(seed_value + i))  # noqa: S311
-            for i, token in enumerate(tokens)
-        ))
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*(
+        annotator(base, token, stats, deadline, think, random.Random(seed_value + i))  # noqa: S311
+        for i, token in enumerate(tokens)
+    ))
     return stats
 
 
@@ -158,6 +196,13 @@ def summary(stats: Stats, seconds: float, prefix: str) -> dict:
     if stats.errors:
         figures[f"{prefix}error_kinds"] = dict(stats.errors)
     return figures
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float],
+                    requests: int) -> dict[str, float]:
+    return {f"cpu_ms_per_request_{part}": round((after[part] - before[part]) * 1000
+                                                / max(requests, 1), 2)
+            for part in before}
 
 
 def integrity(batch_id: int, acknowledged: list[int]) -> dict:
@@ -182,11 +227,17 @@ def integrity(batch_id: int, acknowledged: list[int]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=float, help="length of the paced phase")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args()
     comparisons, annotators, seconds, think = (
         (300, 20, 6, 0.2) if args.quick else (20_000, 200, 120, 2.0)
     )
+    seconds = args.seconds or seconds
     saturation_seconds = 4 if args.quick else 30
+    server_kind = (f"gunicorn gthread {args.workers} workers x {args.threads} threads,"
+                   " keep-alive 75 s")
 
     from benchmarks.common import (
         create_postgres_database,
@@ -213,22 +264,27 @@ def main() -> None:
         logs = open(Path(tempfile.mkdtemp()) / "gunicorn.log", "w")
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "paddock.platform.wsgi",
-             "--bind", f"127.0.0.1:{port}", "--workers", "3", "--threads", "8",
+             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+             "--threads", str(args.threads),
              "--worker-class", "gthread", "--keep-alive", "75", "--log-level", "warning"],
             cwd=ROOT, env=dict(os.environ), stdout=logs, stderr=subprocess.STDOUT,
         )
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(base)
+        _wait_for(f"http://127.0.0.1:{port}")
+        base = ("127.0.0.1", port)
         print(f"{annotators} annotators, think {think} s, for {seconds} s ...", flush=True)
+        before = cpu_seconds(server_pid=server.pid)
         paced = asyncio.run(load(base, tokens, seconds, think, 1))
+        paced_cpu = cpu_per_request(before, cpu_seconds(server_pid=server.pid), paced.requests)
+        print(summary(paced, seconds, "") | paced_cpu, flush=True)
         print("saturation (no think time) ...", flush=True)
         saturated = asyncio.run(load(base, tokens, saturation_seconds, 0.0, 2))
         figures = {
             "comparisons": comparisons, "overlap": 3, "annotators": annotators,
             "seconds": seconds, "think_seconds": think,
-            "server": "gunicorn gthread 3 workers x 8 threads, keep-alive 75 s",
+            "server": server_kind,
             "database": "postgresql",
             **summary(paced, seconds, ""),
+            **paced_cpu,
             **summary(saturated, saturation_seconds, "saturation_"),
             **integrity(batch_id, paced.acknowledged + saturated.acknowledged),
         }

@@ -212,3 +212,28 @@ def test_batch_status_moves_one_step_at_a_time(world):
                            {"status": "draft"}, format="json")
     assert patched.status_code == 200
     assert Batch.objects.get(pk=batch.pk).status == "exported"  # status is read-only there
+
+
+@pytest.mark.parametrize("kind", ["helpfulness", "safety", "skip"])
+def test_hot_path_judgement_payload_matches_the_serializer(make_user, kind, settings):
+    """Submit answers with a hand-built payload; it must stay what the schema documents."""
+    from paddock.annotation.api.serializers import JudgementSerializer
+    from paddock.annotation.selectors import judgement_payload
+    from paddock.annotation.services import assignment as service
+
+    settings.TIME_ZONE = "Europe/Paris"  # offsets other than Z are formatted alike too
+    batch = make_batch()
+    make_comparisons(batch, 1, axis=Axis.SAFETY if kind == "safety" else Axis.HELPFULNESS)
+    annotator = make_user(Role.ANNOTATOR)
+    lease = service.next_assignment(annotator=annotator)
+    if kind == "skip":
+        result = service.skip_comparison(annotator=annotator, assignment_id=lease.pk,
+                                         reason="prompt is unreadable")
+    else:
+        result = service.submit_judgement(
+            annotator=annotator, assignment_id=lease.pk, chosen_side="right",
+            strength="slightly_better", left_safe=True, right_safe=False, comment="ok",
+        )
+    stored = Judgement.objects.get(pk=result.judgement.pk)
+    for judgement in (result.judgement, stored):
+        assert judgement_payload(judgement) == JudgementSerializer(stored).data

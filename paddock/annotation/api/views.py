@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from paddock.annotation.api import serializers as s
 from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
-from paddock.annotation.selectors import lease_payload
+from paddock.annotation.selectors import judgement_payload, lease_payload
 from paddock.annotation.services import assignment as service
 from paddock.annotation.services.batches import BatchTransitionError, batch_move
 from paddock.annotation.services.export import export_path
@@ -79,7 +79,7 @@ class Submit(APIView):
         except service.AnnotationError as error:
             return _refused(error)
         return Response(
-            s.JudgementSerializer(result.judgement).data,
+            judgement_payload(result.judgement),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -102,7 +102,7 @@ class Skip(APIView):
         except service.AnnotationError as error:
             return _refused(error)
         return Response(
-            s.JudgementSerializer(result.judgement).data,
+            judgement_payload(result.judgement),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

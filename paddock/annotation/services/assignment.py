@@ -1,7 +1,7 @@
 """Which comparison an annotator gets next, and how a judgement is accepted.
 
 One function answers "next comparison for this annotator". On PostgreSQL it takes the
-first eligible comparison with ``SELECT ... FOR UPDATE SKIP LOCKED``: concurrent requests
+first eligible comparison with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED``: concurrent requests
 never wait on each other and never take the same row; the count of live leases plus
 stored judgements is re-read under that row lock, so the batch's overlap is never
 exceeded. Leases are not swept: a lease whose ``expires_at`` has passed simply stops
@@ -87,8 +87,22 @@ _ELIGIBLE = (
 )
 
 
+def _row_lock(of: str = "") -> str:
+    """A row lock for the rest of the transaction, or nothing on SQLite (which locks the
+    whole database for a write transaction anyway).
+
+    NO KEY UPDATE: these transactions change counters and states, never keys, so they
+    need not block (nor be blocked by) foreign-key checks of rows that reference the
+    locked one, while still excluding each other.
+    """
+    if not connection.features.has_select_for_no_key_update:
+        return ""
+    return f" FOR NO KEY UPDATE{f' OF {of}' if of else ''}"
+
+
 def _lock_clause() -> str:
-    return " FOR UPDATE OF c SKIP LOCKED" if connection.features.has_select_for_update else ""
+    lock = _row_lock("c")
+    return f"{lock} SKIP LOCKED" if lock else ""
 
 
 def _candidate_id(cursor, batch_id: int, overlap: int, annotator_id: int, *, gold: bool,
@@ -137,9 +151,9 @@ def next_assignment(
     now = timezone.now()
     cap = max_open_leases()
     with transaction.atomic(), connection.cursor() as cursor:
-        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
         user_table = get_user_model()._meta.db_table
-        cursor.execute(f"SELECT id FROM {user_table} WHERE id = %s{lock}", [annotator.pk])
+        cursor.execute(f"SELECT id FROM {user_table} WHERE id = %s{_row_lock()}",
+                       [annotator.pk])
         cursor.execute(
             f"SELECT id FROM {_A} WHERE annotator_id = %s AND state = 'active'"
             " AND expires_at > %s ORDER BY leased_at LIMIT %s",
@@ -214,7 +228,7 @@ class _Lease:
 
 def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
     """The annotator's own assignment, locked; another annotator's id looks like none."""
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
+    lock = _row_lock("a")
     cursor.execute(
         "SELECT a.id, a.comparison_id, a.state, a.leased_at, a.expires_at, a.a_on_left,"
         " c.response_a_id, c.response_b_id, c.axis, b.name, b.status, b.opens_at,"
@@ -240,8 +254,8 @@ def aware_datetime(value: datetime) -> datetime:
 
 
 def _lock_comparison(cursor, comparison_id: int) -> int:
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    cursor.execute(f"SELECT judgement_count FROM {_C} WHERE id = %s{lock}", [comparison_id])
+    cursor.execute(f"SELECT judgement_count FROM {_C} WHERE id = %s{_row_lock()}",
+                   [comparison_id])
     return cursor.fetchone()[0]
 
 
