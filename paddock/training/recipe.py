@@ -1,0 +1,46 @@
+"""The Llama 2 recipe's numbers, in one place, importable without torch.
+
+Every default of the training code comes from here; each constant names the section of
+"Llama 2: Open Foundation and Fine-Tuned Chat Models" (arXiv 2307.09288) it comes from.
+``paddock.annotation`` keeps its own copy of the margin table (the web process never
+imports this package); a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+# Preference strength levels, strongest first (Llama 2 paper, section 3.2.1).
+SIGNIFICANTLY_BETTER = "significantly_better"
+BETTER = "better"
+SLIGHTLY_BETTER = "slightly_better"
+NEGLIGIBLY_BETTER = "negligibly_better"
+STRENGTHS: tuple[str, ...] = (SIGNIFICANTLY_BETTER, BETTER, SLIGHTLY_BETTER, NEGLIGIBLY_BETTER)
+
+# Margin m(strength) in -log sigmoid(r_chosen - r_rejected - m) (section 3.2.2, table 28).
+MARGINS: dict[str, dict[str, float]] = {
+    "none": dict.fromkeys(STRENGTHS, 0.0),
+    "small": {SIGNIFICANTLY_BETTER: 1.0, BETTER: 2 / 3, SLIGHTLY_BETTER: 1 / 3,
+              NEGLIGIBLY_BETTER: 0.0},
+    "large": {SIGNIFICANTLY_BETTER: 3.0, BETTER: 2.0, SLIGHTLY_BETTER: 1.0,
+              NEGLIGIBLY_BETTER: 0.0},
+}
+
+HELPFULNESS = "helpfulness"
+SAFETY = "safety"
+AXES = (HELPFULNESS, SAFETY)
+
+# Reward-model training (section 3.2.2).
+RM_EPOCHS = 1  # "training longer can lead to over-fitting"
+RM_LEARNING_RATE = 1e-5  # 5e-6 for 70B
+RM_MIN_LR_RATIO = 0.1  # cosine decay to 10% of the peak
+RM_WARMUP_RATIO = 0.03  # 3% of the steps ...
+RM_MIN_WARMUP_STEPS = 5  # ... and at least 5
+RM_BATCH_PAIRS = 512
+
+# Data mixes (section 3.2.2): the helpfulness RM adds an equal amount of safety and
+# open-source data to all helpfulness data; the safety RM mixes all safety data plus
+# Anthropic Harmless 90/10 with helpfulness data.
+HELPFULNESS_MIX_OTHER_RATIO = 1.0
+SAFETY_MIX_HELPFULNESS_SHARE = 0.1
+
+# Safety reward threshold for the combined PPO reward (section 3.2.3).
+SAFETY_SCORE_THRESHOLD = 0.15

@@ -1,0 +1,170 @@
+"""``python -m paddock.training.reward train|eval``: what the GPU workers run.
+
+Progress goes to stdout as one JSON object per line (``{"event": "progress", "step": ...,
+"total_steps": ..., "loss": ..., "pairs_per_second": ..., "eta_seconds": ...}``), ending
+with ``{"event": "done", ...}``, so a caller reads it line by line without parsing logs.
+Bad arguments or data end the command with one line on stderr and exit status 2.
+
+    python -m paddock.training.reward train --model BASE --output DIR \\
+        --data paddock=export.jsonl.gz --data hh-harmless=harmless.jsonl.gz --rm safety
+    python -m paddock.training.reward eval --model DIR --data paddock=export.jsonl.gz \\
+        --name "safety RM on batch 12" --output DIR/eval
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from paddock.training import recipe
+from paddock.training.reward import readers
+from paddock.training.reward.mixes import helpfulness_mix, safety_mix
+from paddock.training.reward.pairs import PreferencePair
+
+FORMATS: dict[str, Callable[[str], readers.PairReader]] = {
+    "paddock": readers.read_paddock_export,
+    "hh-helpful": lambda path: readers.read_hh_rlhf(path, recipe.HELPFULNESS),
+    "hh-harmless": lambda path: readers.read_hh_rlhf(path, recipe.SAFETY),
+    "oasst": readers.read_oasst_trees,
+    "ukp": readers.read_ukp_convarg,
+}
+
+
+class UsageError(Exception):
+    """A problem with the command line or its files, said in one line."""
+
+
+def emit(event: str, **fields) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def load_data(specs: list[str]) -> tuple[list[PreferencePair], list[dict]]:
+    pairs: list[PreferencePair] = []
+    reports = []
+    for spec in specs:
+        kind, sep, path = spec.partition("=")
+        if not sep or kind not in FORMATS:
+            raise UsageError(f"--data {spec!r}: expected FORMAT=PATH with FORMAT one of "
+                             f"{', '.join(FORMATS)}")
+        if not Path(path).is_file():
+            raise UsageError(f"--data {spec!r}: no such file {path}")
+        reader = FORMATS[kind](path)
+        pairs.extend(reader)
+        reports.append(reader.report.to_dict())
+    return pairs, reports
+
+
+def select_mix(pairs: list[PreferencePair], rm: str, seed: int) -> tuple[list, dict]:
+    """The Llama 2 mix for the RM being trained (section 3.2.2), with its record.
+
+    helpfulness: the platform's helpfulness judgements (all helpfulness pairs when there
+    are none) plus an equal amount sampled from everything else. safety: every safety
+    pair (the platform's and public harmless data) mixed 90/10 with helpfulness pairs.
+    """
+    if rm == "none":
+        return pairs, {"mix": "none", "pairs": len(pairs)}
+    helpful = [p for p in pairs if p.axis == recipe.HELPFULNESS]
+    if rm == "helpfulness":
+        own = [p for p in helpful if p.source.startswith("paddock:")] or helpful
+        chosen_ids = {p.id for p in own}
+        mix = helpfulness_mix(own, [p for p in pairs if p.id not in chosen_ids], seed=seed)
+    else:
+        mix = safety_mix([p for p in pairs if p.axis == recipe.SAFETY], helpful, seed=seed)
+    return mix.pairs, mix.record
+
+
+def parse_overrides(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value  # a bare string
+    return overrides
+
+
+def train(args: argparse.Namespace) -> None:
+    from paddock.training.reward.config import RewardConfig
+    from paddock.training.reward.trainer import RewardTrainer
+
+    base = json.loads(Path(args.config).read_text()) if args.config else {}
+    settings = base | parse_overrides(args.set) | {
+        "model_path": args.model, "output_dir": args.output,
+    }
+    try:
+        config = RewardConfig.from_dict(settings)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"reward config: {error}") from None
+    pairs, reports = load_data(args.data)
+    mixed, record = select_mix(pairs, args.rm, config.seed)
+    if not mixed:
+        raise UsageError("no training pairs after reading and mixing the data")
+    config.extra = config.extra | {"rm": args.rm, "mix": record, "data": reports}
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    trainer = RewardTrainer(config, mixed, progress=lambda r: emit("progress", **r))
+    result = trainer.train()
+    emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from paddock.training.reward.evaluation import accuracy_table, save, scored_pairs
+    from paddock.training.reward.evaluation import evaluate as evaluate_scores
+    from paddock.training.reward.trainer import load_tokenizer, pick_device, score_pairs
+
+    pairs, reports = load_data(args.data)
+    if not pairs:
+        raise UsageError("no pairs to evaluate")
+    device = pick_device()
+    model = AutoModelForSequenceClassification.from_pretrained(args.model).to(device)
+    tokenizer = load_tokenizer(args.model)
+    scores, truncation = score_pairs(model, tokenizer, pairs, max_length=args.max_length,
+                                     device=device)
+    result = evaluate_scores(scored_pairs(pairs, [c for c, _ in scores], [r for _, r in scores]),
+                             name=args.name)
+    json_path, png_path = save(result, args.output or Path(args.model) / "eval")
+    emit("done", accuracy=result.accuracy, pairs=result.n, table=accuracy_table([result]),
+         json=str(json_path), png=str(png_path), truncation=truncation, data=reports)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m paddock.training.reward",
+                                     description="Train or evaluate a reward model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    formats = ", ".join(FORMATS)
+    train_cmd = commands.add_parser("train", help="train a reward model")
+    train_cmd.add_argument("--model", required=True, help="base checkpoint folder")
+    train_cmd.add_argument("--output", required=True, help="folder for checkpoints and result")
+    train_cmd.add_argument("--data", action="append", required=True,
+                           help=f"FORMAT=PATH, repeatable; FORMAT: {formats}")
+    train_cmd.add_argument("--rm", choices=["helpfulness", "safety", "none"], default="none",
+                           help="which Llama 2 data mix to build (default: all pairs as read)")
+    train_cmd.add_argument("--config", help="RewardConfig as JSON")
+    train_cmd.add_argument("--set", action="append", default=[],
+                           help="override one config field: KEY=VALUE (JSON value)")
+    train_cmd.set_defaults(handler=train)
+    eval_cmd = commands.add_parser("eval", help="accuracy per strength level")
+    eval_cmd.add_argument("--model", required=True, help="trained reward model folder")
+    eval_cmd.add_argument("--data", action="append", required=True, help="FORMAT=PATH")
+    eval_cmd.add_argument("--name", default="reward model", help="row name in the table")
+    eval_cmd.add_argument("--output", help="folder for eval JSON and PNG (default MODEL/eval)")
+    eval_cmd.add_argument("--max-length", type=int, default=512)
+    eval_cmd.set_defaults(handler=evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (UsageError, readers.PairFormatError) as error:
+        print(f"paddock.training.reward: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,88 @@
+"""What a reward-model run is, as one serialisable object (TRL-style config/trainer pair).
+
+Defaults are the Llama 2 paper's (section 3.2.2, via :mod:`paddock.training.recipe`)
+except where a small model on a CPU needs otherwise; the config is saved next to every
+checkpoint, so a result always says how it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from paddock.training import recipe
+
+
+@dataclass
+class LoraSettings:
+    """Low-rank adapters (peft) instead of full fine-tuning; the score head stays trained."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+
+
+@dataclass
+class RewardConfig:
+    model_path: str
+    output_dir: str
+    margin: str = "small"  # "none", "small" or "large" (recipe.MARGINS)
+    max_length: int = 512
+    min_context_tokens: int = 32  # kept even when a response fills the budget by itself
+    epochs: int = recipe.RM_EPOCHS
+    learning_rate: float = recipe.RM_LEARNING_RATE
+    min_lr_ratio: float = recipe.RM_MIN_LR_RATIO
+    warmup_ratio: float = recipe.RM_WARMUP_RATIO
+    min_warmup_steps: int = recipe.RM_MIN_WARMUP_STEPS
+    batch_pairs: int = recipe.RM_BATCH_PAIRS  # effective batch: pairs per optimizer step
+    micro_batch_pairs: int = 8  # pairs per forward pass; batch_pairs is accumulated
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    max_grad_norm: float = 1.0
+    group_by_length: bool = True  # fewer pad tokens; order still random between groups
+    disable_dropout: bool = True  # the two sides of a pair must see the same network
+    seed: int = 0
+    bf16: str = "auto"  # "auto": on CUDA where supported; "yes"; "no"
+    gradient_checkpointing: str = "auto"  # "auto": on CUDA only
+    lora: LoraSettings | None = None
+    save_every_steps: int = 0  # 0: only at the end
+    eval_batch_pairs: int = 32
+    extra: dict = field(default_factory=dict)  # recorded, not interpreted (mix records...)
+
+    def __post_init__(self) -> None:
+        if self.margin not in recipe.MARGINS:
+            raise ValueError(f"margin {self.margin!r} is not one of {sorted(recipe.MARGINS)}")
+        if self.batch_pairs % self.micro_batch_pairs:
+            raise ValueError(
+                f"batch_pairs {self.batch_pairs} is not a multiple of micro_batch_pairs "
+                f"{self.micro_batch_pairs}"
+            )
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        self.adam_betas = tuple(self.adam_betas)
+
+    @property
+    def accumulation_steps(self) -> int:
+        return self.batch_pairs // self.micro_batch_pairs
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / "reward_config.json"
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RewardConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown reward config fields: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RewardConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))

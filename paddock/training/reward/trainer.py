@@ -1,0 +1,365 @@
+"""Train a scalar-head reward model with the Llama 2 margin loss.
+
+loss = -log sigmoid(r(x, y_chosen) - r(x, y_rejected) - m(strength))   (section 3.2.2)
+
+Chosen and rejected go through the network in one forward pass (one batch of 2B rows),
+so both sides see the same weights and, with dropout disabled, the same network. Micro
+batches are accumulated to the effective batch; the learning rate warms up linearly over
+3% of the steps (at least 5) and decays by a cosine to 10% of its peak.
+
+A run can stop at any optimizer step and resume from its last checkpoint with the same
+result as an uninterrupted run: the checkpoint holds the weights, the optimizer and
+scheduler, the step (which fixes the data position: the batch order is a function of
+the seed and the epoch) and the random number generators.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from paddock.training import recipe
+from paddock.training.reward.config import RewardConfig
+from paddock.training.reward.encoding import EncodedPair, PairEncoder
+from paddock.training.reward.pairs import PreferencePair
+
+Progress = Callable[[dict], None]
+CHECKPOINT_PREFIX = "checkpoint-"
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def use_bf16(config: RewardConfig, device: torch.device) -> bool:
+    if config.bf16 == "auto":
+        return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return config.bf16 == "yes"
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token_id is None:  # decoder-only checkpoints often have none
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(config: RewardConfig, tokenizer, device: torch.device) -> nn.Module:
+    """The base checkpoint with a fresh scalar head (seeded), ready to train."""
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(config.seed)  # the score head's initialisation
+    model = AutoModelForSequenceClassification.from_pretrained(
+        config.model_path, num_labels=1, torch_dtype=torch.float32
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if config.disable_dropout:
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = 0.0
+    if config.lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(
+            task_type="SEQ_CLS", r=config.lora.r, lora_alpha=config.lora.alpha,
+            lora_dropout=0.0 if config.disable_dropout else config.lora.dropout,
+            target_modules=config.lora.target_modules,
+        ))
+    gradient_checkpointing = config.gradient_checkpointing == "yes" or (
+        config.gradient_checkpointing == "auto" and device.type == "cuda"
+    )
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model.to(device)
+
+
+def margin_table(config: RewardConfig) -> dict[str | None, float]:
+    return dict(recipe.MARGINS[config.margin])
+
+
+def plan_micro_batches(encoded: list[EncodedPair], config: RewardConfig,
+                       epoch: int) -> list[list[int]]:
+    """The epoch's micro batches (indices into ``encoded``), a function of seed and epoch.
+
+    With length grouping, shuffled indices are cut into mega-batches of 50 micro batches,
+    each sorted by length: similar lengths share a micro batch (little padding) while the
+    order of the data stays random at the scale of an optimizer step.
+    """
+    order = list(range(len(encoded)))
+    random.Random(config.seed * 1_000_003 + epoch).shuffle(order)  # noqa: S311 - data order, not secrets
+    size = config.micro_batch_pairs
+    if config.group_by_length:
+        mega = size * 50
+        order = [
+            index
+            for start in range(0, len(order), mega)
+            for index in sorted(order[start:start + mega], key=lambda i: -encoded[i].length)
+        ]
+    return [order[start:start + size] for start in range(0, len(order), size)]
+
+
+def collate(pairs: list[EncodedPair], pad_id: int, device: torch.device) -> dict:
+    """Chosen rows then rejected rows, right-padded to the longest of the micro batch."""
+    sides = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+    return _pad(sides, pad_id, device) | {
+        "margins": torch.tensor([p.margin for p in pairs], dtype=torch.float32, device=device)
+    }
+
+
+def _pad(sides, pad_id: int, device: torch.device) -> dict:
+    width = max(len(side.input_ids) for side in sides)
+    ids = torch.full((len(sides), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sides), width), dtype=torch.long)
+    types = torch.zeros((len(sides), width), dtype=torch.long)
+    with_types = sides[0].token_type_ids is not None
+    for row, side in enumerate(sides):
+        n = len(side.input_ids)
+        ids[row, :n] = torch.tensor(side.input_ids)
+        mask[row, :n] = 1
+        if with_types:
+            types[row, :n] = torch.tensor(side.token_type_ids)
+    batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+    if with_types:
+        batch["token_type_ids"] = types.to(device)
+    return batch
+
+
+def margin_loss(chosen: torch.Tensor, rejected: torch.Tensor,
+                margins: torch.Tensor) -> torch.Tensor:
+    """Per-pair -log sigmoid(r_c - r_r - m); logsigmoid is stable for large gaps."""
+    return -nn.functional.logsigmoid(chosen - rejected - margins)
+
+
+def forward_scores(model: nn.Module, batch: dict) -> torch.Tensor:
+    inputs = {k: v for k, v in batch.items() if k != "margins"}
+    return model(**inputs).logits.squeeze(-1).float()
+
+
+def lr_lambda(total_steps: int, config: RewardConfig) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay from the peak to ``min_lr_ratio`` of it."""
+    warmup = max(config.min_warmup_steps, math.ceil(config.warmup_ratio * total_steps))
+    warmup = min(warmup, max(total_steps - 1, 0))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(total_steps - warmup - 1, 1)
+        cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
+
+    return factor
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    steps: int
+    metrics: dict
+
+
+class RewardTrainer:
+    """Train on a list of pairs; ``train()`` resumes from the output folder's checkpoint."""
+
+    def __init__(self, config: RewardConfig, train_pairs: list[PreferencePair], *,
+                 progress: Progress | None = None, device: torch.device | None = None) -> None:
+        self.config = config
+        self.pairs = train_pairs
+        self.progress = progress or (lambda record: None)
+        self.device = device or pick_device()
+        self.output_dir = Path(config.output_dir)
+        self.tokenizer = load_tokenizer(config.model_path)
+        encoder = PairEncoder(self.tokenizer, config.max_length,
+                              min_context_tokens=config.min_context_tokens,
+                              margins=margin_table(config))
+        self.encoded = encoder.encode(train_pairs)
+        self.truncation = encoder.report.as_dict()
+        if not self.encoded:
+            raise ValueError("no training pairs")
+        self.model = load_model(config, self.tokenizer, self.device)
+        self.bf16 = use_bf16(config, self.device)
+        self.micro_per_epoch = math.ceil(len(self.encoded) / config.micro_batch_pairs)
+        self.steps_per_epoch = math.ceil(self.micro_per_epoch / config.accumulation_steps)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        decay, no_decay = [], []
+        for name, parameter in self.model.named_parameters():
+            if parameter.requires_grad:
+                (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(
+                    parameter)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.learning_rate, betas=config.adam_betas,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(self.total_steps, config)
+        )
+        self.step = 0
+        self.losses: list[float] = []
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def train(self, *, stop_after_steps: int | None = None) -> TrainResult:
+        """Run to the end (or ``stop_after_steps`` more steps, then checkpoint and stop)."""
+        self._resume()
+        config = self.config
+        self.model.train()
+        started, first_step = time.perf_counter(), self.step
+        stop_at = self.total_steps if stop_after_steps is None else min(
+            self.total_steps, self.step + stop_after_steps)
+        while self.step < stop_at:
+            epoch, step_in_epoch = divmod(self.step, self.steps_per_epoch)
+            plan = plan_micro_batches(self.encoded, config, epoch)
+            micro = plan[step_in_epoch * config.accumulation_steps:
+                         (step_in_epoch + 1) * config.accumulation_steps]
+            loss, accuracy = self._optimizer_step(micro)
+            self.step += 1
+            self.losses.append(loss)
+            elapsed = time.perf_counter() - started
+            done = self.step - first_step
+            self.progress({
+                "step": self.step, "total_steps": self.total_steps, "epoch": epoch,
+                "loss": round(loss, 5), "accuracy": round(accuracy, 4),
+                "lr": self.scheduler.get_last_lr()[0],
+                "pairs_per_second": round(done * config.batch_pairs / elapsed, 2),
+                "eta_seconds": round(elapsed / done * (self.total_steps - self.step), 1),
+            })
+            if config.save_every_steps and self.step % config.save_every_steps == 0:
+                self.save_checkpoint()
+        if self.step < self.total_steps:
+            self.save_checkpoint()
+            return TrainResult(self.output_dir, self.step, self.metrics(started))
+        return TrainResult(self.output_dir, self.step, self.save_final(started))
+
+    def _optimizer_step(self, micro: list[list[int]]) -> tuple[float, float]:
+        pairs_in_step = sum(len(indices) for indices in micro)
+        total_loss, correct = 0.0, 0
+        for indices in micro:
+            batch = collate([self.encoded[i] for i in indices],
+                            self.tokenizer.pad_token_id, self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                scores = forward_scores(self.model, batch)
+            chosen, rejected = scores.split(len(indices))
+            losses = margin_loss(chosen, rejected, batch["margins"])
+            (losses.sum() / pairs_in_step).backward()
+            total_loss += losses.detach().sum().item()
+            correct += (chosen > rejected).sum().item()
+        if self.config.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total_loss / pairs_in_step, correct / pairs_in_step
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    def save_checkpoint(self) -> Path:
+        """Weights, optimizer, scheduler, step and RNG; written aside, then renamed."""
+        from safetensors.torch import save_model
+
+        final = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step}"
+        scratch = final.with_name(final.name + ".partial")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        save_model(self.model, str(scratch / "model.safetensors"))
+        torch.save({
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "losses": self.losses,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "python_rng": random.getstate(),
+        }, scratch / "trainer_state.pt")
+        self.config.save(scratch)
+        shutil.rmtree(final, ignore_errors=True)
+        scratch.rename(final)
+        for older in self._checkpoints()[:-1]:  # keep the newest only
+            shutil.rmtree(older, ignore_errors=True)
+        return final
+
+    def _checkpoints(self) -> list[Path]:
+        if not self.output_dir.exists():
+            return []
+        found = [p for p in self.output_dir.glob(f"{CHECKPOINT_PREFIX}*")
+                 if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+        return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+    def _resume(self) -> None:
+        checkpoints = self._checkpoints()
+        if not checkpoints or self.step:
+            return
+        from safetensors.torch import load_model
+
+        latest = checkpoints[-1]
+        load_model(self.model, str(latest / "model.safetensors"), device=str(self.device))
+        state = torch.load(latest / "trainer_state.pt", weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = state["step"]
+        self.losses = state["losses"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        random.setstate(state["python_rng"])
+
+    def metrics(self, started: float) -> dict:
+        return {
+            "steps": self.step,
+            "total_steps": self.total_steps,
+            "pairs": len(self.encoded),
+            "final_loss": self.losses[-1] if self.losses else None,
+            "mean_loss_last_10_steps": (sum(self.losses[-10:]) / len(self.losses[-10:])
+                                        if self.losses else None),
+            "truncation": self.truncation,
+            "bf16": self.bf16,
+            "device": str(self.device),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+
+    def save_final(self, started: float) -> dict:
+        """The trained model as a plain Hugging Face checkpoint (LoRA merged in)."""
+        model = self.model
+        if self.config.lora is not None:
+            model = model.merge_and_unload()
+        model.save_pretrained(self.output_dir, safe_serialization=True)
+        self.tokenizer.save_pretrained(self.output_dir)
+        self.config.save(self.output_dir)
+        metrics = self.metrics(started)
+        (self.output_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        for checkpoint in self._checkpoints():
+            shutil.rmtree(checkpoint, ignore_errors=True)
+        return metrics
+
+
+@torch.no_grad()
+def score_pairs(model: nn.Module, tokenizer, pairs: list[PreferencePair], *,
+                max_length: int, min_context_tokens: int = 32, batch_pairs: int = 32,
+                device: torch.device | None = None, bf16: bool = False,
+                ) -> tuple[list[tuple[float, float]], dict]:
+    """(chosen score, rejected score) per pair, in the order given, and the truncations."""
+    device = device or next(model.parameters()).device
+    encoder = PairEncoder(tokenizer, max_length, min_context_tokens=min_context_tokens)
+    encoded = encoder.encode(pairs)
+    model.eval()
+    scores: list[tuple[float, float]] = [(0.0, 0.0)] * len(encoded)
+    order = sorted(range(len(encoded)), key=lambda i: encoded[i].length)
+    for start in range(0, len(order), batch_pairs):
+        chunk = [encoded[i] for i in order[start:start + batch_pairs]]
+        batch = collate(chunk, tokenizer.pad_token_id, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            values = forward_scores(model, batch)
+        chosen, rejected = values.split(len(chunk))
+        for pair, c, r in zip(chunk, chosen.tolist(), rejected.tolist(), strict=True):
+            scores[pair.index] = (c, r)
+    return scores, encoder.report.as_dict()

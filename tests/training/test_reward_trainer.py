@@ -1,0 +1,202 @@
+"""The reward-model trainer on a tiny Llama built from a config (CPU, seconds)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from paddock.training import recipe
+from paddock.training.reward.config import RewardConfig
+from paddock.training.reward.encoding import PairEncoder
+from paddock.training.reward.pairs import PreferencePair, Turn
+from paddock.training.reward.trainer import (
+    RewardTrainer,
+    load_tokenizer,
+    lr_lambda,
+    margin_loss,
+    plan_micro_batches,
+    score_pairs,
+)
+from paddock.training.tiny import build_tiny_llama
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    return str(build_tiny_llama(tmp_path_factory.mktemp("tiny") / "base"))
+
+
+def make_pairs(count: int, strength: str = recipe.BETTER) -> list[PreferencePair]:
+    return [
+        PreferencePair(
+            id=f"pair-{i}", context=(Turn("user", f"Question {i}: how do tides work?"),),
+            chosen=f"The moon pulls the water, answer {i}, with details.",
+            rejected=f"No idea {i}.", axis="helpfulness", source="test", strength=strength,
+        )
+        for i in range(count)
+    ]
+
+
+def config_for(model: str, output, **overrides) -> RewardConfig:
+    settings = {"model_path": model, "output_dir": str(output), "batch_pairs": 8,
+                "micro_batch_pairs": 4, "learning_rate": 1e-3, "max_length": 64}
+    return RewardConfig(**(settings | overrides))
+
+
+@pytest.mark.parametrize("table", sorted(recipe.MARGINS))
+def test_margin_loss_on_literal_tensors(table):
+    chosen = torch.tensor([2.0, 0.5, -1.0, 3.0])
+    rejected = torch.tensor([1.0, 0.5, 0.0, -2.0])
+    margins = torch.tensor([recipe.MARGINS[table][s] for s in recipe.STRENGTHS])
+    expected = [
+        -math.log(1 / (1 + math.exp(-(c - r - m))))
+        for c, r, m in zip(chosen.tolist(), rejected.tolist(), margins.tolist(), strict=True)
+    ]
+    assert margin_loss(chosen, rejected, margins).tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_margins_follow_the_configured_table(tiny_model):
+    tokenizer = load_tokenizer(tiny_model)
+    for table in ("small", "large"):
+        encoder = PairEncoder(tokenizer, 64, margins=recipe.MARGINS[table])
+        for strength in recipe.STRENGTHS:
+            pair = make_pairs(1, strength)[0]
+            assert encoder.encode_pair(pair).margin == recipe.MARGINS[table][strength]
+    unknown = PreferencePair(id="u", context=(), chosen="a", rejected="b", axis="safety",
+                             source="public")
+    assert PairEncoder(tokenizer, 64, margins=recipe.MARGINS["large"]).encode_pair(
+        unknown).margin == 0.0
+
+
+def test_every_parameter_changes_after_one_step(tiny_model, tmp_path):
+    trainer = RewardTrainer(config_for(tiny_model, tmp_path / "out", epochs=1), make_pairs(8))
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    trainer.train(stop_after_steps=1)
+    unchanged = [name for name, p in trainer.model.named_parameters()
+                 if torch.equal(before[name], p.detach())]
+    assert not unchanged
+
+
+def test_a_tiny_model_overfits_32_pairs(tiny_model, tmp_path):
+    pairs = make_pairs(32)
+    trainer = RewardTrainer(config_for(tiny_model, tmp_path / "out", epochs=15), pairs)
+    result = trainer.train()
+    scores, _ = score_pairs(trainer.model, trainer.tokenizer, pairs, max_length=64)
+    assert sum(c > r for c, r in scores) == 32
+    assert result.metrics["final_loss"] < 0.05
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "reward_config.json",
+                 "train_metrics.json"):
+        assert (tmp_path / "out" / name).exists(), name
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tiny_model, tmp_path):
+    pairs = make_pairs(40)
+    whole = RewardTrainer(config_for(tiny_model, tmp_path / "whole", epochs=2), pairs)
+    whole.train()
+    first = RewardTrainer(config_for(tiny_model, tmp_path / "resumed", epochs=2), pairs)
+    first.train(stop_after_steps=3)  # stops mid-epoch (5 steps an epoch), checkpointed
+    assert [p.name for p in (tmp_path / "resumed").iterdir()] == ["checkpoint-3"]
+    second = RewardTrainer(config_for(tiny_model, tmp_path / "resumed", epochs=2), pairs)
+    second.train()
+    assert second.step == whole.step == 10
+    for (name, a), (_, b) in zip(whole.model.named_parameters(),
+                                 second.model.named_parameters(), strict=True):
+        assert torch.equal(a, b), name
+    assert second.losses == whole.losses
+
+
+def test_the_saved_checkpoint_scores_like_the_trained_model(tiny_model, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    pairs = make_pairs(8)
+    trainer = RewardTrainer(config_for(tiny_model, tmp_path / "out", epochs=1), pairs)
+    trainer.train()
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "out")
+    ours, _ = score_pairs(trainer.model, trainer.tokenizer, pairs, max_length=64)
+    theirs, _ = score_pairs(loaded, load_tokenizer(str(tmp_path / "out")), pairs, max_length=64)
+    flat = [score for pair in ours for score in pair]
+    assert flat == pytest.approx([score for pair in theirs for score in pair], abs=1e-5)
+
+
+def test_truncation_keeps_the_response_and_cuts_the_oldest_context(tiny_model):
+    tokenizer = load_tokenizer(tiny_model)
+    old = " ".join(f"old{i}" for i in range(80))
+    pair = PreferencePair(
+        id="long", context=(Turn("user", old), Turn("assistant", "middle"),
+                            Turn("user", "latest question")),
+        chosen="the chosen answer", rejected="the other answer", axis="helpfulness",
+        source="test",
+    )
+    encoder = PairEncoder(tokenizer, 48)
+    encoded = encoder.encode_pair(pair)
+    chosen_text = tokenizer.decode(list(encoded.chosen.input_ids))
+    assert len(encoded.chosen.input_ids) <= 48
+    assert encoded.chosen.input_ids[0] == tokenizer.bos_token_id  # specials survive the cut
+    assert chosen_text.endswith("the chosen answer")
+    assert "latest question" in chosen_text and "old0 " not in chosen_text
+    assert encoder.report.as_dict()["sides_with_context_truncated"] == 2
+    assert encoder.report.as_dict()["sides_with_response_truncated"] == 0
+
+
+def test_a_response_longer_than_the_budget_keeps_its_start_and_some_context(tiny_model):
+    tokenizer = load_tokenizer(tiny_model)
+    pair = PreferencePair(
+        id="long-answer", context=(Turn("user", "short question here"),),
+        chosen="start " + "word " * 200, rejected="fine", axis="helpfulness", source="test",
+    )
+    encoder = PairEncoder(tokenizer, 40, min_context_tokens=4)
+    encoded = encoder.encode_pair(pair)
+    text = tokenizer.decode(list(encoded.chosen.input_ids))
+    assert len(encoded.chosen.input_ids) == 40
+    assert "Assistant: start word" in text  # the latest context, then the response's start
+    assert encoder.report.as_dict()["sides_with_response_truncated"] == 1
+
+
+def test_identical_sides_after_truncation_are_counted(tiny_model):
+    tokenizer = load_tokenizer(tiny_model)
+    pair = PreferencePair(id="same", context=(), chosen="same words " * 50,
+                          rejected="same words " * 60, axis="helpfulness", source="test")
+    encoder = PairEncoder(tokenizer, 24)
+    encoder.encode_pair(pair)
+    assert encoder.report.as_dict()["pairs_indistinguishable_after_truncation"] == 1
+
+
+def test_length_grouped_plan_is_deterministic_and_covers_every_pair(tiny_model):
+    tokenizer = load_tokenizer(tiny_model)
+    pairs = [PreferencePair(id=str(i), context=(Turn("user", "q " * (i % 17)),),
+                            chosen="a " * (i % 5 + 1), rejected="b", axis="helpfulness",
+                            source="test") for i in range(403)]
+    encoded = PairEncoder(tokenizer, 64).encode(pairs)
+    config = RewardConfig(model_path="x", output_dir="y", micro_batch_pairs=4, batch_pairs=8)
+    plan = plan_micro_batches(encoded, config, epoch=0)
+    assert plan == plan_micro_batches(encoded, config, epoch=0)
+    assert plan != plan_micro_batches(encoded, config, epoch=1)
+    assert sorted(i for micro in plan for i in micro) == list(range(403))
+    spread = [max(encoded[i].length for i in m) - min(encoded[i].length for i in m)
+              for m in plan]
+    assert sum(spread) / len(spread) < 3  # similar lengths share a micro batch
+
+
+def test_schedule_warms_up_at_least_5_steps_then_decays_to_a_tenth():
+    config = RewardConfig(model_path="x", output_dir="y", learning_rate=1.0)
+    factor = lr_lambda(100, config)
+    values = [factor(step) for step in range(100)]
+    assert values[:5] == sorted(values[:5]) and values[4] < 1.0
+    assert values[5] == pytest.approx(1.0)
+    assert values[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in itertools.pairwise(values[5:]))
+    long = lr_lambda(1000, config)
+    assert long(29) < 1.0 and long(30) == pytest.approx(1.0)  # 3% of 1000 steps
+
+
+def test_config_round_trips_and_refuses_unknown_fields(tmp_path):
+    config = RewardConfig(model_path="m", output_dir=str(tmp_path), margin="large",
+                          lora={"r": 4})
+    loaded = RewardConfig.load(config.save(tmp_path))
+    assert loaded == config and loaded.lora.r == 4
+    with pytest.raises(ValueError, match="unknown reward config fields: colour"):
+        RewardConfig.from_dict({"model_path": "m", "output_dir": "o", "colour": "red"})
+    with pytest.raises(ValueError, match="margin"):
+        RewardConfig(model_path="m", output_dir="o", margin="huge")
