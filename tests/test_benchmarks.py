@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.shared_data import shared_data
 from tests.support.skips import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,7 @@ BENCHMARKS = sorted(
 
 
 NEEDS_POSTGRES = {"annotation_load", "annotation_export"}
+NEEDS_SHARED_DATA = {"reward_model"}
 
 
 def postgres_answers() -> bool:
@@ -33,6 +35,8 @@ def postgres_answers() -> bool:
 def test_benchmark_runs_in_quick_mode(script):
     if script.stem in NEEDS_POSTGRES and not postgres_answers():
         skip_or_fail(f"{script.stem} runs against PostgreSQL at 127.0.0.1:5432, which is down")
+    if script.stem in NEEDS_SHARED_DATA:
+        shared_data("hh-rlhf")
     result = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{script.stem}", "--quick"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

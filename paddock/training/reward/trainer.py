@@ -61,7 +61,7 @@ def load_model(config: RewardConfig, tokenizer, device: torch.device) -> nn.Modu
 
     torch.manual_seed(config.seed)  # the score head's initialisation
     model = AutoModelForSequenceClassification.from_pretrained(
-        config.model_path, num_labels=1, torch_dtype=torch.float32
+        config.model_path, num_labels=1, dtype=torch.float32
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     if config.disable_dropout:

