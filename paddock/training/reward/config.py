@@ -29,6 +29,7 @@ class RewardConfig:
     model_path: str
     output_dir: str
     margin: str = "small"  # "none", "small" or "large" (recipe.MARGINS)
+    pooling: str = "auto"  # "auto", "mean" or "model": see paddock.training.reward.modeling
     max_length: int = 512
     min_context_tokens: int = 32  # kept even when a response fills the budget by itself
     epochs: int = recipe.RM_EPOCHS

@@ -57,12 +57,10 @@ def load_tokenizer(path: str):
 
 def load_model(config: RewardConfig, tokenizer, device: torch.device) -> nn.Module:
     """The base checkpoint with a fresh scalar head (seeded), ready to train."""
-    from transformers import AutoModelForSequenceClassification
+    from paddock.training.reward.modeling import MeanPooledRewardModel, build_reward_model
 
     torch.manual_seed(config.seed)  # the score head's initialisation
-    model = AutoModelForSequenceClassification.from_pretrained(
-        config.model_path, num_labels=1, dtype=torch.float32
-    )
+    model = build_reward_model(config.model_path, config.pooling)
     model.config.pad_token_id = tokenizer.pad_token_id
     if config.disable_dropout:
         for module in model.modules():
@@ -71,17 +69,33 @@ def load_model(config: RewardConfig, tokenizer, device: torch.device) -> nn.Modu
     if config.lora is not None:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(
-            task_type="SEQ_CLS", r=config.lora.r, lora_alpha=config.lora.alpha,
+        pooled = isinstance(model, MeanPooledRewardModel)
+        lora = LoraConfig(
+            task_type="FEATURE_EXTRACTION" if pooled else "SEQ_CLS", r=config.lora.r,
+            lora_alpha=config.lora.alpha, target_modules=config.lora.target_modules,
             lora_dropout=0.0 if config.disable_dropout else config.lora.dropout,
-            target_modules=config.lora.target_modules,
-        ))
+        )
+        if pooled:  # adapters in the backbone; the head is trained in full
+            model.backbone = get_peft_model(model.backbone, lora)
+        else:
+            model = get_peft_model(model, lora)
     gradient_checkpointing = config.gradient_checkpointing == "yes" or (
         config.gradient_checkpointing == "auto" and device.type == "cuda"
     )
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model.to(device)
+
+
+def merged(model: nn.Module) -> nn.Module:
+    """LoRA adapters folded into the weights: a plain checkpoint for every later reader."""
+    from paddock.training.reward.modeling import MeanPooledRewardModel
+
+    if isinstance(model, MeanPooledRewardModel):
+        if hasattr(model.backbone, "merge_and_unload"):
+            model.backbone = model.backbone.merge_and_unload()
+        return model
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def margin_table(config: RewardConfig) -> dict[str | None, float]:
@@ -329,9 +343,7 @@ class RewardTrainer:
 
     def save_final(self, started: float) -> dict:
         """The trained model as a plain Hugging Face checkpoint (LoRA merged in)."""
-        model = self.model
-        if self.config.lora is not None:
-            model = model.merge_and_unload()
+        model = merged(self.model) if self.config.lora is not None else self.model
         model.save_pretrained(self.output_dir, safe_serialization=True)
         self.tokenizer.save_pretrained(self.output_dir)
         self.config.save(self.output_dir)
