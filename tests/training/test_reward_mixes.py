@@ -224,3 +224,34 @@ def test_split_needs_exactly_one_size(pools):
         split_by_hash(pools["meta_helpful"], test_size=3, test_fraction=0.1)
     with pytest.raises(ValueError, match="test_fraction"):
         split_by_hash(pools["meta_helpful"], test_fraction=1.5)
+
+
+def _overlapped(comparisons: int, judgements: int) -> list[PreferencePair]:
+    """Several annotators' judgements of each comparison, as overlap gives them."""
+    return [
+        PreferencePair(id=f"paddock:{c}-{j}", context=(), chosen=f"a{c}", rejected=f"b{c}",
+                       axis="helpfulness", source="paddock:week-1",
+                       meta={"comparison_id": c})
+        for c in range(comparisons) for j in range(judgements)
+    ]
+
+
+@pytest.mark.parametrize("how", [{"test_fraction": 0.2}, {"test_size": 100}])
+def test_grouped_split_keeps_each_comparison_on_one_side(how):
+    pairs = _overlapped(300, 3)
+    by_comparison = lambda pair: pair.meta["comparison_id"]  # noqa: E731
+    split = split_by_hash(pairs, group=by_comparison, **how)
+    train = {by_comparison(p) for p in split.train}
+    test = {by_comparison(p) for p in split.test}
+    assert not train & test and len(train | test) == 300
+    assert len(split.test) % 3 == 0  # whole groups
+    if "test_size" in how:
+        assert 100 <= len(split.test) < 103
+    else:
+        assert 0.14 < len(split.test) / len(pairs) < 0.26
+    again = split_by_hash(list(reversed(pairs)), group=by_comparison, **how)
+    assert {p.id for p in again.test} == {p.id for p in split.test}
+    ungrouped = split_by_hash(pairs, **how)
+    straddling = {by_comparison(p) for p in ungrouped.train} & {
+        by_comparison(p) for p in ungrouped.test}
+    assert straddling  # what the group key prevents

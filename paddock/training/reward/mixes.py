@@ -108,7 +108,8 @@ def safety_mix(safety: Sequence[PreferencePair], helpfulness: Sequence[Preferenc
 
 
 def split_by_hash(pairs: Sequence[PreferencePair], *, test_size: int | None = None,
-                  test_fraction: float | None = None) -> Split:
+                  test_fraction: float | None = None,
+                  group: Callable[[PreferencePair], str] | None = None) -> Split:
     """A train/test split that depends on the pair ids only, never on order or run.
 
     ``test_size``: exactly that many pairs, those with the smallest ``stable_hash``.
@@ -116,17 +117,42 @@ def split_by_hash(pairs: Sequence[PreferencePair], *, test_size: int | None = No
     2**64, so about that share; a pair's side then never changes as data is added, and
     no pair of an earlier test set leaks into a later training set. Both keep the input
     order within each side. Give exactly one of the two.
+
+    ``group``: pairs with the same key go to the same side, decided by the hash of the
+    key. Overlapped judgements of one comparison (or sibling pairs of one OpenAssistant
+    prompt) would otherwise sit on both sides and flatter the test accuracy. With
+    ``test_size``, whole groups are taken in hash order until the size is reached, so
+    the test side may exceed it by less than one group.
     """
     if (test_size is None) == (test_fraction is None):
         raise ValueError("give exactly one of test_size and test_fraction")
     if test_fraction is not None:
         _check_ratio("test_fraction", test_fraction, upper=1, closed=True)
         threshold = Fraction(str(test_fraction)) * 2**64
-        return _partition(pairs, lambda pair: pair.stable_hash < threshold)
+        if group is None:
+            return _partition(pairs, lambda pair: pair.stable_hash < threshold)
+        return _partition(pairs, lambda pair: _key_hash(group(pair)) < threshold)
     if test_size is None or test_size < 0:
         raise ValueError(f"test_size must be >= 0, not {test_size}")
-    held = {id(pair) for pair in heapq.nsmallest(test_size, pairs, key=_hash_order)}
-    return _partition(pairs, lambda pair: id(pair) in held)
+    if group is None:
+        held = {id(pair) for pair in heapq.nsmallest(test_size, pairs, key=_hash_order)}
+        return _partition(pairs, lambda pair: id(pair) in held)
+    sizes: dict[str, int] = {}
+    for pair in pairs:
+        key = str(group(pair))
+        sizes[key] = sizes.get(key, 0) + 1
+    held_groups, taken = set(), 0
+    for key in sorted(sizes, key=lambda k: (_key_hash(k), k)):
+        if taken >= test_size:
+            break
+        held_groups.add(key)
+        taken += sizes[key]
+    return _partition(pairs, lambda pair: str(group(pair)) in held_groups)
+
+
+def _key_hash(key: str) -> int:
+    """The same 64 bits of SHA-256 that ``PreferencePair.stable_hash`` takes of an id."""
+    return int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "big")
 
 
 # --------------------------------------------------------------------------- helpers
