@@ -127,9 +127,10 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
     from trl import RewardTrainer as TRLTrainer
 
     from paddock.training import recipe
+    from paddock.training.reward.config import RewardConfig
     from paddock.training.reward.encoding import PairEncoder
     from paddock.training.reward.evaluation import evaluate, scored_pairs
-    from paddock.training.reward.trainer import load_tokenizer, score_pairs
+    from paddock.training.reward.trainer import load_tokenizer, score_pairs, warmup_steps
 
     tokenizer = load_tokenizer(base)
     encoder = PairEncoder(tokenizer, settings["max_length"],
@@ -139,7 +140,7 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
     steps = math.ceil(len(rows) / settings["batch_pairs"]) * settings["epochs"]
-    warmup = max(recipe.RM_MIN_WARMUP_STEPS, math.ceil(recipe.RM_WARMUP_RATIO * steps))
+    warmup = warmup_steps(steps, RewardConfig(model_path=base, output_dir=str(work), **settings))
     args = TRLConfig(
         output_dir=str(work / "trl"), per_device_train_batch_size=settings["batch_pairs"],
         num_train_epochs=settings["epochs"], learning_rate=settings["learning_rate"],

@@ -37,13 +37,6 @@ def checkpoint_pooling(path: str | Path) -> str:
     return "model"
 
 
-class ScoreOutput:
-    """The one field callers read, named as in transformers' classifier outputs."""
-
-    def __init__(self, logits: torch.Tensor) -> None:
-        self.logits = logits
-
-
 class MeanPooledRewardModel(nn.Module):
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
@@ -53,13 +46,15 @@ class MeanPooledRewardModel(nn.Module):
         nn.init.normal_(self.score.weight, std=backbone.config.hidden_size ** -0.5)
         nn.init.zeros_(self.score.bias)
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None) -> ScoreOutput:
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
                                **extra).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-        return ScoreOutput(self.score(pooled))
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        return SequenceClassifierOutput(logits=self.score(pooled))
 
     def gradient_checkpointing_enable(self, **kwargs) -> None:
         self.backbone.gradient_checkpointing_enable(**kwargs)

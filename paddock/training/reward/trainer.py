@@ -160,10 +160,15 @@ def forward_scores(model: nn.Module, batch: dict) -> torch.Tensor:
     return model(**inputs).logits.squeeze(-1).float()
 
 
+def warmup_steps(total_steps: int, config: RewardConfig) -> int:
+    """3% of the steps, at least 5 (section 3.2.2), and never the whole run."""
+    warmup = max(config.min_warmup_steps, math.ceil(config.warmup_ratio * total_steps))
+    return min(warmup, max(total_steps - 1, 0))
+
+
 def lr_lambda(total_steps: int, config: RewardConfig) -> Callable[[int], float]:
     """Linear warm-up, then cosine decay from the peak to ``min_lr_ratio`` of it."""
-    warmup = max(config.min_warmup_steps, math.ceil(config.warmup_ratio * total_steps))
-    warmup = min(warmup, max(total_steps - 1, 0))
+    warmup = warmup_steps(total_steps, config)
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -233,9 +238,12 @@ class RewardTrainer:
         started, first_step = time.perf_counter(), self.step
         stop_at = self.total_steps if stop_after_steps is None else min(
             self.total_steps, self.step + stop_after_steps)
+        plans: dict[int, list[list[int]]] = {}  # one plan per epoch, not one per step
         while self.step < stop_at:
             epoch, step_in_epoch = divmod(self.step, self.steps_per_epoch)
-            plan = plan_micro_batches(self.encoded, config, epoch)
+            if epoch not in plans:
+                plans = {epoch: plan_micro_batches(self.encoded, config, epoch)}
+            plan = plans[epoch]
             micro = plan[step_in_epoch * config.accumulation_steps:
                          (step_in_epoch + 1) * config.accumulation_steps]
             loss, accuracy = self._optimizer_step(micro)
