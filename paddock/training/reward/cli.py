@@ -113,10 +113,11 @@ def train(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
+    from paddock.training.devices import pick_device
     from paddock.training.reward.evaluation import accuracy_table, save, scored_pairs
     from paddock.training.reward.evaluation import evaluate as evaluate_scores
     from paddock.training.reward.modeling import load_reward_model
-    from paddock.training.reward.trainer import load_tokenizer, pick_device, score_pairs
+    from paddock.training.reward.trainer import load_tokenizer, score_pairs
 
     pairs, reports = load_data(args.data)
     if not pairs:

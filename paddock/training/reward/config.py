@@ -7,11 +7,11 @@ checkpoint, so a result always says how it was made.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from paddock.training import recipe
+from paddock.training.config_files import JsonConfig
+from paddock.training.devices import BF16_CHOICES
 
 
 @dataclass
@@ -25,7 +25,10 @@ class LoraSettings:
 
 
 @dataclass
-class RewardConfig:
+class RewardConfig(JsonConfig):
+    file_name = "reward_config.json"
+    label = "reward config"
+
     model_path: str
     output_dir: str
     margin: str = "small"  # "none", "small" or "large" (recipe.MARGINS)
@@ -45,7 +48,7 @@ class RewardConfig:
     group_by_length: bool = True  # fewer pad tokens; order still random between groups
     disable_dropout: bool = True  # the two sides of a pair must see the same network
     seed: int = 0
-    bf16: str = "auto"  # "auto": on CUDA where supported; "yes"; "no"
+    bf16: str = "auto"  # "auto", "cuda", "yes" or "no": see paddock.training.devices
     gradient_checkpointing: str = "auto"  # "auto": on CUDA only
     lora: LoraSettings | None = None
     save_every_steps: int = 0  # 0: only at the end
@@ -60,6 +63,8 @@ class RewardConfig:
                 f"batch_pairs {self.batch_pairs} is not a multiple of micro_batch_pairs "
                 f"{self.micro_batch_pairs}"
             )
+        if self.bf16 not in BF16_CHOICES:
+            raise ValueError(f"bf16 {self.bf16!r} is not one of {', '.join(BF16_CHOICES)}")
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
         self.adam_betas = tuple(self.adam_betas)
@@ -67,23 +72,3 @@ class RewardConfig:
     @property
     def accumulation_steps(self) -> int:
         return self.batch_pairs // self.micro_batch_pairs
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    def save(self, directory: str | Path) -> Path:
-        path = Path(directory) / "reward_config.json"
-        path.write_text(self.to_json())
-        return path
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RewardConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown reward config fields: {', '.join(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def load(cls, path: str | Path) -> RewardConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))

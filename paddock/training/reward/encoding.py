@@ -16,6 +16,7 @@ as a text pair, with segment ids where the model has them (BERT-style encoders).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from paddock.training.reward.pairs import PreferencePair, Turn
@@ -139,6 +140,15 @@ class PairEncoder:
         if chosen == rejected:
             self.report.indistinguishable += 1
         return EncodedPair(chosen, rejected, self.margins.get(pair.strength, 0.0), index)
+
+    def encode_response(self, context: Sequence[Turn], response: str) -> EncodedSide:
+        """One response to ``context``, laid out exactly as either side of a pair.
+
+        Scoring a lone response (PPO, rejection sampling) must give the reward model the
+        ids it was trained on, truncated the same way; cuts are counted in ``report`` as
+        a pair side's are (``report.pairs`` is not: there is no pair).
+        """
+        return self._side(self._context_ids(tuple(context)), response)
 
     def _context_ids(self, turns: tuple[Turn, ...]) -> list[int]:
         if self.chat:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,23 +26,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import recipe
+from paddock.training import checkpoints, recipe
+from paddock.training.devices import pick_device, use_bf16
+from paddock.training.optim import adamw
 from paddock.training.reward.config import RewardConfig
 from paddock.training.reward.encoding import EncodedPair, PairEncoder
 from paddock.training.reward.pairs import PreferencePair
 
 Progress = Callable[[dict], None]
-CHECKPOINT_PREFIX = "checkpoint-"
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def use_bf16(config: RewardConfig, device: torch.device) -> bool:
-    if config.bf16 == "auto":
-        return device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return config.bf16 == "yes"
 
 
 def load_tokenizer(path: str):
@@ -126,12 +116,13 @@ def plan_micro_batches(encoded: list[EncodedPair], config: RewardConfig,
 def collate(pairs: list[EncodedPair], pad_id: int, device: torch.device) -> dict:
     """Chosen rows then rejected rows, right-padded to the longest of the micro batch."""
     sides = [p.chosen for p in pairs] + [p.rejected for p in pairs]
-    return _pad(sides, pad_id, device) | {
+    return pad_sides(sides, pad_id, device) | {
         "margins": torch.tensor([p.margin for p in pairs], dtype=torch.float32, device=device)
     }
 
 
-def _pad(sides, pad_id: int, device: torch.device) -> dict:
+def pad_sides(sides, pad_id: int, device: torch.device) -> dict:
+    """Encoded sides as right-padded tensors (ids, mask, segment ids where used)."""
     width = max(len(side.input_ids) for side in sides)
     ids = torch.full((len(sides), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sides), width), dtype=torch.long)
@@ -187,7 +178,7 @@ class TrainResult:
     metrics: dict
 
 
-class RewardTrainer:
+class RewardTrainer(checkpoints.StepCheckpointing):
     """Train on a list of pairs; ``train()`` resumes from the output folder's checkpoint."""
 
     def __init__(self, config: RewardConfig, train_pairs: list[PreferencePair], *,
@@ -206,20 +197,12 @@ class RewardTrainer:
         if not self.encoded:
             raise ValueError("no training pairs")
         self.model = load_model(config, self.tokenizer, self.device)
-        self.bf16 = use_bf16(config, self.device)
+        self.bf16 = use_bf16(config.bf16, self.device)
         self.micro_per_epoch = math.ceil(len(self.encoded) / config.micro_batch_pairs)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / config.accumulation_steps)
         self.total_steps = self.steps_per_epoch * config.epochs
-        decay, no_decay = [], []
-        for name, parameter in self.model.named_parameters():
-            if parameter.requires_grad:
-                (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(
-                    parameter)
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=config.learning_rate, betas=config.adam_betas,
-        )
+        self.optimizer = adamw(self.model, learning_rate=config.learning_rate,
+                               weight_decay=config.weight_decay, betas=config.adam_betas)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(self.total_steps, config)
         )
@@ -288,56 +271,6 @@ class RewardTrainer:
 
     # -- checkpoints ------------------------------------------------------------------
 
-    def save_checkpoint(self) -> Path:
-        """Weights, optimizer, scheduler, step and RNG; written aside, then renamed."""
-        from safetensors.torch import save_model
-
-        final = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step}"
-        scratch = final.with_name(final.name + ".partial")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(parents=True)
-        save_model(self.model, str(scratch / "model.safetensors"))
-        torch.save({
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "step": self.step,
-            "losses": self.losses,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "python_rng": random.getstate(),
-        }, scratch / "trainer_state.pt")
-        self.config.save(scratch)
-        shutil.rmtree(final, ignore_errors=True)
-        scratch.rename(final)
-        for older in self._checkpoints()[:-1]:  # keep the newest only
-            shutil.rmtree(older, ignore_errors=True)
-        return final
-
-    def _checkpoints(self) -> list[Path]:
-        if not self.output_dir.exists():
-            return []
-        found = [p for p in self.output_dir.glob(f"{CHECKPOINT_PREFIX}*")
-                 if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
-        return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
-
-    def _resume(self) -> None:
-        checkpoints = self._checkpoints()
-        if not checkpoints or self.step:
-            return
-        from safetensors.torch import load_model
-
-        latest = checkpoints[-1]
-        load_model(self.model, str(latest / "model.safetensors"), device=str(self.device))
-        state = torch.load(latest / "trainer_state.pt", weights_only=False)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.step = state["step"]
-        self.losses = state["losses"]
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        random.setstate(state["python_rng"])
-
     def metrics(self, started: float) -> dict:
         return {
             "steps": self.step,
@@ -360,8 +293,7 @@ class RewardTrainer:
         self.config.save(self.output_dir)
         metrics = self.metrics(started)
         (self.output_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        for checkpoint in self._checkpoints():
-            shutil.rmtree(checkpoint, ignore_errors=True)
+        checkpoints.remove_checkpoints(self.output_dir)
         return metrics
 
 

@@ -1,0 +1,1 @@
+"""The chat policy: chat format, sampling, SFT, rejection sampling, PPO, Ghost Attention."""

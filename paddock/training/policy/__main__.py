@@ -1,0 +1,5 @@
+import sys
+
+from paddock.training.policy.cli import main
+
+sys.exit(main())
