@@ -118,12 +118,14 @@ def trl_drops(base: str, pairs, max_lengths: tuple[int, ...]) -> dict:
     return dropped
 
 
-def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -> dict:
-    """TRL's RewardTrainer and ours on the same model, pairs, batch, length and schedule.
+def build_trl_trainer(base: str, train, settings: dict, work: Path, *,
+                      max_steps: int = -1):
+    """TRL's RewardTrainer on the pairs as paddock's encoder truncates them.
 
     The pairs are encoded (truncated) once by paddock's encoder and handed to TRL
     pre-tokenized, so TRL drops none and both see the same token ids; TRL's collator
-    passes no segment ids, which is the one input difference.
+    passes no segment ids, which is the one input difference. Same batch, learning rate,
+    schedule and precision as paddock's run.
     """
     import torch
     from datasets import Dataset
@@ -135,21 +137,22 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
     from paddock.training.devices import use_bf16
     from paddock.training.reward.config import RewardConfig
     from paddock.training.reward.encoding import PairEncoder
-    from paddock.training.reward.evaluation import evaluate, scored_pairs
-    from paddock.training.reward.trainer import load_tokenizer, score_pairs, warmup_steps
+    from paddock.training.reward.trainer import load_tokenizer, warmup_steps
 
     tokenizer = load_tokenizer(base)
     encoder = PairEncoder(tokenizer, settings["max_length"],
                           margins=recipe.MARGINS[settings["margin"]])
     rows = [{"chosen_ids": list(e.chosen.input_ids), "rejected_ids": list(e.rejected.input_ids),
              "margin": e.margin} for e in encoder.encode(train)]
+    torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
     steps = math.ceil(len(rows) / settings["batch_pairs"]) * settings["epochs"]
     warmup = warmup_steps(steps, RewardConfig(model_path=base, output_dir=str(work), **settings))
     args = TRLConfig(
         output_dir=str(work / "trl"), per_device_train_batch_size=settings["batch_pairs"],
-        num_train_epochs=settings["epochs"], learning_rate=settings["learning_rate"],
+        num_train_epochs=settings["epochs"], max_steps=max_steps,
+        learning_rate=settings["learning_rate"],
         lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": 0.1},
         warmup_steps=warmup, max_length=None, report_to="none", save_strategy="no",
         logging_steps=50, use_cpu=True, seed=0, dataloader_num_workers=0,
@@ -158,6 +161,15 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
     )
     trainer = TRLTrainer(model=model, processing_class=tokenizer,
                          train_dataset=Dataset.from_list(rows), args=args)
+    return trainer, tokenizer, len(rows)
+
+
+def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -> dict:
+    """TRL's RewardTrainer and ours on the same model, pairs, batch, length and schedule."""
+    from paddock.training.reward.evaluation import evaluate, scored_pairs
+    from paddock.training.reward.trainer import score_pairs
+
+    trainer, tokenizer, count = build_trl_trainer(base, train, settings, work)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -165,8 +177,8 @@ def trl_side_by_side(base: str, train, evaluation, settings: dict, work: Path) -
                             max_length=settings["max_length"])
     result = evaluate(scored_pairs(evaluation, [c for c, _ in scores], [r for _, r in scores]),
                       name="TRL RewardTrainer")
-    return {"train_pairs": len(rows), "train_seconds": round(seconds, 1),
-            "pairs_per_second": round(len(rows) * settings["epochs"] / seconds, 2),
+    return {"train_pairs": count, "train_seconds": round(seconds, 1),
+            "pairs_per_second": round(count * settings["epochs"] / seconds, 2),
             "accuracy": round(result.accuracy, 4)}
 
 

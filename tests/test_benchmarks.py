@@ -18,7 +18,7 @@ BENCHMARKS = sorted(
 
 
 NEEDS_POSTGRES = {"annotation_load", "annotation_export"}
-NEEDS_SHARED_DATA = {"reward_model"}
+NEEDS_SHARED_DATA = {"reward_model", "reward_throughput"}
 
 
 def postgres_answers() -> bool:
