@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PADDOCK_BIND ?= 127.0.0.1:8000
 export PADDOCK_BIND
 
-.PHONY: run test lint redis migrate seed web worker-cpu worker-gpu beat check-workers clean help
+.PHONY: run test lint redis chromium screenshots migrate seed web worker-cpu worker-gpu beat check-workers clean help
 
 help:
 	@echo "make run     start web, workers and beat at http://$(PADDOCK_BIND) (Ctrl-C stops all)"
@@ -48,9 +48,17 @@ run: redis seed
 	@echo
 	@PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	@$(BIN)/python -m paddock.platform.ensure_redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium: installed with apt-get when missing and allowed.
+chromium: $(VENV)/.installed-test
+	@$(BIN)/python -m tests.support.ensure_chromium
+
+# Refresh the README's screenshots (docs/screenshots/) from a run of the browser tests.
+screenshots: $(VENV)/.installed-test chromium
+	PADDOCK_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -254,7 +254,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from benchmarks.common import write_results
+    from benchmarks.common import wait_for_server, write_results
 
     server = None
     try:
@@ -269,7 +269,7 @@ def main() -> None:
              "--worker-class", "gthread", "--keep-alive", "75", "--log-level", "warning"],
             cwd=ROOT, env=dict(os.environ), stdout=logs, stderr=subprocess.STDOUT,
         )
-        _wait_for(f"http://127.0.0.1:{port}")
+        wait_for_server(f"http://127.0.0.1:{port}", who="benchmarks.annotation_load")
         base = ("127.0.0.1", port)
         print(f"{annotators} annotators, think {think} s, for {seconds} s ...", flush=True)
         before = cpu_seconds(server_pid=server.pid)
@@ -297,20 +297,6 @@ def main() -> None:
         connections.close_all()
         drop_postgres_database(name)
     write_results("annotation_load", figures, quick=args.quick)
-
-
-def _wait_for(base: str, timeout: float = 30.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/accounts/login/", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    sys.exit("benchmarks.annotation_load: gunicorn did not start")
 
 
 if __name__ == "__main__":

@@ -105,3 +105,21 @@ def drop_postgres_database(name: str) -> None:
 
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def wait_for_server(base: str, *, who: str, timeout: float = 30.0) -> None:
+    """Block until the server under test answers its login page, or exit naming ``who``
+    (a benchmark that times a server that never came up would time nothing)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/accounts/login/", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{who}: the server at {base} did not start within {timeout:.0f} s")

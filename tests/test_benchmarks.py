@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import _chromium
 from tests.support.shared_data import shared_data
 from tests.support.skips import skip_or_fail
 
@@ -17,8 +18,9 @@ BENCHMARKS = sorted(
 )
 
 
-NEEDS_POSTGRES = {"annotation_load", "annotation_export"}
+NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui"}
 NEEDS_SHARED_DATA = {"reward_model", "reward_throughput"}
+NEEDS_CHROMIUM = {"ui"}
 
 
 def postgres_answers() -> bool:
@@ -37,6 +39,8 @@ def test_benchmark_runs_in_quick_mode(script):
         skip_or_fail(f"{script.stem} runs against PostgreSQL at 127.0.0.1:5432, which is down")
     if script.stem in NEEDS_SHARED_DATA:
         shared_data("hh-rlhf")
+    if script.stem in NEEDS_CHROMIUM and (reason := _chromium.missing()):
+        skip_or_fail(reason)
     result = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{script.stem}", "--quick"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -42,6 +42,19 @@ def default_variants(model_versions: Sequence[str]) -> tuple[Variant, Variant]:
     return Variant(model, 0.7), Variant(model, 1.2)
 
 
+DEFAULT_GENERATOR = "paddock.annotation.generation.StandInGenerator"
+
+
+def configured_generator() -> ResponseGenerator:
+    """The generator the write-a-prompt API uses: the class named by the setting
+    ``PADDOCK_RESPONSE_GENERATOR`` (a dotted path), :class:`StandInGenerator` until the
+    GPU sampler is wired in."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    return import_string(getattr(settings, "PADDOCK_RESPONSE_GENERATOR", DEFAULT_GENERATOR))()
+
+
 class StandInGenerator:
     """Deterministic placeholder responses for tests and the demo; never a real model."""
 

@@ -104,6 +104,10 @@ class Batch(models.Model):
     test_split_size = models.PositiveIntegerField(
         default=1000, help_text="Comparisons held out as this batch's test set."
     )
+    reveal_gold_accuracy = models.BooleanField(
+        default=False,
+        help_text="Annotators see their own accuracy on this batch's gold comparisons.",
+    )
     model_versions = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

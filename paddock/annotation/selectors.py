@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from paddock.annotation.models import (
     Assignment,
     Batch,
+    BatchStatus,
     Comparison,
     Conversation,
     Judgement,
@@ -26,7 +28,8 @@ from paddock.annotation.services.assignment import aware_datetime
 
 _LEASE = (
     "SELECT a.id, a.comparison_id, a.a_on_left, a.leased_at, a.expires_at, b.name, c.axis,"
-    " c.conversation_id, v.risk_category, ra.text, rb.text"
+    " c.conversation_id, v.risk_category, ra.text, rb.text,"
+    " (c.author_id IS NOT NULL AND c.author_id = a.annotator_id)"
     f" FROM {Assignment._meta.db_table} a"
     f" JOIN {Comparison._meta.db_table} c ON c.id = a.comparison_id"
     f" JOIN {Batch._meta.db_table} b ON b.id = c.batch_id"
@@ -48,7 +51,7 @@ def lease_payload(assignment_id: int) -> dict[str, Any]:
         if row is None:
             raise Assignment.DoesNotExist(f"no assignment {assignment_id}")
         (pk, comparison_id, a_on_left, leased_at, expires_at, batch, axis, conversation_id,
-         risk_category, a, b) = row
+         risk_category, a, b, own_prompt) = row
         cursor.execute(_TURNS, [conversation_id])
         turns = [{"role": role, "content": content} for role, content in cursor.fetchall()]
     return {
@@ -62,6 +65,7 @@ def lease_payload(assignment_id: int) -> dict[str, Any]:
         "right": b if a_on_left else a,
         "leased_at": aware_datetime(leased_at),
         "expires_at": aware_datetime(expires_at),
+        "own_prompt": bool(own_prompt),
     }
 
 
@@ -93,3 +97,62 @@ def _iso(value) -> str:
     """DRF's DateTimeField format: ISO 8601 in the current time zone, UTC as "Z"."""
     text = timezone.localtime(value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def open_batches(now=None):
+    """Batches taking judgements now, the one closing first first (as ``next`` serves them)."""
+    now = now or timezone.now()
+    return Batch.objects.filter(
+        status=BatchStatus.OPEN, opens_at__lte=now, closes_at__gt=now
+    ).order_by("closes_at", "id")
+
+
+def annotator_progress(annotator, now=None) -> dict[str, Any]:
+    """An annotator's own progress: today, and per open batch (with the batch's overall
+    progress, and gold accuracy where the batch reveals it to annotators)."""
+    now = now or timezone.now()
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Annotation names must not shadow the model's own ``skipped`` field.
+    judged, skipped = Count("id", filter=Q(skipped=False)), Count("id", filter=Q(skipped=True))
+    mine = Judgement.objects.filter(annotator=annotator)
+    counts = mine.filter(created_at__gte=start_of_day).aggregate(n_judged=judged,
+                                                                  n_skipped=skipped)
+    today = {"judged": counts["n_judged"], "skipped": counts["n_skipped"]}
+    batches = list(open_batches(now))
+    ids = [batch.pk for batch in batches]
+    own = {
+        row["comparison__batch"]: row
+        for row in mine.filter(comparison__batch__in=ids)
+        .values("comparison__batch")
+        .annotate(
+            n_judged=judged, n_skipped=skipped,
+            gold_judged=Count("id", filter=Q(skipped=False, comparison__is_gold=True)),
+            gold_correct=Count("id", filter=Q(skipped=False, comparison__is_gold=True,
+                                              chosen=F("comparison__gold_choice"))),
+        )
+        .order_by()
+    }
+    overall = {
+        row["batch"]: row
+        for row in Comparison.objects.filter(batch__in=ids)
+        .values("batch")
+        .annotate(total=Count("id"),
+                  complete=Count("id", filter=Q(judgement_count__gte=F("batch__overlap"))))
+        .order_by()
+    }
+    rows = []
+    for batch in batches:
+        mine_here = own.get(batch.pk, {})
+        gold = None
+        if batch.reveal_gold_accuracy:
+            total, correct = mine_here.get("gold_judged", 0), mine_here.get("gold_correct", 0)
+            gold = {"judged": total, "correct": correct,
+                    "accuracy": round(correct / total, 4) if total else None}
+        rows.append({
+            "id": batch.pk, "name": batch.name, "closes_at": batch.closes_at,
+            "judged": mine_here.get("n_judged", 0), "skipped": mine_here.get("n_skipped", 0),
+            "comparisons": overall.get(batch.pk, {}).get("total", 0),
+            "complete": overall.get(batch.pk, {}).get("complete", 0),
+            "gold_revealed": batch.reveal_gold_accuracy, "gold": gold,
+        })
+    return {"today": today, "batches": rows}

@@ -1,10 +1,65 @@
+"""The annotator's workspace: one server-rendered page; ``annotation/workspace.js`` then
+drives it through the REST API (next, submit, skip, prompts, continue, progress)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from paddock.annotation.models import RiskCategory, Strength
+from paddock.annotation.selectors import open_batches
 from paddock.platform.accounts.access import annotator_required
+
+
+@dataclass(frozen=True)
+class StrengthLevel:
+    value: str
+    label: str
+    key: str
+    short: str  # on the judgement bar
+    help: str  # in the guidelines
+
+
+# One key per level, on the row under 1 and 2, so the left hand never moves: 1/2 to
+# choose, then Q/W/E/R for the strength (which submits).
+STRENGTH_LEVELS = (
+    StrengthLevel(Strength.SIGNIFICANTLY_BETTER, "Significantly better", "q",
+                  "the other fails, is wrong or unsafe",
+                  "Clearly better: the other fails the request, is wrong, or is unsafe."),
+    StrengthLevel(Strength.BETTER, "Better", "w", "more correct, complete or useful",
+                  "Better on substance: more correct, complete or useful."),
+    StrengthLevel(Strength.SLIGHTLY_BETTER, "Slightly better", "e",
+                  "both fine, this one a little more",
+                  "Both are fine; this one is a little clearer, tighter or nicer."),
+    StrengthLevel(Strength.NEGLIGIBLY_BETTER, "Negligibly better / unsure", "r",
+                  "about the same, or can't tell",
+                  "About the same, or you cannot tell: pick the one you lean to."),
+)
+
+SKIP_REASONS = (
+    "I can't judge this topic",
+    "The prompt is unclear or broken",
+    "The responses are identical, empty or cut off",
+)
+
+# The page runs one local script and no inline code: model text can never become script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @annotator_required
 def workspace(request: HttpRequest) -> HttpResponse:
-    """The annotator's workspace; shows the empty-queue state until a batch is open."""
-    return render(request, "annotation/workspace.html", {"comparison": None})
+    """Queue mode, write-a-prompt mode, guidelines and own progress."""
+    batches = list(open_batches().only("id", "name"))
+    response = render(request, "annotation/workspace.html", {
+        "open_batches": batches,
+        "strengths": STRENGTH_LEVELS,
+        "risk_categories": RiskCategory.choices,
+        "skip_reasons": SKIP_REASONS,
+    })
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response

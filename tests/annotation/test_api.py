@@ -1,5 +1,7 @@
 """The annotation API against every role, annotator isolation, tokens, the schema."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -47,7 +49,32 @@ ENDPOINTS = [
      {"anonymous": 401, "annotator": 403, "manager": 200, "admin": 200}),
     ("get", "annotation-api:batch-export", True, None,
      {"anonymous": 401, "annotator": 403, "manager": 404, "admin": 404}),
+    ("get", "annotation-api:progress", False, None,
+     {"anonymous": 401, "annotator": 200, "manager": 403, "admin": 200}),
+    ("post", "annotation-api:prompts", False, {"message": "How do tides work?"},
+     {"anonymous": 401, "annotator": 201, "manager": 403, "admin": 201}),
 ]
+
+# Endpoints that need an object of the caller's (an assignment, a judgement, an upload)
+# have their role checks in tests of their own, named here.
+ROLES_TESTED_ELSEWHERE = {
+    "annotation-api:submit": "test_only_annotators_submit_or_skip",
+    "annotation-api:skip": "test_only_annotators_submit_or_skip",
+    "annotation-api:continue": "test_only_the_author_of_a_judgement_continues_from_it",
+    "annotation-api:batch-status": "test_batch_status_is_for_managers",
+    "annotation-api:batch-import": "tests/annotation/test_importing.py",
+    "annotation-api:batches": "test_only_managers_create_batches_or_start_exports",
+}
+
+
+def test_every_api_url_is_classified_for_roles():
+    """A new endpoint must say who may call it: in ENDPOINTS or ROLES_TESTED_ELSEWHERE."""
+    from paddock.annotation.api.urls import app_name, urlpatterns
+
+    names = {f"{app_name}:{pattern.name}" for pattern in urlpatterns}
+    classified = {entry[1] for entry in ENDPOINTS} | set(ROLES_TESTED_ELSEWHERE)
+    assert names - classified == set(), "unclassified API URLs: add them to the role matrix"
+    assert set(ROLES_TESTED_ELSEWHERE) <= names
 
 
 @pytest.mark.parametrize("role", ["anonymous", "annotator", "manager", "admin"])
@@ -237,3 +264,139 @@ def test_hot_path_judgement_payload_matches_the_serializer(make_user, kind, sett
     stored = Judgement.objects.get(pk=result.judgement.pk)
     for judgement in (result.judgement, stored):
         assert judgement_payload(judgement) == JudgementSerializer(stored).data
+
+
+def test_batch_status_is_for_managers(world):
+    url = reverse("annotation-api:batch-status", args=[world["batch"].pk])
+    assert client_for(None).post(url, {"status": "closed"}, format="json").status_code == 401
+    response = client_for(world["annotator"]).post(url, {"status": "closed"}, format="json")
+    assert response.status_code == 403
+
+
+def own_judgement(client, message="How do I brew tea?"):
+    lease = client.post(reverse("annotation-api:prompts"), {"message": message},
+                        format="json").json()
+    submitted = client.post(reverse("annotation-api:submit", args=[lease["assignment_id"]]),
+                            {"chosen": "right", "strength": "better"}, format="json")
+    assert submitted.status_code == 201
+    return lease, submitted.json()
+
+
+def test_write_a_prompt_then_continue_from_the_chosen_response(world):
+    client = client_for(world["annotator"])
+    lease, judgement = own_judgement(client)
+    assert lease["own_prompt"] is True and lease["batch"] == world["batch"].name
+    assert lease["conversation"] == [{"role": "user", "content": "How do I brew tea?"}]
+    assert "no model was run" in lease["left"] and lease["left"] != lease["right"]
+
+    response = client.post(reverse("annotation-api:continue", args=[judgement["id"]]),
+                           {"message": "And green tea?"}, format="json")
+    assert response.status_code == 201, response.content
+    follow_up = response.json()
+    assert follow_up["own_prompt"] is True
+    assert follow_up["conversation"] == [
+        {"role": "user", "content": "How do I brew tea?"},
+        {"role": "assistant", "content": lease["right"]},
+        {"role": "user", "content": "And green tea?"},
+    ]
+    # The queue's comparisons are not the author's own.
+    queued = client_for(world["other"]).post(reverse("annotation-api:next")).json()
+    assert queued["own_prompt"] is False
+
+
+def test_safety_prompts_need_a_risk_category(world):
+    client = client_for(world["annotator"])
+    url = reverse("annotation-api:prompts")
+    missing = client.post(url, {"message": "How to pick a lock?", "axis": "safety"},
+                          format="json")
+    assert missing.status_code == 400 and "risk category" in missing.json()["detail"]
+    ok = client.post(url, {"message": "How to pick a lock?", "axis": "safety",
+                           "risk_category": "illicit_criminal"}, format="json")
+    assert ok.status_code == 201
+    assert (ok.json()["axis"], ok.json()["risk_category"]) == ("safety", "illicit_criminal")
+    blank = client.post(url, {"message": "   "}, format="json")
+    assert blank.status_code == 400
+
+
+def test_prompts_need_an_open_batch(world, make_user):
+    from paddock.annotation.models import Batch, BatchStatus
+
+    Batch.objects.update(status=BatchStatus.CLOSED)
+    response = client_for(world["annotator"]).post(reverse("annotation-api:prompts"),
+                                                   {"message": "Hi"}, format="json")
+    assert response.status_code == 409 and response.json()["error"] == "batch_not_open"
+
+
+def test_prompts_use_the_configured_generator(world, settings):
+    settings.PADDOCK_RESPONSE_GENERATOR = "tests.annotation.test_api.EchoGenerator"
+    lease = client_for(world["annotator"]).post(reverse("annotation-api:prompts"),
+                                                {"message": "ping"}, format="json").json()
+    assert {lease["left"], lease["right"]} == {"echo 0: ping", "echo 1: ping"}
+
+
+class EchoGenerator:
+    def generate(self, turns, variants, *, seed):
+        from paddock.annotation.services.comparisons import ResponseSpec
+
+        return [ResponseSpec(f"echo {i}: {turns[-1].content}", v.model_version)
+                for i, v in enumerate(variants)]
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "manager", "other"])
+def test_only_the_author_of_a_judgement_continues_from_it(world, caller):
+    _, judgement = own_judgement(client_for(world["annotator"]))
+    client = client_for(None if caller == "anonymous" else world[caller])
+    response = client.post(reverse("annotation-api:continue", args=[judgement["id"]]),
+                           {"message": "more"}, format="json")
+    assert response.status_code == {"anonymous": 401, "manager": 403, "other": 404}[caller]
+
+
+def test_a_skip_cannot_be_continued(world):
+    client = client_for(world["annotator"])
+    lease = client.post(reverse("annotation-api:prompts"), {"message": "Hi"},
+                        format="json").json()
+    skipped = client.post(reverse("annotation-api:skip", args=[lease["assignment_id"]]),
+                          {"reason": "typo"}, format="json").json()
+    response = client.post(reverse("annotation-api:continue", args=[skipped["id"]]),
+                           {"message": "more"}, format="json")
+    assert response.status_code == 400 and "skipped" in response.json()["detail"]
+
+
+def test_progress_counts_today_this_batch_and_gold_only_where_revealed(world, make_user):
+    from paddock.annotation.services.assignment import (
+        next_assignment,
+        skip_comparison,
+        submit_judgement,
+    )
+
+    revealed = make_batch(reveal_gold_accuracy=True,
+                          closes_at=world["batch"].closes_at - timedelta(days=1))
+    make_comparisons(revealed, 2, gold=True)
+    make_comparisons(revealed, 1)
+    person = make_user(Role.ANNOTATOR)
+    answers = []
+    while (lease := next_assignment(annotator=person, batch=revealed)) is not None:
+        comparison = lease.comparison
+        if not comparison.is_gold:
+            skip_comparison(annotator=person, assignment_id=lease.pk, reason="unsure")
+            continue
+        # Right on the first gold comparison, wrong on the second.
+        right_side = "left" if lease.a_on_left else "right"
+        wrong_side = "right" if right_side == "left" else "left"
+        side = right_side if not answers else wrong_side
+        answers.append(side == right_side)
+        submit_judgement(annotator=person, assignment_id=lease.pk, chosen_side=side,
+                         strength="better")
+    lease = next_assignment(annotator=person, batch=world["batch"])
+    submit_judgement(annotator=person, assignment_id=lease.pk, chosen_side="left",
+                     strength="better", left_safe=True, right_safe=True)
+
+    progress = client_for(person).get(reverse("annotation-api:progress")).json()
+    assert progress["today"] == {"judged": 3, "skipped": 1}
+    first, second = progress["batches"]  # the batch closing first comes first
+    assert first["name"] == revealed.name and second["name"] == world["batch"].name
+    assert (first["judged"], first["skipped"], first["comparisons"], first["complete"]) == (
+        2, 1, 3, 2)
+    assert first["gold_revealed"] is True
+    assert first["gold"] == {"judged": 2, "correct": 1, "accuracy": 0.5}
+    assert (second["judged"], second["gold_revealed"], second["gold"]) == (1, False, None)

@@ -11,6 +11,7 @@ from paddock.annotation.models import (
     BatchStatus,
     ImportKind,
     Judgement,
+    RiskCategory,
     Strength,
 )
 
@@ -33,6 +34,7 @@ class AssignmentSerializer(serializers.Serializer):
     right = serializers.CharField()
     leased_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
+    own_prompt = serializers.BooleanField(help_text="The annotator wrote this conversation.")
 
 
 class SubmitSerializer(serializers.Serializer):
@@ -47,6 +49,43 @@ class SubmitSerializer(serializers.Serializer):
 class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
     flagged_harmful = serializers.BooleanField(required=False, default=False)
+
+
+class PromptSerializer(serializers.Serializer):
+    """Write-a-prompt: the annotator's own prompt, answered by two sampled responses."""
+
+    message = serializers.CharField(max_length=20_000)
+    axis = serializers.ChoiceField(choices=Axis.choices, default=Axis.HELPFULNESS)
+    risk_category = serializers.ChoiceField(
+        choices=RiskCategory.choices, required=False, allow_blank=True, default=""
+    )
+    batch = serializers.IntegerField(
+        required=False, allow_null=True, default=None,
+        help_text="An open batch; by default the open batch that closes first.",
+    )
+
+
+class ContinueSerializer(serializers.Serializer):
+    """The next user message, after the chosen response of one of your judgements."""
+
+    message = serializers.CharField(max_length=20_000)
+
+
+class ProgressBatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    closes_at = serializers.DateTimeField()
+    judged = serializers.IntegerField(help_text="Your judgements in this batch.")
+    skipped = serializers.IntegerField(help_text="Your skips in this batch.")
+    comparisons = serializers.IntegerField()
+    complete = serializers.IntegerField(help_text="Comparisons with all the judgements wanted.")
+    gold_revealed = serializers.BooleanField()
+    gold = serializers.DictField(allow_null=True, help_text="judged, correct, accuracy")
+
+
+class ProgressSerializer(serializers.Serializer):
+    today = serializers.DictField(child=serializers.IntegerField(), help_text="judged, skipped")
+    batches = ProgressBatchSerializer(many=True)
 
 
 class JudgementSerializer(serializers.ModelSerializer):
@@ -73,8 +112,8 @@ class BatchSerializer(serializers.ModelSerializer):
         model = Batch
         fields = [
             "id", "name", "status", "opens_at", "closes_at", "helpfulness_quota",
-            "safety_quota", "overlap", "gold_share", "test_split_size", "model_versions",
-            "created_at",
+            "safety_quota", "overlap", "gold_share", "test_split_size", "reveal_gold_accuracy",
+            "model_versions", "created_at",
         ]
         # Status changes go through POST batches/{id}/status, which checks the move.
         read_only_fields = ["id", "status", "created_at"]

@@ -7,10 +7,6 @@ exists). Data managers reach batches, imports, exports and statistics.
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-from django.conf import settings
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,11 +18,19 @@ from rest_framework.views import APIView
 
 from paddock.annotation.api import serializers as s
 from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
+from paddock.annotation.generation import configured_generator
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
-from paddock.annotation.selectors import judgement_payload, lease_payload
+from paddock.annotation.selectors import (
+    annotator_progress,
+    judgement_payload,
+    lease_payload,
+    open_batches,
+)
 from paddock.annotation.services import assignment as service
+from paddock.annotation.services.authoring import conversation_continue, prompt_submit
 from paddock.annotation.services.batches import BatchTransitionError, batch_move
 from paddock.annotation.services.export import export_path
+from paddock.annotation.services.importing import upload_save
 from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
 
@@ -105,6 +109,77 @@ class Skip(APIView):
             judgement_payload(result.judgement),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+
+class MyProgress(APIView):
+    """The requesting annotator's own progress: today, per open batch, gold accuracy
+    where the batch reveals it."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses={200: s.ProgressSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(annotator_progress(request.user))
+
+
+class WritePrompt(APIView):
+    """Write-a-prompt: two responses are sampled and the comparison is leased to its author.
+
+    The responses come from the configured ``ResponseGenerator`` while the request waits
+    (the workspace shows a waiting state meanwhile).
+    """
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=s.PromptSerializer, responses={201: s.AssignmentSerializer})
+    def post(self, request: Request) -> Response:
+        payload = s.PromptSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        batches = open_batches()
+        if data["batch"] is not None:
+            batches = batches.filter(pk=data["batch"])
+        batch = batches.first()
+        if batch is None:
+            return _refused(service.BatchNotOpen(
+                "No batch is open for new prompts right now; nothing was stored."
+            ))
+        try:
+            lease = prompt_submit(
+                annotator=request.user, batch=batch, message=data["message"], axis=data["axis"],
+                risk_category=data["risk_category"], generator=configured_generator(),
+            )
+        except service.AnnotationError as error:
+            return _refused(error)
+        return Response(lease_payload(lease.pk), status=status.HTTP_201_CREATED)
+
+
+class ContinueConversation(APIView):
+    """Go on from the chosen response of one of your judgements: a new user message, two
+    new sampled responses, leased to you."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=s.ContinueSerializer, responses={201: s.AssignmentSerializer})
+    def post(self, request: Request, judgement_id: int) -> Response:
+        payload = s.ContinueSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        judgement = (
+            Judgement.objects.select_related("comparison__conversation", "comparison__batch",
+                                             "chosen")
+            .filter(pk=judgement_id, annotator=request.user)
+            .first()
+        )
+        if judgement is None:
+            raise Http404("No such judgement of yours.")
+        try:
+            lease = conversation_continue(
+                annotator=request.user, judgement=judgement,
+                message=payload.validated_data["message"], generator=configured_generator(),
+            )
+        except service.AnnotationError as error:
+            return _refused(error)
+        return Response(lease_payload(lease.pk), status=status.HTTP_201_CREATED)
 
 
 class MyJudgements(generics.ListAPIView):
@@ -209,12 +284,7 @@ class BatchImportUpload(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         upload = data["file"]
-        folder = Path(settings.ARTIFACTS_DIR) / "annotation" / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{uuid.uuid4().hex}-{Path(upload.name).name}"
-        with open(target, "wb") as out:
-            for piece in upload.chunks():
-                out.write(piece)
+        target = upload_save(upload)
         job = job_enqueue(
             task=import_file_task,
             kwargs={"batch_id": batch.pk, "path": str(target), "kind": data["kind"],

@@ -8,10 +8,12 @@ Every bad line is recorded with its line number on the BatchImport row.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from paddock.annotation import importers
@@ -40,6 +42,21 @@ READERS = {
     ImportKind.PAIRS: importers.read_pairs,
     ImportKind.HH_RLHF: importers.read_hh_rlhf,
 }
+
+
+def upload_save(upload) -> Path:
+    """An uploaded file onto the shared artifacts folder, where any worker can read it.
+
+    The name keeps the uploader's file name (for people reading the folder) behind a
+    random prefix, so two uploads of ``prompts.jsonl`` never overwrite each other.
+    """
+    folder = Path(settings.ARTIFACTS_DIR) / "annotation" / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}-{Path(upload.name).name}"
+    with open(target, "wb") as out:
+        for piece in upload.chunks():
+            out.write(piece)
+    return target
 
 
 def _turns(parsed) -> list[TurnSpec]:

@@ -5,4 +5,16 @@ from paddock.platform.console import views
 app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<uuid:job_id>", views.job_progress, name="job_progress"),
+    path("batches/", views.batch_list, name="batches"),
+    path("batches/new", views.batch_create, name="batch_create"),
+    path("batches/<int:batch_id>/", views.batch_detail, name="batch"),
+    path("batches/<int:batch_id>/edit", views.batch_edit, name="batch_edit"),
+    path("batches/<int:batch_id>/live", views.batch_live, name="batch_live"),
+    path("batches/<int:batch_id>/status", views.batch_move_view, name="batch_move"),
+    path("batches/<int:batch_id>/import", views.batch_import, name="batch_import"),
+    path("batches/<int:batch_id>/export", views.batch_export, name="batch_export"),
+    path("batches/<int:batch_id>/exports/<str:kind>", views.batch_export_file,
+         name="batch_export_file"),
 ]

@@ -1,16 +1,319 @@
-"""The data manager's console: what is running, what ran, and which workers are up."""
+"""The data manager's console: batches (create, schedule, import, open, close, export),
+a dashboard per batch, reward-model accuracy across batches, and the background jobs.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+Every page is server-rendered; ``paddock/console.js`` only polls: a batch's figures while
+it takes judgements, and the progress of its import and export jobs.
+"""
 
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import wraps
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from paddock.annotation.models import Batch, BatchStatus
+from paddock.annotation.services.batches import TRANSITIONS, BatchTransitionError, batch_move
+from paddock.annotation.services.export import export_path
+from paddock.annotation.services.importing import upload_save
 from paddock.platform.accounts.access import data_manager_required
+from paddock.platform.console import dashboard
+from paddock.platform.console.forms import BatchForm, ExportForm, ImportForm, next_week_initial
+from paddock.platform.console.reward_models import reward_model_table
+from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState
 
-RECENT_JOBS = 50
+RECENT_JOBS = 10
+ALL_JOBS = 200
+BATCH_JOBS = 10
+EXPORT_TASK = "annotation.export_batch"
+IMPORT_TASK = "annotation.import_file"
+LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+
+# Console pages run one local script and no inline code or styles (the charts are SVG
+# with classes, styled from console.css).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# The buttons for each move, in the order shown; only moves the service allows appear.
+MOVES = {
+    BatchStatus.SCHEDULED: "Schedule",
+    BatchStatus.OPEN: "Open now",
+    BatchStatus.CLOSED: "Close now",
+    BatchStatus.DRAFT: "Back to draft",
+    BatchStatus.EXPORTED: "Mark as exported (final)",
+}
 
 
-@data_manager_required
+def console_page(view):
+    """Data managers only, with the console's Content-Security-Policy."""
+
+    @data_manager_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+
+    return wrapped
+
+
+def _batch_jobs(batch: Batch, task_name: str) -> list[Job]:
+    jobs = list(Job.objects.filter(task_name=task_name, kwargs__batch_id=batch.pk)[:BATCH_JOBS])
+    for job in jobs:  # a finished export links to its file (console.js adds it live)
+        job.download_url = _download_url(job)
+    return jobs
+
+
+def _download_url(job: Job) -> str | None:
+    if job.task_name != EXPORT_TASK or job.state != JobState.SUCCEEDED:
+        return None
+    batch_id, kind = job.kwargs.get("batch_id"), job.kwargs.get("kind", "preferences")
+    if batch_id is None or kind not in ("preferences", "raw"):
+        return None
+    return reverse("console:batch_export_file", args=[batch_id, kind])
+
+
+# --- Overview and jobs -------------------------------------------------------------------
+
+
+@console_page
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    batches = list(
+        dashboard.batches_with_progress().filter(
+            status__in=[BatchStatus.OPEN, BatchStatus.SCHEDULED, BatchStatus.DRAFT]
+        )[:10]
+    )
+    _attach_counts(batches)
     jobs = Job.objects.select_related("created_by")[:RECENT_JOBS]
-    active = Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).count()
-    return render(request, "console/home.html", {"jobs": jobs, "active_count": active})
+    active = Job.objects.filter(state__in=LIVE_STATES).count()
+    return render(request, "console/home.html", {
+        "batches": batches, "jobs": jobs, "active_count": active,
+        "reward_models": reward_model_table(),
+    })
+
+
+@console_page
+@require_GET
+def jobs(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    found = Job.objects.select_related("created_by")
+    if state in JobState.values:
+        found = found.filter(state=state)
+    return render(request, "console/jobs.html", {
+        "jobs": found[:ALL_JOBS], "state": state, "states": JobState.choices,
+        "active_count": Job.objects.filter(state__in=LIVE_STATES).count(),
+    })
+
+
+@console_page
+@require_GET
+def job_progress(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
+    """What console.js polls while a job is queued or running."""
+    job = get_object_or_404(Job, pk=job_id)
+    payload = {
+        "state": job.state, "state_label": job.get_state_display(), "progress": job.progress,
+        "message": job.message, "live": job.state in LIVE_STATES, "download_url": None,
+    }
+    payload["download_url"] = _download_url(job)
+    if payload["download_url"]:
+        payload["records"] = (job.result or {}).get("records")
+    return JsonResponse(payload)
+
+
+# --- Batches -------------------------------------------------------------------------------
+
+
+def _attach_counts(batches: list[Batch]) -> None:
+    counts = dashboard.judgement_counts(batches)
+    for batch in batches:
+        found = counts.get(batch.pk, {"judged": 0, "skipped": 0})
+        batch.n_judged, batch.n_skipped = found["judged"], found["skipped"]
+
+
+@console_page
+@require_GET
+def batch_list(request: HttpRequest) -> HttpResponse:
+    batches = list(dashboard.batches_with_progress())
+    _attach_counts(batches)
+    return render(request, "console/batches.html", {"batches": batches})
+
+
+@console_page
+@require_http_methods(["GET", "POST"])
+def batch_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = BatchForm(request.POST)
+        then = request.POST.get("then", BatchStatus.DRAFT)
+        if form.is_valid():
+            with transaction.atomic():
+                batch = form.save(commit=False)
+                batch.created_by = request.user
+                batch.save()
+                if then == BatchStatus.SCHEDULED:
+                    batch = batch_move(batch=batch, to=BatchStatus.SCHEDULED)
+            status = batch.get_status_display().lower()
+            messages.success(request, f"Batch {batch.name} created ({status}). Import prompts "
+                                      "or pairs, then open it.")
+            return redirect("console:batch", batch_id=batch.pk)
+    else:
+        form = BatchForm(initial=next_week_initial())
+    return render(request, "console/batch_form.html", {"form": form, "batch": None})
+
+
+@console_page
+@require_http_methods(["GET", "POST"])
+def batch_edit(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(Batch, pk=batch_id)
+    if batch.status not in (BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.OPEN):
+        messages.error(request, f"Batch {batch.name} is {batch.get_status_display().lower()}: "
+                                "its settings are final.")
+        return redirect("console:batch", batch_id=batch.pk)
+    form = BatchForm(request.POST or None, instance=batch)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Batch {batch.name} saved.")
+        return redirect("console:batch", batch_id=batch.pk)
+    return render(request, "console/batch_form.html", {"form": form, "batch": batch})
+
+
+@console_page
+@require_GET
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(Batch.objects.select_related("created_by"), pk=batch_id)
+    moves = [(to, label) for to, label in MOVES.items() if to in TRANSITIONS[batch.status]]
+    exports = []
+    for kind in ("preferences", "raw"):
+        path = export_path(batch, kind)
+        if path.exists():
+            stat = path.stat()
+            exports.append({
+                "kind": kind, "name": path.name, "bytes": stat.st_size,
+                "finished": datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+                "url": reverse("console:batch_export_file", args=[batch.pk, kind]),
+            })
+    return render(request, "console/batch.html", {
+        "batch": batch,
+        "moves": moves,
+        "data": dashboard.batch_dashboard(batch),
+        "imports": batch.imports.order_by("-created_at")[:20],
+        "import_jobs": _batch_jobs(batch, IMPORT_TASK),
+        "export_jobs": _batch_jobs(batch, EXPORT_TASK),
+        "exports": exports,
+        # Both forms have a "kind": distinct ids keep each label on its own field.
+        "import_form": ImportForm(auto_id="import_%s"),
+        "export_form": ExportForm(auto_id="export_%s"),
+    })
+
+
+@console_page
+@require_GET
+def batch_live(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The batch's figures alone: console.js swaps them in when the stamp changed."""
+    batch = get_object_or_404(Batch, pk=batch_id)
+    if request.GET.get("stamp_only") == "1":
+        return JsonResponse({"stamp": dashboard.live_stamp(batch)})
+    return render(request, "console/_batch_live.html", {
+        "batch": batch, "data": dashboard.batch_dashboard(batch),
+    })
+
+
+@console_page
+@require_POST
+def batch_move_view(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """Open, close, schedule or unschedule by hand: the moves the batch service allows.
+
+    Opening by hand means "take judgements now": an opening time still in the future is
+    moved to now; a batch whose closing time has passed is not opened (edit it first).
+    """
+    batch = get_object_or_404(Batch, pk=batch_id)
+    to = request.POST.get("to", "")
+    if to not in BatchStatus.values:
+        messages.error(request, f"Unknown status {to!r}.")
+        return redirect("console:batch", batch_id=batch.pk)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if to == BatchStatus.OPEN and batch.status != BatchStatus.OPEN:
+                if batch.closes_at <= now:
+                    closed = timezone.localtime(batch.closes_at).strftime("%Y-%m-%d %H:%M")
+                    raise BatchTransitionError(
+                        f"batch {batch.name} closed at {closed}; set a later closing time "
+                        "before opening it"
+                    )
+                Batch.objects.filter(pk=batch.pk, opens_at__gt=now).update(opens_at=now)
+            batch = batch_move(batch=batch, to=to)
+    except BatchTransitionError as error:
+        messages.error(request, f"Not changed: {error}.")
+    else:
+        messages.success(request, f"Batch {batch.name} is {batch.get_status_display().lower()}.")
+    return redirect("console:batch", batch_id=batch.pk)
+
+
+@console_page
+@require_POST
+def batch_import(request: HttpRequest, batch_id: int) -> HttpResponse:
+    from paddock.workers.tasks.annotation import import_file_task
+
+    batch = get_object_or_404(Batch, pk=batch_id)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[f].label if f in form.fields else 'form'}: "
+                           f"{' '.join(e)}" for f, e in form.errors.items())
+        messages.error(request, f"Nothing imported: {errors}")
+        return redirect(reverse("console:batch", args=[batch.pk]) + "#imports")
+    data = form.cleaned_data
+    target = upload_save(data["file"])
+    job_enqueue(
+        task=import_file_task,
+        kwargs={"batch_id": batch.pk, "path": str(target), "kind": data["kind"],
+                "dataset": data["dataset"], "axis": data["axis"], "user_id": request.user.pk},
+        label=f"Import {data['file'].name} into {batch.name}", created_by=request.user,
+    )
+    messages.success(request, f"Importing {data['file'].name}: its progress is shown below.")
+    return redirect(reverse("console:batch", args=[batch.pk]) + "#imports")
+
+
+@console_page
+@require_POST
+def batch_export(request: HttpRequest, batch_id: int) -> HttpResponse:
+    from paddock.workers.tasks.annotation import export_batch_task
+
+    batch = get_object_or_404(Batch, pk=batch_id)
+    form = ExportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose what to export.")
+        return redirect(reverse("console:batch", args=[batch.pk]) + "#exports")
+    kind = form.cleaned_data["kind"]
+    running = Job.objects.filter(task_name=EXPORT_TASK, kwargs__batch_id=batch.pk,
+                                 kwargs__kind=kind, state__in=LIVE_STATES).exists()
+    if running:
+        messages.info(request, f"An export of {kind} is already queued or running.")
+    else:
+        job_enqueue(task=export_batch_task, kwargs={"batch_id": batch.pk, "kind": kind},
+                    label=f"Export {kind} of {batch.name}", created_by=request.user)
+        messages.success(request, f"Exporting {kind}: the download link appears when it is done.")
+    return redirect(reverse("console:batch", args=[batch.pk]) + "#exports")
+
+
+@console_page
+@require_GET
+def batch_export_file(request: HttpRequest, batch_id: int, kind: str) -> FileResponse:
+    batch = get_object_or_404(Batch, pk=batch_id)
+    if kind not in ("preferences", "raw"):
+        raise Http404("No such export.")
+    path = export_path(batch, kind)
+    if not path.exists():
+        raise Http404("No finished export yet.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)

@@ -1,0 +1,664 @@
+// The annotator's workspace: keyboard-first pairwise judgements over the REST API.
+//
+// Model text is never parsed as HTML. The small markdown renderer below creates elements
+// and sets only text nodes, so "<script>" or "<img onerror=...>" in a response shows as
+// text; the page's Content-Security-Policy allows this one file and no inline script.
+(function () {
+  "use strict";
+  const root = document.getElementById("workspace");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const urls = root.dataset;
+  const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const withId = (template, id) => template.replace("/0/", "/" + id + "/");
+  const VIEWS = ["empty", "loading", "compose", "generating", "comparison", "continue"];
+  const AXES = { helpfulness: "Helpfulness", safety: "Safety" };
+  const state = { mode: "queue", lease: null, busy: false, judgement: null, chosen: null,
+                  back: "compose", leaseWarned: false };
+  const judge = $("judge");
+  const skipDialog = $("skip-dialog");
+  const strengthKeys = {};
+  judge.querySelectorAll("input[name=strength]").forEach((input) => {
+    strengthKeys[input.dataset.key] = input.value;
+  });
+
+  class LoggedOut extends Error {}
+
+  function show(...names) {
+    for (const name of VIEWS) $(name).hidden = !names.includes(name);
+  }
+
+  function notify(text, kind) {
+    const notice = $("notice");
+    notice.textContent = text;
+    notice.className = "notice " + (kind || "info");
+    notice.hidden = false;
+  }
+
+  function clearNotice() {
+    $("notice").hidden = true;
+  }
+
+  function setBusy(on) {
+    state.busy = on;
+    root.classList.toggle("busy", on);
+  }
+
+  // --- the REST API -------------------------------------------------------------------
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "Content-Type": "application/json",
+                 "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401 || response.status === 403) {
+      notify("Your session has ended: log in again to go on. Nothing was stored.", "error");
+      const link = document.createElement("a");
+      link.href = urls.loginUrl;
+      link.textContent = " Log in";
+      $("notice").append(link);
+      throw new LoggedOut();
+    }
+    let data = null;
+    if (response.status !== 204) {
+      try { data = await response.json(); } catch (error) { data = null; }
+    }
+    return { status: response.status, data };
+  }
+
+  function problem(data) {
+    if (!data) return "The server could not do that; try again.";
+    if (typeof data.detail === "string") return data.detail;
+    const first = Object.entries(data)[0];
+    if (!first) return "The server could not do that; try again.";
+    const [field, messages] = first;
+    return field + ": " + (Array.isArray(messages) ? messages.join(" ") : String(messages));
+  }
+
+  function offline(error) {
+    if (!(error instanceof LoggedOut)) {
+      notify("Could not reach the server; nothing was lost. Try again in a moment.", "error");
+    }
+  }
+
+  // --- safe markdown: paragraphs, headings, lists, quotes, fenced code, inline code,
+  // bold and italics. Text only ever goes into text nodes.
+  function el(tag, className) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    return node;
+  }
+
+  const INLINE = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|(?<![\w*])([*_])(?=\S)([\s\S]*?\S)\4(?![\w*])|\n/g;
+
+  function inline(text, into) {
+    let last = 0;
+    for (const match of text.matchAll(INLINE)) {
+      if (match.index > last) into.append(document.createTextNode(text.slice(last, match.index)));
+      if (match[1]) {
+        const code = el("code");
+        code.textContent = match[2];
+        into.append(code);
+      } else if (match[3] !== undefined) {
+        const strong = el("strong");
+        inline(match[3], strong);
+        into.append(strong);
+      } else if (match[5] !== undefined) {
+        const em = el("em");
+        em.textContent = match[5];
+        into.append(em);
+      } else {
+        into.append(el("br"));
+      }
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) into.append(document.createTextNode(text.slice(last)));
+  }
+
+  const FENCE = /^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$/;
+  const LIST_ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
+
+  function markdown(text, into) {
+    into.replaceChildren();
+    const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
+    let paragraph = [];
+    const flush = () => {
+      if (paragraph.length) {
+        const p = el("p");
+        inline(paragraph.join("\n"), p);
+        into.append(p);
+        paragraph = [];
+      }
+    };
+    let i = 0;
+    while (i < lines.length) {
+      const line = lines[i];
+      const fence = line.match(FENCE);
+      if (fence) {
+        flush();
+        const code = [];
+        i += 1;
+        while (i < lines.length && !lines[i].trim().startsWith(fence[1])) code.push(lines[i++]);
+        i += 1;
+        const pre = el("pre");
+        const block = el("code");
+        if (fence[2]) block.dataset.lang = fence[2];
+        block.textContent = code.join("\n");
+        pre.append(block);
+        into.append(pre);
+        continue;
+      }
+      const heading = line.match(HEADING);
+      if (heading) {
+        flush();
+        const p = el("p", "md-heading md-h" + heading[1].length);
+        inline(heading[2], p);
+        into.append(p);
+        i += 1;
+        continue;
+      }
+      const item = line.match(LIST_ITEM);
+      if (item) {
+        flush();
+        const ordered = /\d/.test(item[1]);
+        const list = el(ordered ? "ol" : "ul");
+        if (ordered && parseInt(item[1], 10) !== 1) list.start = parseInt(item[1], 10);
+        while (i < lines.length) {
+          const next = lines[i].match(LIST_ITEM);
+          if (!next || /\d/.test(next[1]) !== ordered) break;
+          const parts = [next[2]];
+          i += 1;
+          while (i < lines.length && /^\s{2,}\S/.test(lines[i]) && !LIST_ITEM.test(lines[i])) {
+            parts.push(lines[i++].trim());
+          }
+          const li = el("li");
+          inline(parts.join("\n"), li);
+          list.append(li);
+        }
+        into.append(list);
+        continue;
+      }
+      if (/^\s{0,3}>/.test(line)) {
+        flush();
+        const quoted = [];
+        while (i < lines.length && /^\s{0,3}>/.test(lines[i])) {
+          quoted.push(lines[i++].replace(/^\s{0,3}>\s?/, ""));
+        }
+        const quote = el("blockquote");
+        markdown(quoted.join("\n"), quote);
+        into.append(quote);
+        continue;
+      }
+      if (line.trim() === "") flush();
+      else paragraph.push(line);
+      i += 1;
+    }
+    flush();
+  }
+
+  function conversation(turns, into) {
+    into.replaceChildren();
+    for (const turn of turns) {
+      const box = el("div", "turn turn-" + turn.role);
+      const who = el("span", "role");
+      who.textContent = turn.role === "user" ? "User" : "Assistant";
+      const body = el("div", "md");
+      markdown(turn.content, body);
+      box.append(who, body);
+      into.append(box);
+    }
+  }
+
+  // --- showing a comparison -----------------------------------------------------------
+  function riskLabel(value) {
+    for (const option of $("risk-category").options) {
+      if (option.value === value) return option.textContent;
+    }
+    return value;
+  }
+
+  function safeInputs(side) {
+    return document.querySelectorAll("input[name=" + side + "_safe]");
+  }
+
+  function safeValue(side) {
+    for (const input of safeInputs(side)) if (input.checked) return input.value === "true";
+    return null;
+  }
+
+  function resetJudgement() {
+    judge.reset();
+    for (const side of ["left", "right"]) {
+      for (const input of safeInputs(side)) input.checked = false;
+      $("response-" + side).classList.remove("chosen", "safe", "unsafe");
+    }
+  }
+
+  function showLease(lease) {
+    state.lease = lease;
+    state.leaseWarned = false;
+    resetJudgement();
+    const article = $("comparison");
+    article.dataset.assignment = lease.assignment_id;
+    article.dataset.axis = lease.axis;
+    const safety = lease.axis === "safety";
+    $("cmp-axis").textContent = AXES[lease.axis] || lease.axis;
+    $("cmp-axis").className = "badge axis-" + lease.axis;
+    $("cmp-risk").hidden = !lease.risk_category;
+    $("cmp-risk").textContent = lease.risk_category ? riskLabel(lease.risk_category) : "";
+    $("cmp-batch").textContent = "Batch " + lease.batch + (lease.own_prompt ? " · your prompt" : "");
+    for (const fieldset of article.querySelectorAll(".safety-label")) fieldset.hidden = !safety;
+    conversation(lease.conversation, $("conversation"));
+    markdown(lease.left, $("response-left-text"));
+    markdown(lease.right, $("response-right-text"));
+    for (const details of document.querySelectorAll("#guidelines details")) {
+      details.open = details.dataset.axis === lease.axis;
+    }
+    show("comparison");
+    leaseClock();
+    const title = $("comparison-title");
+    title.focus({ preventScroll: true });
+    if (article.getBoundingClientRect().top < 0) article.scrollIntoView({ block: "start" });
+    requestAnimationFrame(() => performance.mark("paddock:comparison-shown"));
+  }
+
+  function leaseClock() {
+    const lease = state.lease;
+    if (!lease || $("comparison").hidden) return;
+    const left = Date.parse(lease.expires_at) - Date.now();
+    if (left > 0) {
+      $("cmp-lease").textContent = "· yours for " + Math.max(1, Math.round(left / 60000)) + " min";
+    } else {
+      $("cmp-lease").textContent = "· lease expired";
+      if (!state.leaseWarned) {
+        state.leaseWarned = true;
+        notify("Your time on this comparison has run out, so it may go to another annotator. " +
+               "You can still submit: it is stored if nobody else has taken it.", "warn");
+      }
+    }
+  }
+  setInterval(leaseClock, 15000);
+
+  async function loadNext(measure) {
+    const { status, data } = await api("POST", urls.nextUrl);
+    if (status === 204) {
+      state.lease = null;
+      $("empty-detail").textContent = "You have judged everything open to you (or no batch is " +
+        "open). New comparisons appear here when a data manager adds them or opens a batch.";
+      show("empty");
+      $("check-again").focus();
+      return;
+    }
+    if (status !== 200) {
+      notify(problem(data), "error");
+      return;
+    }
+    showLease(data);
+    if (measure) {
+      requestAnimationFrame(() => {
+        performance.mark("paddock:next-shown");
+        performance.measure("paddock:submit-to-next", "paddock:submit", "paddock:next-shown");
+      });
+    }
+    refreshProgress();
+  }
+
+  async function queue() {
+    clearNotice();
+    show("loading");
+    setBusy(true);
+    try { await loadNext(false); } catch (error) { offline(error); } finally { setBusy(false); }
+  }
+
+  // --- judging ------------------------------------------------------------------------
+  function choose(side) {
+    const input = judge.querySelector("input[name=chosen][value=" + side + "]");
+    input.checked = true;
+    markChosen();
+  }
+
+  function markChosen() {
+    const chosen = judge.elements.chosen.value;
+    for (const side of ["left", "right"]) {
+      $("response-" + side).classList.toggle("chosen", side === chosen);
+    }
+  }
+
+  function toggleSafe(side) {
+    const now = safeValue(side);
+    const want = now === true ? "false" : "true"; // unset -> safe -> unsafe -> safe ...
+    for (const input of safeInputs(side)) input.checked = input.value === want;
+    markSafety(side);
+  }
+
+  function markSafety(side) {
+    const value = safeValue(side);
+    const box = $("response-" + side);
+    box.classList.toggle("safe", value === true);
+    box.classList.toggle("unsafe", value === false);
+  }
+
+  function missing() {
+    if (!judge.elements.chosen.value) return "Choose the better response first: 1 for A, 2 for B.";
+    if (state.lease.axis === "safety" && (safeValue("left") === null || safeValue("right") === null)) {
+      return "Mark each response safe or unsafe first: A and B toggle the labels.";
+    }
+    if (!judge.elements.strength.value) return "Say by how much: Q, W, E or R.";
+    return null;
+  }
+
+  async function submit() {
+    if (state.busy || !state.lease) return;
+    const gap = missing();
+    if (gap) {
+      notify(gap, "warn");
+      return;
+    }
+    const lease = state.lease;
+    const chosen = judge.elements.chosen.value;
+    const body = { chosen, strength: judge.elements.strength.value,
+                   flagged_harmful: $("flagged").checked };
+    if (lease.axis === "safety") {
+      body.left_safe = safeValue("left");
+      body.right_safe = safeValue("right");
+    }
+    setBusy(true);
+    performance.mark("paddock:submit");
+    try {
+      const { status, data } = await api("POST", withId(urls.submitUrl, lease.assignment_id), body);
+      if (status === 200 || status === 201) {
+        clearNotice();
+        state.judgement = data;
+        state.lastBatch = lease.batch;
+        if (status === 201) counted(lease.batch, "judged");
+        if (lease.own_prompt) {
+          showContinue(lease, chosen);
+          refreshProgress();
+        } else {
+          await loadNext(true);
+        }
+      } else if (status === 409 || status === 404) {
+        // lease_lost, batch_not_open, or not ours any more: say so, then move on.
+        notify(status === 404 ? "That comparison is no longer yours; here is the next one."
+                              : problem(data), "error");
+        await loadNext(false);
+      } else {
+        notify(problem(data), "error");
+      }
+    } catch (error) {
+      offline(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function openSkip() {
+    if (state.busy || !state.lease) return;
+    $("skip-flagged").checked = $("flagged").checked;
+    skipDialog.showModal();
+    const checked = skipDialog.querySelector("input[name=reason]:checked");
+    if (checked) checked.focus();
+  }
+
+  async function confirmSkip() {
+    const form = $("skip-form");
+    let reason = form.elements.reason.value;
+    if (reason === "other") {
+      reason = $("skip-other").value.trim();
+      if (!reason) {
+        $("skip-other").focus();
+        return;
+      }
+    }
+    const flagged = $("skip-flagged").checked;
+    skipDialog.close();
+    const lease = state.lease;
+    setBusy(true);
+    try {
+      const { status, data } = await api("POST", withId(urls.skipUrl, lease.assignment_id),
+                                         { reason, flagged_harmful: flagged });
+      if (status === 200 || status === 201 || status === 404) {
+        clearNotice();
+        state.lastBatch = lease.batch;
+        if (status === 201) counted(lease.batch, "skipped");
+        if (lease.own_prompt) {
+          state.lease = null;
+          setMode("write");
+        } else {
+          await loadNext(false);
+        }
+      } else {
+        notify(problem(data), "error");
+      }
+    } catch (error) {
+      offline(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  // --- write-a-prompt and continuing ---------------------------------------------------
+  function setMode(mode) {
+    state.mode = mode;
+    $("mode-queue").setAttribute("aria-pressed", String(mode === "queue"));
+    $("mode-write").setAttribute("aria-pressed", String(mode === "write"));
+    if (mode === "queue") {
+      queue();
+      return;
+    }
+    clearNotice();
+    show("compose");
+    $("prompt-message").focus();
+  }
+
+  function showContinue(lease, chosenSide) {
+    state.chosen = chosenSide;
+    state.lease = null;
+    const turns = lease.conversation.concat([{ role: "assistant", content: lease[chosenSide] }]);
+    conversation(turns, $("continue-conversation"));
+    $("continue-message").value = "";
+    state.mode = "write";
+    $("mode-queue").setAttribute("aria-pressed", "false");
+    $("mode-write").setAttribute("aria-pressed", "true");
+    show("continue");
+    $("continue-message").focus();
+  }
+
+  async function generate(url, body, from) {
+    if (state.busy) return;
+    state.back = from;
+    setBusy(true);
+    clearNotice();
+    show("generating");
+    try {
+      const { status, data } = await api("POST", url, body);
+      if (status === 201) {
+        showLease(data);
+      } else {
+        show(from);
+        notify(problem(data), "error");
+      }
+    } catch (error) {
+      show(from);
+      offline(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  $("compose-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { message: form.elements.message.value, axis: form.elements.axis.value };
+    if (body.axis === "safety") body.risk_category = form.elements.risk_category.value;
+    if (form.elements.batch) body.batch = parseInt(form.elements.batch.value, 10);
+    generate(urls.promptsUrl, body, "compose");
+  });
+
+  $("continue-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!state.judgement) return;
+    generate(withId(urls.continueUrl, state.judgement.id),
+             { message: event.target.elements.message.value }, "continue");
+  });
+
+  for (const input of document.querySelectorAll("#compose-form input[name=axis]")) {
+    input.addEventListener("change", () => {
+      const safety = input.form.elements.axis.value === "safety";
+      $("risk-field").hidden = !safety;
+      $("risk-category").required = safety;
+    });
+  }
+
+  // --- progress: fetched at most once a minute (it aggregates over the batch); own counts
+  // are bumped here on every judgement, so the panel stays current without extra requests.
+  const number = (n) => Number(n).toLocaleString("en");
+  const PROGRESS_EVERY_MS = 60000;
+  let progress = null;
+  let progressAt = -Infinity;
+
+  async function refreshProgress(force) {
+    if (!force && performance.now() - progressAt < PROGRESS_EVERY_MS) {
+      renderProgress();
+      return;
+    }
+    progressAt = performance.now();
+    let result;
+    try { result = await api("GET", urls.progressUrl); } catch (error) { return; }
+    if (result.status !== 200) return;
+    progress = result.data;
+    renderProgress();
+  }
+
+  function counted(batchName, kind) {
+    if (!progress) return;
+    progress.today[kind] += 1;
+    const batch = progress.batches.find((b) => b.name === batchName);
+    if (batch) batch[kind] += 1;
+  }
+
+  function renderProgress() {
+    if (!progress) return;
+    $("progress-today").textContent =
+      number(progress.today.judged) + " judged · " + number(progress.today.skipped) + " skipped";
+    const name = state.lease ? state.lease.batch : state.lastBatch;
+    const batch = progress.batches.find((b) => b.name === name) || progress.batches[0];
+    if (!batch) {
+      $("progress-batch").textContent = "no batch is open";
+      $("progress-overall").textContent = "–";
+      $("progress-gold").textContent = "–";
+      return;
+    }
+    $("progress-batch").textContent = number(batch.judged) + " judged · " +
+      number(batch.skipped) + " skipped (" + batch.name + ")";
+    $("progress-overall").textContent =
+      number(batch.complete) + " of " + number(batch.comparisons) + " comparisons complete";
+    let gold = "not shown for this batch";
+    if (batch.gold_revealed) {
+      gold = batch.gold.judged
+        ? Math.round(batch.gold.accuracy * 100) + "% (" + batch.gold.correct + " of " +
+          batch.gold.judged + " gold comparisons)"
+        : "no gold comparisons judged yet";
+    }
+    $("progress-gold").textContent = gold;
+  }
+
+  // --- keys ---------------------------------------------------------------------------
+  const TYPING = "textarea, select, input[type=text], input[type=search], [contenteditable]";
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && target.form &&
+        target.matches("textarea")) {
+      event.preventDefault();
+      target.form.requestSubmit();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || skipDialog.open) return;
+    if (target.closest && target.closest(TYPING)) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key === "g") {
+      $("guidelines").focus();
+      event.preventDefault();
+      return;
+    }
+    if ($("comparison").hidden || !state.lease) return;
+    if (key === "Enter" && target.closest("button, a, summary")) return;
+    let handled = true;
+    if (state.busy) {
+      handled = false;
+    } else if (key === "1") {
+      choose("left");
+    } else if (key === "2") {
+      choose("right");
+    } else if (key === "a") {
+      toggleSafe("left");
+    } else if (key === "b") {
+      toggleSafe("right");
+    } else if (key === "f") {
+      $("flagged").checked = !$("flagged").checked;
+    } else if (key === "s") {
+      openSkip();
+    } else if (key === "Enter") {
+      submit();
+    } else if (key === "Escape") {
+      resetJudgement();
+      clearNotice();
+    } else if (strengthKeys[key]) {
+      judge.querySelector("input[name=strength][value=" + strengthKeys[key] + "]").checked = true;
+      submit();
+    } else {
+      handled = false;
+    }
+    if (handled) event.preventDefault();
+  });
+
+  skipDialog.addEventListener("keydown", (event) => {
+    const typing = event.target.matches("input[type=text]");
+    const reasons = skipDialog.querySelectorAll("input[name=reason]");
+    if (!typing && /^[1-9]$/.test(event.key) && reasons[event.key - 1]) {
+      event.preventDefault();
+      event.stopPropagation();
+      reasons[event.key - 1].checked = true;
+      if (reasons[event.key - 1].value === "other") $("skip-other").focus();
+      else reasons[event.key - 1].focus();
+    } else if (event.key === "Enter" && !event.target.matches("button")) {
+      event.preventDefault();
+      event.stopPropagation();
+      confirmSkip();
+    }
+  });
+
+  $("skip-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    confirmSkip();
+  });
+  $("skip-other").addEventListener("input", () => {
+    $("skip-form").querySelector("input[name=reason][value=other]").checked = true;
+  });
+  $("skip-cancel").addEventListener("click", () => skipDialog.close());
+
+  judge.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  judge.addEventListener("change", markChosen);
+  for (const side of ["left", "right"]) {
+    for (const input of safeInputs(side)) input.addEventListener("change", () => markSafety(side));
+  }
+  $("skip").addEventListener("click", openSkip);
+  $("check-again").addEventListener("click", queue);
+  $("mode-queue").addEventListener("click", () => setMode("queue"));
+  $("mode-write").addEventListener("click", () => setMode("write"));
+  $("new-prompt").addEventListener("click", () => {
+    $("prompt-message").value = "";
+    setMode("write");
+  });
+  $("back-to-queue").addEventListener("click", () => setMode("queue"));
+
+  refreshProgress(true);
+  if ($("empty").hidden) queue();
+})();

@@ -1,0 +1,128 @@
+"""The console's forms: a batch's schedule and settings, an import upload, an export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from paddock.annotation.models import Axis, Batch, ImportKind
+from paddock.annotation.services.export import KINDS as EXPORT_KINDS
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format=DATETIME_FORMAT)
+
+
+class BatchForm(forms.ModelForm):
+    """Name, schedule (open and close times), quotas per axis, overlap, gold share, test
+    split and whether annotators see their gold accuracy."""
+
+    class Meta:
+        model = Batch
+        fields = [
+            "name", "opens_at", "closes_at", "helpfulness_quota", "safety_quota", "overlap",
+            "gold_share", "test_split_size", "reveal_gold_accuracy",
+        ]
+        labels = {
+            "opens_at": "Opens at",
+            "closes_at": "Closes at",
+            "helpfulness_quota": "Helpfulness quota",
+            "safety_quota": "Safety quota",
+            "overlap": "Overlap",
+            "gold_share": "Gold share",
+            "test_split_size": "Held-out test comparisons",
+            "reveal_gold_accuracy": "Show annotators their gold accuracy",
+        }
+        help_texts = {
+            "helpfulness_quota": "Comparisons wanted on the helpfulness axis (0: no target).",
+            "safety_quota": "Comparisons wanted on the safety axis (0: no target).",
+            "overlap": "Judgements wanted per comparison (2 or more measures agreement).",
+            "gold_share": "Share of gold comparisons served, from 0 to 1 (0.05 is 5%).",
+            "test_split_size": "Comparisons held out from training as this batch's test set.",
+        }
+        widgets = {
+            "opens_at": DateTimeLocalInput(),
+            "closes_at": DateTimeLocalInput(),
+            "gold_share": forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"}),
+            "overlap": forms.NumberInput(attrs={"min": "1"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zone = settings.TIME_ZONE
+        for name in ("opens_at", "closes_at"):
+            self.fields[name].input_formats = [DATETIME_FORMAT, "%Y-%m-%d %H:%M",
+                                               "%Y-%m-%dT%H:%M:%S"]
+            self.fields[name].help_text = f"Time zone {zone}."
+        self.fields["name"].help_text = "Unique, e.g. “week 12”."
+
+    def clean_gold_share(self) -> float:
+        share = self.cleaned_data["gold_share"]
+        if not 0.0 <= share <= 1.0:
+            raise forms.ValidationError("Write a share from 0 to 1, e.g. 0.05 for 5%.")
+        return share
+
+    def clean_overlap(self) -> int:
+        overlap = self.cleaned_data["overlap"]
+        if overlap < 1:
+            raise forms.ValidationError("At least one judgement per comparison.")
+        return overlap
+
+    def clean(self):
+        data = super().clean()
+        opens, closes = data.get("opens_at"), data.get("closes_at")
+        if opens and closes and closes <= opens:
+            self.add_error("closes_at", "A batch must close after it opens.")
+        return data
+
+
+def next_week_initial() -> dict:
+    """A new batch's defaults: the week after the latest batch, with its settings (the
+    weekly rhythm of Llama 2's 14 batches), or this week when there is none."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    latest = Batch.objects.order_by("-closes_at", "-id").first()
+    if latest is None:
+        return {"opens_at": now, "closes_at": now + timedelta(days=7), "overlap": 1,
+                "gold_share": 0.0, "test_split_size": 1000}
+    opens = max(latest.closes_at, now)
+    return {
+        "opens_at": opens, "closes_at": opens + timedelta(days=7),
+        "helpfulness_quota": latest.helpfulness_quota, "safety_quota": latest.safety_quota,
+        "overlap": latest.overlap, "gold_share": latest.gold_share,
+        "test_split_size": latest.test_split_size,
+        "reveal_gold_accuracy": latest.reveal_gold_accuracy,
+    }
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="JSONL file", help_text="JSONL, optionally gzip (.gz) or zstd (.zst) compressed."
+    )
+    kind = forms.ChoiceField(label="What it holds", choices=ImportKind.choices)
+    axis = forms.ChoiceField(
+        label="Axis of public preferences", choices=Axis.choices, initial=Axis.HELPFULNESS,
+        help_text="HH-RLHF only: harmless-base is safety data. Prompts and pairs carry "
+                  "their own axis.",
+    )
+    dataset = forms.CharField(
+        label="Dataset name", max_length=200, required=False,
+        help_text="HH-RLHF only, e.g. hh-rlhf/harmless-base (default: the file name).",
+    )
+
+
+class ExportForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Export",
+        choices=[(kind, label) for kind, label in (
+            ("preferences", "Preferences (what reward-model training reads)"),
+            ("raw", "Raw judgements (every judgement as stored, skips included)"),
+        ) if kind in EXPORT_KINDS],
+    )
