@@ -57,8 +57,8 @@ def start_worker(
     log_dir = tmp_path_factory.mktemp("worker-logs")
     started: list[WorkerProcess] = []
 
-    def start(queues: list[str]) -> WorkerProcess:
-        worker = WorkerProcess(queues=queues, env=env, log_dir=log_dir)
+    def start(queues: list[str], extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        worker = WorkerProcess(queues=queues, env={**env, **(extra_env or {})}, log_dir=log_dir)
         started.append(worker)
         return worker.start(celery_app)
 
@@ -71,6 +71,16 @@ def start_worker(
 def default_worker(start_worker) -> WorkerProcess:
     """One worker listening to the ``default`` queue only, shared by the whole session."""
     return start_worker(["default"])
+
+
+@pytest.fixture(scope="session")
+def generation_worker(start_worker) -> WorkerProcess:
+    """One worker on the ``generation`` queue, sampling written prompts with a stand-in
+    that takes a while (as a GPU worker would), so pages must show that they wait."""
+    return start_worker(
+        ["generation"],
+        {"PADDOCK_RESPONSE_GENERATOR": "tests.support.generators.SlowStandInGenerator"},
+    )
 
 
 def pytest_report_header(config) -> list[str]:

@@ -42,17 +42,13 @@ def default_variants(model_versions: Sequence[str]) -> tuple[Variant, Variant]:
     return Variant(model, 0.7), Variant(model, 1.2)
 
 
-DEFAULT_GENERATOR = "paddock.annotation.generation.StandInGenerator"
-
-
 def configured_generator() -> ResponseGenerator:
-    """The generator the write-a-prompt API uses: the class named by the setting
-    ``PADDOCK_RESPONSE_GENERATOR`` (a dotted path), :class:`StandInGenerator` until the
-    GPU sampler is wired in."""
+    """The generator the generation workers use for written prompts: the class named by
+    the setting ``PADDOCK_RESPONSE_GENERATOR`` (a dotted path)."""
     from django.conf import settings
     from django.utils.module_loading import import_string
 
-    return import_string(getattr(settings, "PADDOCK_RESPONSE_GENERATOR", DEFAULT_GENERATOR))()
+    return import_string(settings.PADDOCK_RESPONSE_GENERATOR)()
 
 
 class StandInGenerator:

@@ -159,6 +159,10 @@ class Conversation(models.Model):
     )
     external_id = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    request_id = models.UUIDField(
+        null=True, blank=True, unique=True, editable=False,
+        help_text="The write-a-prompt request that made it: a redelivered request finds it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -164,6 +164,12 @@ PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 1)  # per annotator
 # Exports name annotators by an HMAC of their id; keep this key to keep pseudonyms stable
 # across exports (it defaults to SECRET_KEY, so rotating that changes them).
 PADDOCK_PSEUDONYM_KEY = env_str("PADDOCK_PSEUDONYM_KEY", "")
+# What samples the two responses of a written prompt, on the generation workers: a dotted
+# path to a ResponseGenerator class (paddock.annotation.generation). The stand-in writes
+# placeholder text and says so; the weekly pipeline's policy sampler replaces it.
+PADDOCK_RESPONSE_GENERATOR = env_str(
+    "PADDOCK_RESPONSE_GENERATOR", "paddock.annotation.generation.StandInGenerator"
+)
 
 # --- Production hardening (checked by `manage.py check --deploy`) ---------------------
 SESSION_COOKIE_HTTPONLY = True

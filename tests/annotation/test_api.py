@@ -7,7 +7,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from paddock.annotation.models import Axis, Judgement
+from paddock.annotation.models import Assignment, Axis, Judgement
 from paddock.platform.accounts.models import Role
 from tests.annotation.factories import make_batch, make_comparisons
 
@@ -52,7 +52,7 @@ ENDPOINTS = [
     ("get", "annotation-api:progress", False, None,
      {"anonymous": 401, "annotator": 200, "manager": 403, "admin": 200}),
     ("post", "annotation-api:prompts", False, {"message": "How do tides work?"},
-     {"anonymous": 401, "annotator": 201, "manager": 403, "admin": 201}),
+     {"anonymous": 401, "annotator": 202, "manager": 403, "admin": 202}),
 ]
 
 # Endpoints that need an object of the caller's (an assignment, a judgement, an upload)
@@ -61,6 +61,8 @@ ROLES_TESTED_ELSEWHERE = {
     "annotation-api:submit": "test_only_annotators_submit_or_skip",
     "annotation-api:skip": "test_only_annotators_submit_or_skip",
     "annotation-api:continue": "test_only_the_author_of_a_judgement_continues_from_it",
+    "annotation-api:prompt-status":
+        "test_a_prompt_waits_for_a_worker_and_is_only_its_authors_to_see",
     "annotation-api:batch-status": "test_batch_status_is_for_managers",
     "annotation-api:batch-import": "tests/annotation/test_importing.py",
     "annotation-api:batches": "test_only_managers_create_batches_or_start_exports",
@@ -273,9 +275,30 @@ def test_batch_status_is_for_managers(world):
     assert response.status_code == 403
 
 
+def sampled(client, response):
+    """What the page does after a 202: the generation worker's task runs (here in this
+    process, through Celery's apply with the job's id and header, so its Job row moves as
+    on a worker), then the page reads the request's status."""
+    from paddock.workers.models import Job
+    from paddock.workers.tasks.annotation import sample_responses_task
+    from paddock.workers.tracking import JOB_HEADER
+
+    assert response.status_code == 202, response.content
+    accepted = response.json()
+    job = Job.objects.get(pk=accepted["request"])
+    assert (job.queue, job.state) == ("generation", "queued")
+    sample_responses_task.apply(kwargs=job.kwargs, task_id=str(job.pk),
+                                headers={JOB_HEADER: True})
+    status = client.get(accepted["status_url"])
+    assert status.status_code == 200, status.content
+    return status.json()
+
+
 def own_judgement(client, message="How do I brew tea?"):
-    lease = client.post(reverse("annotation-api:prompts"), {"message": message},
-                        format="json").json()
+    ready = sampled(client, client.post(reverse("annotation-api:prompts"),
+                                        {"message": message}, format="json"))
+    assert ready["state"] == "succeeded", ready
+    lease = ready["assignment"]
     submitted = client.post(reverse("annotation-api:submit", args=[lease["assignment_id"]]),
                             {"chosen": "right", "strength": "better"}, format="json")
     assert submitted.status_code == 201
@@ -291,8 +314,7 @@ def test_write_a_prompt_then_continue_from_the_chosen_response(world):
 
     response = client.post(reverse("annotation-api:continue", args=[judgement["id"]]),
                            {"message": "And green tea?"}, format="json")
-    assert response.status_code == 201, response.content
-    follow_up = response.json()
+    follow_up = sampled(client, response)["assignment"]
     assert follow_up["own_prompt"] is True
     assert follow_up["conversation"] == [
         {"role": "user", "content": "How do I brew tea?"},
@@ -310,10 +332,10 @@ def test_safety_prompts_need_a_risk_category(world):
     missing = client.post(url, {"message": "How to pick a lock?", "axis": "safety"},
                           format="json")
     assert missing.status_code == 400 and "risk category" in missing.json()["detail"]
-    ok = client.post(url, {"message": "How to pick a lock?", "axis": "safety",
-                           "risk_category": "illicit_criminal"}, format="json")
-    assert ok.status_code == 201
-    assert (ok.json()["axis"], ok.json()["risk_category"]) == ("safety", "illicit_criminal")
+    ok = sampled(client, client.post(url, {"message": "How to pick a lock?", "axis": "safety",
+                                           "risk_category": "illicit_criminal"}, format="json"))
+    lease = ok["assignment"]
+    assert (lease["axis"], lease["risk_category"]) == ("safety", "illicit_criminal")
     blank = client.post(url, {"message": "   "}, format="json")
     assert blank.status_code == 400
 
@@ -329,8 +351,9 @@ def test_prompts_need_an_open_batch(world, make_user):
 
 def test_prompts_use_the_configured_generator(world, settings):
     settings.PADDOCK_RESPONSE_GENERATOR = "tests.annotation.test_api.EchoGenerator"
-    lease = client_for(world["annotator"]).post(reverse("annotation-api:prompts"),
-                                                {"message": "ping"}, format="json").json()
+    client = client_for(world["annotator"])
+    lease = sampled(client, client.post(reverse("annotation-api:prompts"), {"message": "ping"},
+                                        format="json"))["assignment"]
     assert {lease["left"], lease["right"]} == {"echo 0: ping", "echo 1: ping"}
 
 
@@ -340,6 +363,45 @@ class EchoGenerator:
 
         return [ResponseSpec(f"echo {i}: {turns[-1].content}", v.model_version)
                 for i, v in enumerate(variants)]
+
+
+def test_a_prompt_waits_for_a_worker_and_is_only_its_authors_to_see(world):
+    client = client_for(world["annotator"])
+    accepted = client.post(reverse("annotation-api:prompts"), {"message": "Hi"}, format="json")
+    assert accepted.status_code == 202
+    waiting = client.get(accepted.json()["status_url"]).json()
+    assert (waiting["state"], waiting["assignment"]) == ("queued", None)
+    # Nothing is stored until a worker has sampled the responses.
+    assert not Assignment.objects.filter(annotator=world["annotator"]).exists()
+    url = accepted.json()["status_url"]
+    assert client_for(None).get(url).status_code == 401
+    assert client_for(world["manager"]).get(url).status_code == 403
+    assert client_for(world["other"]).get(url).status_code == 404
+
+
+def test_a_batch_closed_while_the_prompt_waited_fails_the_request_with_the_reason(world):
+    from paddock.annotation.models import BatchStatus
+
+    client = client_for(world["annotator"])
+    accepted = client.post(reverse("annotation-api:prompts"), {"message": "Hi"}, format="json")
+    world["batch"].status = BatchStatus.CLOSED
+    world["batch"].save(update_fields=["status"])
+    failed = sampled(client, accepted)
+    assert failed["state"] == "failed" and "is not open" in failed["detail"]
+    assert failed["assignment"] is None
+
+
+def test_a_redelivered_sampling_task_leases_one_comparison(world):
+    from paddock.workers.models import Job
+    from paddock.workers.tasks.annotation import sample_responses_task
+
+    client = client_for(world["annotator"])
+    first = sampled(client, client.post(reverse("annotation-api:prompts"), {"message": "Hi"},
+                                        format="json"))
+    job = Job.objects.get(pk=first["request"])
+    again = sample_responses_task.apply(kwargs=job.kwargs).get()  # a second delivery
+    assert again == {"assignment_id": first["assignment"]["assignment_id"]}
+    assert Assignment.objects.filter(annotator=world["annotator"]).count() == 1
 
 
 @pytest.mark.parametrize("caller", ["anonymous", "manager", "other"])
@@ -353,8 +415,8 @@ def test_only_the_author_of_a_judgement_continues_from_it(world, caller):
 
 def test_a_skip_cannot_be_continued(world):
     client = client_for(world["annotator"])
-    lease = client.post(reverse("annotation-api:prompts"), {"message": "Hi"},
-                        format="json").json()
+    lease = sampled(client, client.post(reverse("annotation-api:prompts"), {"message": "Hi"},
+                                        format="json"))["assignment"]
     skipped = client.post(reverse("annotation-api:skip", args=[lease["assignment_id"]]),
                           {"reason": "typo"}, format="json").json()
     response = client.post(reverse("annotation-api:continue", args=[skipped["id"]]),

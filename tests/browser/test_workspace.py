@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from paddock.annotation.generation import StandInGenerator
 from paddock.annotation.models import Assignment, Axis, Judgement, SafetyBin
 from paddock.annotation.services.assignment import next_assignment, submit_judgement
 from paddock.annotation.services.comparisons import (
@@ -61,14 +59,6 @@ def comparison(batch, turns, a: str, b: str, *, axis=Axis.HELPFULNESS, risk: str
     return comparison_create(conversation=conversation,
                              response_a=ResponseSpec(a, "policy-v2"),
                              response_b=ResponseSpec(b, "policy-v1"))
-
-
-class SlowStandIn(StandInGenerator):
-    """Sampling takes a while, as on a GPU worker: the page must show it is waiting."""
-
-    def generate(self, turns, variants, *, seed):
-        time.sleep(0.8)
-        return super().generate(turns, variants, seed=seed)
 
 
 def test_keyboard_only_judging_three_and_a_skip(page, make_user):
@@ -162,10 +152,11 @@ def test_safety_labels_by_keyboard_then_the_empty_queue(page, make_user):
     screenshot(page, "workspace-empty")
 
 
-def test_write_a_prompt_wait_judge_and_continue_the_conversation(page, make_user, settings):
+@pytest.mark.worker
+def test_write_a_prompt_wait_judge_and_continue_the_conversation(page, make_user,
+                                                                generation_worker):
     from playwright.sync_api import expect
 
-    settings.PADDOCK_RESPONSE_GENERATOR = "tests.browser.test_workspace.SlowStandIn"
     annotator = make_user(Role.ANNOTATOR)
     make_batch()
     log_in(page, annotator)
@@ -175,6 +166,7 @@ def test_write_a_prompt_wait_judge_and_continue_the_conversation(page, make_user
     page.fill("#prompt-message", "What should I pack for a day hike?")
     page.press("#prompt-message", "Control+Enter")
     expect(page.locator("#generating")).to_be_visible()
+    expect(page.locator("#generating-detail")).to_contain_text("generation worker")
     screenshot(page, "workspace-generating")
     first = shown_assignment(page)
     expect(page.locator("#cmp-batch")).to_contain_text("your prompt")

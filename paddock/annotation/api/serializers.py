@@ -71,6 +71,23 @@ class ContinueSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=20_000)
 
 
+class SamplingAcceptedSerializer(serializers.Serializer):
+    request = serializers.UUIDField(help_text="Poll prompts/{request} until it is ready.")
+    state = serializers.CharField()
+    status_url = serializers.CharField()
+
+
+class SamplingStatusSerializer(serializers.Serializer):
+    request = serializers.UUIDField()
+    state = serializers.ChoiceField(
+        choices=["queued", "running", "succeeded", "failed", "cancelled"]
+    )
+    assignment = AssignmentSerializer(
+        allow_null=True, help_text="Once succeeded: the new comparison, leased to you."
+    )
+    detail = serializers.CharField(help_text="Once failed: why; the prompt was not stored.")
+
+
 class ProgressBatchSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("judgements/<int:judgement_id>/continue", views.ContinueConversation.as_view(),
          name="continue"),
     path("prompts", views.WritePrompt.as_view(), name="prompts"),
+    path("prompts/<uuid:request_id>", views.SamplingStatus.as_view(), name="prompt-status"),
     path("progress", views.MyProgress.as_view(), name="progress"),
     path("batches", views.BatchList.as_view(), name="batches"),
     path("batches/<int:pk>", views.BatchDetail.as_view(), name="batch"),

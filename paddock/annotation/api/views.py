@@ -7,8 +7,11 @@ exists). Data managers reach batches, imports, exports and statistics.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
@@ -18,7 +21,6 @@ from rest_framework.views import APIView
 
 from paddock.annotation.api import serializers as s
 from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
-from paddock.annotation.generation import configured_generator
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
 from paddock.annotation.selectors import (
     annotator_progress,
@@ -27,12 +29,17 @@ from paddock.annotation.selectors import (
     open_batches,
 )
 from paddock.annotation.services import assignment as service
-from paddock.annotation.services.authoring import conversation_continue, prompt_submit
+from paddock.annotation.services.authoring import (
+    AuthoringRequest,
+    continue_request,
+    prompt_request,
+)
 from paddock.annotation.services.batches import BatchTransitionError, batch_move
 from paddock.annotation.services.export import export_path
 from paddock.annotation.services.importing import upload_save
 from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
+from paddock.workers.models import Job, JobState
 
 
 def _accepted(job) -> Response:
@@ -122,16 +129,32 @@ class MyProgress(APIView):
         return Response(annotator_progress(request.user))
 
 
-class WritePrompt(APIView):
-    """Write-a-prompt: two responses are sampled and the comparison is leased to its author.
+def _sampling_enqueue(request: Request, authoring: AuthoringRequest, label: str) -> Response:
+    """Queue the two responses on the generation workers; the page polls the request."""
+    from paddock.workers.tasks.annotation import sample_responses_task
 
-    The responses come from the configured ``ResponseGenerator`` while the request waits
-    (the workspace shows a waiting state meanwhile).
+    job = job_enqueue(
+        task=sample_responses_task,
+        kwargs={"request": authoring.as_kwargs(), "request_id": str(uuid.uuid4())},
+        label=label, created_by=request.user,
+    )
+    return Response(
+        {"request": str(job.pk), "state": job.state,
+         "status_url": reverse("annotation-api:prompt-status", args=[job.pk])},
+        status=status.HTTP_202_ACCEPTED,
+    )
+
+
+class WritePrompt(APIView):
+    """Write-a-prompt: checked now, answered by two responses a generation worker samples.
+
+    202 with the request's id; ``GET prompts/{id}`` says when the comparison is ready
+    (it is then leased to its author).
     """
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=s.PromptSerializer, responses={201: s.AssignmentSerializer})
+    @extend_schema(request=s.PromptSerializer, responses={202: s.SamplingAcceptedSerializer})
     def post(self, request: Request) -> Response:
         payload = s.PromptSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -145,22 +168,22 @@ class WritePrompt(APIView):
                 "No batch is open for new prompts right now; nothing was stored."
             ))
         try:
-            lease = prompt_submit(
+            authoring = prompt_request(
                 annotator=request.user, batch=batch, message=data["message"], axis=data["axis"],
-                risk_category=data["risk_category"], generator=configured_generator(),
+                risk_category=data["risk_category"],
             )
         except service.AnnotationError as error:
             return _refused(error)
-        return Response(lease_payload(lease.pk), status=status.HTTP_201_CREATED)
+        return _sampling_enqueue(request, authoring, f"Responses for a prompt in {batch.name}")
 
 
 class ContinueConversation(APIView):
     """Go on from the chosen response of one of your judgements: a new user message, two
-    new sampled responses, leased to you."""
+    new sampled responses (as for a written prompt), leased to you."""
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=s.ContinueSerializer, responses={201: s.AssignmentSerializer})
+    @extend_schema(request=s.ContinueSerializer, responses={202: s.SamplingAcceptedSerializer})
     def post(self, request: Request, judgement_id: int) -> Response:
         payload = s.ContinueSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -173,13 +196,36 @@ class ContinueConversation(APIView):
         if judgement is None:
             raise Http404("No such judgement of yours.")
         try:
-            lease = conversation_continue(
+            authoring = continue_request(
                 annotator=request.user, judgement=judgement,
-                message=payload.validated_data["message"], generator=configured_generator(),
+                message=payload.validated_data["message"],
             )
         except service.AnnotationError as error:
             return _refused(error)
-        return Response(lease_payload(lease.pk), status=status.HTTP_201_CREATED)
+        return _sampling_enqueue(
+            request, authoring, f"Responses for turn {len(authoring.turns)} of a conversation"
+        )
+
+
+class SamplingStatus(APIView):
+    """Where your written prompt stands: queued, running, ready (with the comparison,
+    leased to you) or failed (with the reason; the prompt was not stored)."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses={200: s.SamplingStatusSerializer})
+    def get(self, request: Request, request_id: uuid.UUID) -> Response:
+        job = Job.objects.filter(
+            pk=request_id, created_by=request.user, task_name="annotation.sample_responses"
+        ).first()
+        if job is None:
+            raise Http404("No such prompt of yours.")
+        body = {"request": str(job.pk), "state": job.state, "assignment": None, "detail": ""}
+        if job.state == JobState.SUCCEEDED:
+            body["assignment"] = lease_payload(job.result["assignment_id"])
+        elif job.state == JobState.FAILED:
+            body["detail"] = job.message.split(": ", 1)[-1]
+        return Response(body)
 
 
 class MyJudgements(generics.ListAPIView):

@@ -3,14 +3,21 @@
 Llama 2 annotators wrote a prompt, judged two sampled responses, and went on from the
 chosen one (paper, section 3.2.1). The author gets the new comparison directly, not
 through the queue; the queue never serves other comparisons of their prompts to them.
+
+Sampling takes seconds to minutes on a GPU, so it is split in two: the web request
+validates and returns an :class:`AuthoringRequest` at once (:func:`prompt_request`,
+:func:`continue_request`); a generation worker fulfils it (:func:`authoring_fulfil`),
+keyed by the request's id so a second delivery returns the first delivery's lease.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import uuid
+from dataclasses import asdict, dataclass
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from paddock.annotation.generation import ResponseGenerator, default_variants
@@ -18,6 +25,7 @@ from paddock.annotation.models import (
     Assignment,
     Axis,
     Batch,
+    Comparison,
     ConversationOrigin,
     Judgement,
     Turn,
@@ -37,6 +45,30 @@ MAX_PROMPT_CHARS = 20_000
 _random = random.SystemRandom()
 
 
+@dataclass(frozen=True)
+class AuthoringRequest:
+    """A validated prompt (or next turn) waiting for its two responses.
+
+    Plain data, so it travels in a task message to whichever generation worker is free.
+    """
+
+    annotator_id: int
+    batch_id: int
+    turns: tuple[tuple[str, str], ...]
+    axis: str
+    risk_category: str = ""
+    continues_id: int | None = None
+
+    def as_kwargs(self) -> dict:
+        data = asdict(self)
+        data["turns"] = [list(turn) for turn in self.turns]
+        return data
+
+    @classmethod
+    def from_kwargs(cls, data: dict) -> AuthoringRequest:
+        return cls(**{**data, "turns": tuple(tuple(turn) for turn in data["turns"])})
+
+
 def _check_message(message: str) -> str:
     message = message.strip()
     if not message:
@@ -46,48 +78,27 @@ def _check_message(message: str) -> str:
     return message
 
 
-def _lease_new_comparison(
-    *, batch: Batch, annotator, turns: Sequence[TurnSpec], axis: str, risk_category: str,
-    generator: ResponseGenerator, continues=None, rng: random.Random,
-) -> Assignment:
+def _check_open(batch: Batch) -> None:
     if not batch.is_accepting():
         raise BatchNotOpen(f"Batch {batch.name} is not open.")
-    seed = rng.randrange(2**31)
-    response_a, response_b = generator.generate(
-        turns, default_variants(batch.model_versions), seed=seed
-    )
-    now = timezone.now()
-    with transaction.atomic():
-        conversation = conversation_create(
-            batch=batch, turns=turns, axis=axis, risk_category=risk_category,
-            origin=ConversationOrigin.ANNOTATOR, author=annotator, continues=continues,
-        )
-        comparison = comparison_create(
-            conversation=conversation, response_a=response_a, response_b=response_b
-        )
-        return Assignment.objects.create(
-            comparison=comparison, annotator=annotator, leased_at=now,
-            expires_at=now + lease_duration(), a_on_left=rng.random() < 0.5,
-        )
 
 
-def prompt_submit(
+def prompt_request(
     *, annotator, batch: Batch, message: str, axis: str = Axis.HELPFULNESS,
-    risk_category: str = "", generator: ResponseGenerator, rng: random.Random | None = None,
-) -> Assignment:
-    """The annotator's own prompt, two sampled responses, leased to them to judge."""
+    risk_category: str = "",
+) -> AuthoringRequest:
+    """The annotator's own prompt, checked now so a mistake is answered in the request."""
     if axis == Axis.SAFETY and not risk_category:
         raise InvalidJudgement("Pick the risk category of a safety prompt.")
-    return _lease_new_comparison(
-        batch=batch, annotator=annotator, turns=[TurnSpec(Turn.Role.USER, _check_message(message))],
-        axis=axis, risk_category=risk_category, generator=generator, rng=rng or _random,
+    _check_open(batch)
+    return AuthoringRequest(
+        annotator_id=annotator.pk, batch_id=batch.pk,
+        turns=((Turn.Role.USER.value, _check_message(message)),), axis=axis,
+        risk_category=risk_category if axis == Axis.SAFETY else "",
     )
 
 
-def conversation_continue(
-    *, annotator, judgement: Judgement, message: str, generator: ResponseGenerator,
-    rng: random.Random | None = None,
-) -> Assignment:
+def continue_request(*, annotator, judgement: Judgement, message: str) -> AuthoringRequest:
     """Go on from the chosen response of the annotator's own judgement."""
     if judgement.annotator_id != annotator.pk:
         raise Judgement.DoesNotExist("no such judgement")
@@ -95,13 +106,91 @@ def conversation_continue(
         raise InvalidJudgement("A skipped comparison has no chosen response to continue from.")
     comparison = judgement.comparison
     conversation = comparison.conversation
-    turns = [TurnSpec(t.role, t.content) for t in conversation.turns.order_by("index")]
+    _check_open(comparison.batch)
+    turns = [(t.role, t.content) for t in conversation.turns.order_by("index")]
     turns += [
-        TurnSpec(Turn.Role.ASSISTANT, judgement.chosen.text),
-        TurnSpec(Turn.Role.USER, _check_message(message)),
+        (Turn.Role.ASSISTANT.value, judgement.chosen.text),
+        (Turn.Role.USER.value, _check_message(message)),
     ]
-    return _lease_new_comparison(
-        batch=comparison.batch, annotator=annotator, turns=turns, axis=conversation.axis,
-        risk_category=conversation.risk_category, generator=generator, continues=comparison,
-        rng=rng or _random,
+    return AuthoringRequest(
+        annotator_id=annotator.pk, batch_id=comparison.batch_id, turns=tuple(turns),
+        axis=conversation.axis, risk_category=conversation.risk_category,
+        continues_id=comparison.pk,
     )
+
+
+def _earlier_lease(request_id: uuid.UUID, annotator_id: int) -> Assignment | None:
+    return (
+        Assignment.objects.filter(
+            comparison__conversation__request_id=request_id, annotator_id=annotator_id
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def authoring_fulfil(
+    request: AuthoringRequest, *, request_id: uuid.UUID, generator: ResponseGenerator,
+    rng: random.Random | None = None,
+) -> Assignment:
+    """Sample the two responses and lease the new comparison to its author.
+
+    Safe to run twice: the conversation carries ``request_id`` (unique), so a redelivered
+    request returns the lease the first delivery made, even when both ran at once.
+    """
+    earlier = _earlier_lease(request_id, request.annotator_id)
+    if earlier is not None:
+        return earlier
+    batch = Batch.objects.get(pk=request.batch_id)
+    annotator = get_user_model().objects.get(pk=request.annotator_id)
+    _check_open(batch)  # it may have closed while the request waited for a worker
+    rng = rng or _random
+    seed = rng.randrange(2**31)
+    turns = [TurnSpec(role, content) for role, content in request.turns]
+    response_a, response_b = generator.generate(
+        turns, default_variants(batch.model_versions), seed=seed
+    )
+    continues = (
+        Comparison.objects.get(pk=request.continues_id) if request.continues_id else None
+    )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            conversation = conversation_create(
+                batch=batch, turns=turns, axis=request.axis,
+                risk_category=request.risk_category, origin=ConversationOrigin.ANNOTATOR,
+                author=annotator, continues=continues, request_id=request_id,
+            )
+            comparison = comparison_create(
+                conversation=conversation, response_a=response_a, response_b=response_b
+            )
+            return Assignment.objects.create(
+                comparison=comparison, annotator_id=request.annotator_id, leased_at=now,
+                expires_at=now + lease_duration(), a_on_left=rng.random() < 0.5,
+            )
+    except IntegrityError:
+        earlier = _earlier_lease(request_id, request.annotator_id)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def prompt_submit(
+    *, annotator, batch: Batch, message: str, axis: str = Axis.HELPFULNESS,
+    risk_category: str = "", generator: ResponseGenerator, rng: random.Random | None = None,
+) -> Assignment:
+    """Request and fulfil in one call (scripts, tests and the demo seed: no worker)."""
+    request = prompt_request(
+        annotator=annotator, batch=batch, message=message, axis=axis,
+        risk_category=risk_category,
+    )
+    return authoring_fulfil(request, request_id=uuid.uuid4(), generator=generator, rng=rng)
+
+
+def conversation_continue(
+    *, annotator, judgement: Judgement, message: str, generator: ResponseGenerator,
+    rng: random.Random | None = None,
+) -> Assignment:
+    """Continue and fulfil in one call (scripts, tests and the demo seed: no worker)."""
+    request = continue_request(annotator=annotator, judgement=judgement, message=message)
+    return authoring_fulfil(request, request_id=uuid.uuid4(), generator=generator, rng=rng)

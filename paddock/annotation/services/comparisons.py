@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ def conversation_create(
     continues: Comparison | None = None,
     external_id: str = "",
     metadata: dict | None = None,
+    request_id: uuid.UUID | None = None,
 ) -> Conversation:
     if not turns or turns[-1].role != Turn.Role.USER:
         raise ValueError("a conversation must end with a user turn")
@@ -53,7 +55,7 @@ def conversation_create(
         conversation = Conversation.objects.create(
             batch=batch, axis=axis, risk_category=risk_category if axis == Axis.SAFETY else "",
             origin=origin, author=author, continues=continues, external_id=external_id,
-            metadata=metadata or {},
+            metadata=metadata or {}, request_id=request_id,
         )
         Turn.objects.bulk_create(
             Turn(conversation=conversation, index=i, role=t.role, content=t.content,

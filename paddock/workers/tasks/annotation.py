@@ -1,10 +1,11 @@
-"""Annotation jobs: exports run here, never inside a web request."""
+"""Annotation jobs: exports, imports and sampling for written prompts run here, never
+inside a web request."""
 
 from __future__ import annotations
 
 from paddock.annotation.models import Batch
 from paddock.annotation.services.export import export_batch
-from paddock.workers.declare import paddock_task
+from paddock.workers.declare import RetryPolicy, paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
 
@@ -30,3 +31,22 @@ def import_file_task(
         created_by=user, progress=report_progress,
     )
     return {"import_id": report.pk, "imported": report.imported, "problems": report.problem_count}
+
+
+@paddock_task(
+    name="annotation.sample_responses", queue=Queue.GENERATION, idempotent=True,
+    retry=RetryPolicy.transient(), soft_time_limit=15 * 60,
+)
+def sample_responses_task(request: dict, request_id: str) -> dict:
+    """Two responses for an annotator's prompt, leased to them. Idempotent: keyed by
+    ``request_id``, a redelivery returns the first delivery's lease."""
+    import uuid
+
+    from paddock.annotation.generation import configured_generator
+    from paddock.annotation.services.authoring import AuthoringRequest, authoring_fulfil
+
+    lease = authoring_fulfil(
+        AuthoringRequest.from_kwargs(request), request_id=uuid.UUID(request_id),
+        generator=configured_generator(),
+    )
+    return {"assignment_id": lease.pk}

@@ -467,19 +467,49 @@
     $("continue-message").focus();
   }
 
+  // Sampling runs on a generation worker: the POST answers 202 at once and the page polls
+  // the request, saying how long it has waited and whether a worker has picked it up.
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function waitForResponses(statusUrl) {
+    const started = performance.now();
+    let delay = 250;
+    for (;;) {
+      await sleep(delay);
+      delay = Math.min(delay * 1.5, 2000);
+      const { status, data } = await api("GET", statusUrl);
+      if (status !== 200) return { failed: problem(data) };
+      if (data.state === "succeeded") return { lease: data.assignment };
+      if (data.state === "failed" || data.state === "cancelled") {
+        return { failed: data.detail || "Sampling failed; your prompt was not stored." };
+      }
+      const seconds = Math.round((performance.now() - started) / 1000);
+      $("generating-detail").textContent = data.state === "queued"
+        ? `Waiting for a generation worker (${seconds} s).`
+        : `A generation worker is sampling (${seconds} s).`;
+    }
+  }
+
   async function generate(url, body, from) {
     if (state.busy) return;
     state.back = from;
     setBusy(true);
     clearNotice();
+    $("generating-detail").textContent = "";
     show("generating");
     try {
       const { status, data } = await api("POST", url, body);
-      if (status === 201) {
-        showLease(data);
-      } else {
+      if (status !== 202) {
         show(from);
         notify(problem(data), "error");
+        return;
+      }
+      const outcome = await waitForResponses(data.status_url);
+      if (outcome.lease) {
+        showLease(outcome.lease);
+      } else {
+        show(from);
+        notify(outcome.failed, "error");
       }
     } catch (error) {
       show(from);
