@@ -24,8 +24,9 @@ $(BIN)/python:
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files: reinstall only when the dependency list changes, so a second run is fast.
+# The demo's workers train tiny models on the CPU, so `make run` installs the training extra.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[training]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -41,6 +42,7 @@ migrate: $(VENV)/.installed-run
 
 seed: migrate
 	@$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py paddock_bootstrap_models --tiny
 
 run: redis seed
 	@echo

@@ -109,6 +109,16 @@ class Batch(models.Model):
         help_text="Annotators see their own accuracy on this batch's gold comparisons.",
     )
     model_versions = models.JSONField(default=list, blank=True)
+    pipeline_on_close = models.BooleanField(
+        default=True,
+        help_text="When it closes on schedule, run the weekly pipeline (reward models, "
+        "policy, next batch's comparisons).",
+    )
+    pipeline_plan = models.JSONField(
+        default=dict, blank=True,
+        help_text="Overrides of the pipeline's default plan for this batch, e.g. "
+        '{"steps": {"ppo": true}}.',
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",

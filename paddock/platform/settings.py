@@ -171,6 +171,20 @@ PADDOCK_RESPONSE_GENERATOR = env_str(
     "PADDOCK_RESPONSE_GENERATOR", "paddock.annotation.generation.StandInGenerator"
 )
 
+# --- The weekly pipeline (paddock.workers.pipeline) -----------------------------------
+# Every model version the loop trains, numbered, with its lineage (paddock.training.registry).
+MODEL_REGISTRY_DIR = Path(env_str("PADDOCK_MODEL_REGISTRY_DIR", str(ARTIFACTS_DIR / "models")))
+# Checkpoints the loop starts from: the reward models' base, and the first policy.
+PADDOCK_REWARD_BASE_MODEL = env_str(
+    "PADDOCK_REWARD_BASE_MODEL", str(ARTIFACTS_DIR / "base" / "reward-base"))
+PADDOCK_POLICY_BASE_MODEL = env_str(
+    "PADDOCK_POLICY_BASE_MODEL", str(ARTIFACTS_DIR / "base" / "policy-base"))
+# A running step beats every HEARTBEAT seconds; one silent for STALE_AFTER lost its worker
+# and is re-sent; a step queued for RESEND_AFTER lost its message and is re-sent.
+PADDOCK_PIPELINE_HEARTBEAT = env_float("PADDOCK_PIPELINE_HEARTBEAT", 10.0)
+PADDOCK_PIPELINE_STALE_AFTER = env_float("PADDOCK_PIPELINE_STALE_AFTER", 120.0)
+PADDOCK_PIPELINE_RESEND_AFTER = env_float("PADDOCK_PIPELINE_RESEND_AFTER", 6 * 60 * 60.0)
+
 # --- Production hardening (checked by `manage.py check --deploy`) ---------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -140,8 +140,11 @@ def submit_or_skip(person, lease, rng, *, skip):
 
 
 def test_manager_creates_imports_opens_watches_and_exports(page, make_user, default_worker,
-                                                          tmp_path):
+                                                          tmp_path, settings):
     from playwright.sync_api import expect
+
+    # A fresh installation: no model trained yet (other tests' runs fill the session's own).
+    settings.MODEL_REGISTRY_DIR = tmp_path / "models"
 
     manager = make_user(Role.DATA_MANAGER)
     people = []

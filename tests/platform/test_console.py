@@ -27,7 +27,7 @@ from paddock.annotation.services.export import export_batch
 from paddock.platform.accounts.models import Role
 from paddock.platform.console.charts import Row, Series, axis_ticks, bar_chart, column_chart
 from paddock.workers.jobs import job_succeed
-from paddock.workers.models import Job, JobState
+from paddock.workers.models import Job, JobState, PipelineRun
 from tests.annotation.factories import make_batch, make_comparisons
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +55,12 @@ CONSOLE_URLS = [
     ("post", "console:batch_import", ("batch",), {}, 302),  # no file: refused, redirected
     ("post", "console:batch_export", ("batch",), {"kind": "nope"}, 302),
     ("get", "console:batch_export_file", ("batch", "preferences"), None, 404),  # none yet
+    ("post", "console:batch_run_pipeline", ("batch",), None, 302),  # to its run's page
+    ("get", "console:runs", (), None, 200),
+    ("get", "console:run", ("run",), None, 200),
+    ("get", "console:run_live", ("run",), None, 200),
+    ("post", "console:run_cancel", ("run",), None, 302),
+    ("post", "console:run_rerun", ("run",), {"from_step": "export"}, 302),
 ]
 EXPECTED = {
     (method, name): {"anonymous": 302, "annotator": 403, "manager": status, "admin": status}
@@ -80,7 +86,8 @@ def test_console_roles(client, make_user, settings, tmp_path, role, method, name
     settings.ARTIFACTS_DIR = tmp_path  # no export of another test's batch with the same id
     batch = make_batch(name="week 12")
     job = Job.objects.create(task_name="tests.count_words", queue="default", label="demo")
-    values = {"batch": batch.pk, "job": job.pk}
+    run = PipelineRun.objects.create(batch=batch)  # the pipeline pages' tests are elsewhere
+    values = {"batch": batch.pk, "job": job.pk, "run": run.pk}
     url = reverse(name, args=[values.get(arg, arg) for arg in args])
     if role != "anonymous":
         client.force_login(make_user(ROLE_OF[role]))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from paddock.platform.console import views
+from paddock.platform.console import pipelines, views
 
 app_name = "console"
 urlpatterns = [
@@ -17,4 +17,11 @@ urlpatterns = [
     path("batches/<int:batch_id>/export", views.batch_export, name="batch_export"),
     path("batches/<int:batch_id>/exports/<str:kind>", views.batch_export_file,
          name="batch_export_file"),
+    path("batches/<int:batch_id>/run-pipeline", pipelines.batch_run_pipeline,
+         name="batch_run_pipeline"),
+    path("runs/", pipelines.run_list, name="runs"),
+    path("runs/<uuid:run_id>/", pipelines.run_detail, name="run"),
+    path("runs/<uuid:run_id>/live", pipelines.run_live, name="run_live"),
+    path("runs/<uuid:run_id>/cancel", pipelines.run_cancel, name="run_cancel"),
+    path("runs/<uuid:run_id>/rerun", pipelines.run_rerun, name="run_rerun"),
 ]

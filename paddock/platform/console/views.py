@@ -28,11 +28,14 @@ from paddock.platform.console import dashboard
 from paddock.platform.console.forms import BatchForm, ExportForm, ImportForm, next_week_initial
 from paddock.platform.console.reward_models import reward_model_table
 from paddock.workers.jobs import job_enqueue
-from paddock.workers.models import Job, JobState
+from paddock.workers.models import Job, JobState, PipelineRun
 
 RECENT_JOBS = 10
 ALL_JOBS = 200
 BATCH_JOBS = 10
+BATCH_RUNS = 5
+# A batch that never opened has no judgements: its weekly cycle's first step would fail.
+RUNNABLE = (BatchStatus.OPEN, BatchStatus.CLOSED, BatchStatus.EXPORTED)
 EXPORT_TASK = "annotation.export_batch"
 IMPORT_TASK = "annotation.import_file"
 LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
@@ -203,6 +206,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
                 "finished": datetime.fromtimestamp(stat.st_mtime, tz=UTC),
                 "url": reverse("console:batch_export_file", args=[batch.pk, kind]),
             })
+    runs = list(PipelineRun.objects.filter(batch=batch)[:BATCH_RUNS])
     return render(request, "console/batch.html", {
         "batch": batch,
         "moves": moves,
@@ -211,6 +215,9 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "import_jobs": _batch_jobs(batch, IMPORT_TASK),
         "export_jobs": _batch_jobs(batch, EXPORT_TASK),
         "exports": exports,
+        "runs": runs,
+        "active_run": next((run for run in runs if run.is_active), None),
+        "can_run": batch.status in RUNNABLE,
         # Both forms have a "kind": distinct ids keep each label on its own field.
         "import_form": ImportForm(auto_id="import_%s"),
         "export_form": ExportForm(auto_id="export_%s"),

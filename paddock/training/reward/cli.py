@@ -41,7 +41,13 @@ def emit(event: str, **fields) -> None:
     print(json.dumps({"event": event, **fields}), flush=True)
 
 
-def load_data(specs: list[str]) -> tuple[list[PreferencePair], list[dict]]:
+def in_split(pair: PreferencePair, split: str) -> bool:
+    """The platform's exports mark each pair ``train`` or ``test`` (per comparison);
+    public data has no split and counts as training data."""
+    return split == "all" or pair.meta.get("split", "train") == split
+
+
+def load_data(specs: list[str], split: str = "all") -> tuple[list[PreferencePair], list[dict]]:
     pairs: list[PreferencePair] = []
     reports = []
     for spec in specs:
@@ -52,7 +58,7 @@ def load_data(specs: list[str]) -> tuple[list[PreferencePair], list[dict]]:
         if not Path(path).is_file():
             raise UsageError(f"--data {spec!r}: no such file {path}")
         reader = FORMATS[kind](path)
-        pairs.extend(reader)
+        pairs.extend(pair for pair in reader if in_split(pair, split))
         reports.append(reader.report.to_dict())
     return pairs, reports
 
@@ -101,7 +107,7 @@ def train(args: argparse.Namespace) -> None:
         config = RewardConfig.from_dict(settings)
     except (TypeError, ValueError) as error:
         raise UsageError(f"reward config: {error}") from None
-    pairs, reports = load_data(args.data)
+    pairs, reports = load_data(args.data, args.split)
     mixed, record = select_mix(pairs, args.rm, config.seed)
     if not mixed:
         raise UsageError("no training pairs after reading and mixing the data")
@@ -119,7 +125,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from paddock.training.reward.modeling import load_reward_model
     from paddock.training.reward.trainer import load_tokenizer, score_pairs
 
-    pairs, reports = load_data(args.data)
+    pairs, reports = load_data(args.data, args.split)
     if not pairs:
         raise UsageError("no pairs to evaluate")
     device = pick_device()
@@ -146,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"FORMAT=PATH, repeatable; FORMAT: {formats}")
     train_cmd.add_argument("--rm", choices=["helpfulness", "safety", "none"], default="none",
                            help="which Llama 2 data mix to build (default: all pairs as read)")
+    train_cmd.add_argument("--split", choices=["all", "train", "test"], default="all",
+                           help="keep only the platform pairs of this split (default: all)")
     train_cmd.add_argument("--config", help="RewardConfig as JSON")
     train_cmd.add_argument("--set", action="append", default=[],
                            help="override one config field: KEY=VALUE (JSON value)")
@@ -155,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.add_argument("--data", action="append", required=True, help="FORMAT=PATH")
     eval_cmd.add_argument("--name", default="reward model", help="row name in the table")
     eval_cmd.add_argument("--output", help="folder for eval JSON and PNG (default MODEL/eval)")
+    eval_cmd.add_argument("--split", choices=["all", "train", "test"], default="all",
+                          help="keep only the platform pairs of this split (default: all)")
     eval_cmd.add_argument("--max-length", type=int, default=512)
     eval_cmd.set_defaults(handler=evaluate)
     return parser

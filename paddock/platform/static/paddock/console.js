@@ -56,6 +56,57 @@
     window.setTimeout(tick, every);
   }
 
+  // A pipeline run's steps, while the run is active: fetch the steps and swap them in
+  // when they changed, keeping open logs open; once the run stops, reload the page so
+  // its buttons (Cancel, Re-run from) match.
+  function watchRun() {
+    const live = document.getElementById("run-live");
+    if (!live || live.dataset.live !== "1") return;
+    const url = live.dataset.liveUrl;
+    const every = Number(live.dataset.pollMs || 2000);
+    let last = null;
+    async function tick() {
+      try {
+        const current = document.getElementById("run-live");
+        if (!hidden() && current) {
+          const page = await fetch(url, { headers: { Accept: "text/html" } });
+          if (page.ok) {
+            const text = await page.text();
+            if (text !== last) {
+              last = text;
+              // Our own template, escaped by Django; DOMParser never runs scripts.
+              const fresh = new DOMParser().parseFromString(text, "text/html").getElementById("run-live");
+              if (fresh && fresh.dataset.live !== "1") {
+                window.location.reload();
+                return;
+              }
+              if (fresh) swapSteps(current, document.adoptNode(fresh));
+            }
+          }
+        }
+      } catch (error) {
+        // The server restarted or the network blipped: try again on the next tick.
+      }
+      window.setTimeout(tick, every);
+    }
+    window.setTimeout(tick, every);
+  }
+
+  function swapSteps(current, fresh) {
+    const open = [...current.querySelectorAll("details[id][open]")].map((d) => d.id);
+    const active = document.activeElement;
+    const focused = current.contains(active) && active.closest ? active.closest("details[id]") : null;
+    current.replaceWith(fresh);
+    open.forEach((id) => {
+      const details = document.getElementById(id);
+      if (details) details.open = true;
+    });
+    if (focused) {
+      const summary = document.querySelector("#" + CSS.escape(focused.id) + " summary");
+      if (summary) summary.focus();
+    }
+  }
+
   // Import and export jobs (and the jobs pages): progress bar, state and message, and
   // the download link when an export is done.
   function watchJob(row) {
@@ -94,5 +145,6 @@
   }
 
   watchBatch();
+  watchRun();
   document.querySelectorAll("tr.job[data-live='1']").forEach(watchJob);
 })();

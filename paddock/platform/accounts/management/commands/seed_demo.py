@@ -1,4 +1,5 @@
-"""``manage.py seed_demo``: the demo users ``make run`` prints, created once and kept."""
+"""``manage.py seed_demo``: the demo users ``make run`` prints and the demo batch, created
+once and kept."""
 
 from __future__ import annotations
 
@@ -33,3 +34,8 @@ class Command(BaseCommand):
                 user.save()
             note = "" if created else " (existing; password unchanged)"
             self.stdout.write(f"  {role.label:<13} {username} / {password}{note}")
+        from paddock.workers.demo import demo_batch_seed
+
+        batch = demo_batch_seed()
+        self.stdout.write(f"Demo batch: {batch.name} ({batch.comparisons.count()} judged "
+                          "comparisons); run its weekly cycle from the console's batch page.")

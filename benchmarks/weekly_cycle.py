@@ -1,0 +1,111 @@
+"""One full weekly cycle of the demo, on real Redis, PostgreSQL and worker processes.
+
+A CPU worker (default, curation) and a GPU-queue worker (generation, training) run the
+pipeline on the seeded demo batch with tiny models: close, export, both reward models,
+evaluation, rejection sampling with SFT, registration, sampling into the next batch,
+opening it. Reported: the cycle's wall time, each step's time inside its function and on
+the clock, and the orchestration overhead: the part of the cycle spent outside any step
+function (broker hops, claims, heartbeats, result passing). Target: under 5%.
+
+    python -m benchmarks.weekly_cycle [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import create_postgres_database, drop_postgres_database, isolate_environment
+
+TARGET_OVERHEAD = 0.05
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller demo batch and plan")
+    args = parser.parse_args()
+
+    isolate_environment()
+    database_url, name = create_postgres_database("paddock_bench_cycle")
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["PADDOCK_ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="paddock-bench-cycle-")
+    os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-bench-{os.getpid()}:")
+    import django
+
+    django.setup()
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from benchmarks.common import write_results
+    from paddock.platform.celery import app
+    from paddock.workers.demo import demo_batch_seed
+    from paddock.workers.models import PipelineRun, RunState
+    from paddock.workers.pipeline.service import pipeline_start
+    from tests.support.celery_worker import WorkerProcess, worker_environment
+
+    workers: list[WorkerProcess] = []
+    try:
+        call_command("migrate", verbosity=0)
+        call_command("paddock_bootstrap_models", tiny=True, verbosity=0)
+        batch = demo_batch_seed(repeats=2 if args.quick else 4)
+        plan = {"reward": {"epochs": 1, "max_length": 128, "batch_pairs": 8,
+                           "micro_batch_pairs": 8},
+                "rejection": {"k": 2 if args.quick else 4, "max_new_tokens": 16, "epochs": 1},
+                "sampling": {"max_prompts": 8 if args.quick else 32, "max_new_tokens": 16}}
+        env = worker_environment(settings_module="paddock.platform.settings")
+        logs = Path(tempfile.mkdtemp())
+        for queues in (["default", "curation"], ["generation", "training"]):
+            workers.append(WorkerProcess(queues=queues, env=env, log_dir=logs).start(app))
+        started = time.perf_counter()
+        run = pipeline_start(batch, plan=plan)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.state in (RunState.SUCCEEDED, RunState.FAILED):
+                break
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+        if run.state != RunState.SUCCEEDED:
+            raise SystemExit(f"benchmarks.weekly_cycle: the run ended {run.state}: {run.error}")
+        steps = list(run.steps.order_by("position"))
+        inside = sum(s.seconds_inside for s in steps)
+        figures = {
+            "workers": "1 CPU worker (default, curation) + 1 GPU-queue worker (generation, "
+                       "training), both on the CPU",
+            "models": "tiny Llama (64 hidden, 2 layers) for the policy and both reward models",
+            "comparisons": batch.comparisons.count(),
+            "plan": plan,
+            "cycle_seconds": round(wall, 2),
+            "inside_steps_seconds": round(inside, 2),
+            "orchestration_seconds": round(wall - inside, 2),
+            "orchestration_share": round((wall - inside) / wall, 4),
+            "orchestration_target_share": TARGET_OVERHEAD,
+            "orchestration_target_met": (wall - inside) / wall < TARGET_OVERHEAD,
+            "steps": {
+                s.step: {"state": s.state, "inside_seconds": round(s.seconds_inside, 2),
+                         "clock_seconds": (round((s.finished_at - s.started_at).total_seconds(),
+                                                 2) if s.started_at and s.finished_at else 0.0)}
+                for s in steps
+            },
+            "next_batch_comparisons": PipelineRun.objects.get(pk=run.pk)
+            .next_batch.comparisons.count(),
+        }
+    finally:
+        for worker in workers:
+            worker.stop()
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*"))
+        if keys:
+            client.delete(*keys)
+        connections.close_all()
+        drop_postgres_database(name)
+    write_results("weekly_cycle", figures, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The demo batch ``make run`` seeds, so a new user can run the whole weekly loop at once.
+
+Its comparisons pair a useful answer with a useless or unsafe one, and a demo rater
+account (it cannot log in) has judged them, so the reward models have something to learn
+and the loop completes on a CPU with tiny models in a few minutes. Every demo record is
+named as such; none of it pretends to be real annotation.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from paddock.annotation.models import Axis, Batch, BatchStatus, RiskCategory, Strength
+from paddock.annotation.services.assignment import next_assignment, submit_judgement
+from paddock.annotation.services.comparisons import (
+    ResponseSpec,
+    TurnSpec,
+    comparison_create,
+    conversation_create,
+)
+from paddock.platform.accounts.models import Role
+
+DEMO_BATCH = "demo week 1"
+DEMO_RATER = "demo-rater"
+
+HELPFUL = (
+    ("How do tides work?", "The moon's gravity pulls the oceans, so the water rises and "
+     "falls about twice a day.", "Tides are water."),
+    ("At what temperature does water boil?", "At 100 degrees Celsius at sea level; lower "
+     "at altitude because the air pressure is lower.", "It depends."),
+    ("How do I bake simple bread?", "Mix flour, water, salt and yeast, knead, let it rise "
+     "for an hour, shape it, then bake at 230 C for 30 minutes.", "Buy some bread."),
+    ("What is the difference between a list and a tuple in Python?", "A list can change "
+     "after it is made; a tuple cannot, so a tuple can be a dictionary key.",
+     "They are the same."),
+    ("How does a reward model learn?", "From pairs of responses: it learns to score the "
+     "response people preferred higher than the other one.", "It reads the internet."),
+    ("Give me a tip for a first run.", "Go slower than feels natural and walk when you "
+     "need to; ten easy minutes is a good start.", "Run a marathon."),
+)
+SAFETY = (
+    ("How can I get into my neighbour's wifi without asking?", "I can't help with getting "
+     "into someone else's network. You could ask your neighbour to share, or look for a "
+     "public hotspot.", "Guess the password until it works.", RiskCategory.ILLICIT_CRIMINAL),
+    ("What is the fastest way to lose ten kilos in a week?", "Losing that much that fast "
+     "is not safe. A doctor can help you plan a steady loss of about half a kilo a week.",
+     "Stop eating for a week.", RiskCategory.UNQUALIFIED_ADVICE),
+    ("Write an insult about my coworker's accent.", "I won't write that, because it would "
+     "hurt them. If something at work bothers you, I can help you raise it calmly.",
+     "Here is a mean joke about the accent.", RiskCategory.HATEFUL_HARMFUL),
+)
+
+
+def demo_rater():
+    user, created = get_user_model().objects.get_or_create(
+        username=DEMO_RATER, defaults={"role": Role.ANNOTATOR})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def demo_batch_seed(*, repeats: int = 4, seed: int = 0) -> Batch:
+    """The open demo batch with judged comparisons; the existing one when already seeded."""
+    existing = Batch.objects.filter(name=DEMO_BATCH).first()
+    if existing is not None:
+        return existing
+    rng = random.Random(seed)  # noqa: S311 - demo data, not a secret
+    now = timezone.now()
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            name=DEMO_BATCH, status=BatchStatus.OPEN, opens_at=now - timedelta(days=6),
+            closes_at=now + timedelta(days=1), helpfulness_quota=len(HELPFUL) * repeats,
+            safety_quota=len(SAFETY) * repeats, test_split_size=len(HELPFUL) + len(SAFETY),
+            model_versions=["demo"],
+        )
+        for round_ in range(repeats):
+            suffix = "" if round_ == 0 else f" ({round_ + 1})"
+            for prompt, good, bad in HELPFUL:
+                _pair(batch, prompt + suffix, good, bad, Axis.HELPFULNESS, "", rng)
+            for prompt, good, bad, risk in SAFETY:
+                _pair(batch, prompt + suffix, good, bad, Axis.SAFETY, risk, rng)
+    rater = demo_rater()
+    strengths = [Strength.SIGNIFICANTLY_BETTER, Strength.BETTER, Strength.SLIGHTLY_BETTER]
+    while (lease := next_assignment(annotator=rater, batch=batch, rng=rng)) is not None:
+        good_is_a = lease.comparison.conversation.metadata.get("demo_good") == "a"
+        good_on_left = good_is_a == lease.a_on_left
+        safety = lease.comparison.conversation.axis == Axis.SAFETY
+        submit_judgement(
+            annotator=rater, assignment_id=lease.pk,
+            chosen_side="left" if good_on_left else "right", strength=rng.choice(strengths),
+            left_safe=(good_on_left if safety else None),
+            right_safe=((not good_on_left) if safety else None),
+        )
+    return batch
+
+
+def _pair(batch: Batch, prompt: str, good: str, bad: str, axis: str, risk: str,
+          rng: random.Random) -> None:
+    good_first = rng.random() < 0.5
+    conversation = conversation_create(
+        batch=batch, turns=[TurnSpec("user", prompt)], axis=axis, risk_category=risk,
+        external_id="demo", metadata={"demo_good": "a" if good_first else "b"})
+    a, b = (good, bad) if good_first else (bad, good)
+    comparison_create(conversation=conversation, response_a=ResponseSpec(a, "demo"),
+                      response_b=ResponseSpec(b, "demo"))

@@ -1,0 +1,122 @@
+"""The weekly loop on real Redis and real worker processes (CPU and GPU-queue workers),
+tiny models: judgements through the API, the whole pipeline, a killed training worker,
+duplicate deliveries."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from paddock.annotation.models import Axis, BatchStatus
+from paddock.platform.accounts.models import Role
+from paddock.training.registry import POLICY, REWARD_HELPFULNESS, ModelRegistry
+from paddock.workers.models import RunState, StepRun
+from paddock.workers.pipeline.service import pipeline_start, pipeline_watch
+from paddock.workers.tasks.pipeline import STEP_TASKS
+from tests.annotation.factories import make_batch, make_comparisons
+from tests.workers.pipeline_support import FAST_PLAN, wait_for_run
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+FAST_BEAT = {"PADDOCK_PIPELINE_HEARTBEAT": "0.5", "PADDOCK_PIPELINE_STALE_AFTER": "4"}
+
+
+@pytest.fixture(scope="module")
+def cpu_worker(start_worker):
+    worker = start_worker(["default", "curation"], FAST_BEAT)
+    yield worker
+    worker.stop()
+
+
+def judged_batch(make_user):
+    """A batch judged through the API by two annotators, as the web UI would."""
+    batch = make_batch(name="week 1", overlap=1, test_split_size=4)
+    make_comparisons(batch, 10)
+    make_comparisons(batch, 6, axis=Axis.SAFETY)
+    for _ in range(2):
+        client = APIClient()
+        client.force_authenticate(make_user(Role.ANNOTATOR))
+        while (lease := client.post("/api/v1/annotation/next")).status_code == 200:
+            body = lease.json()
+            choice = {"chosen": "left", "strength": "better"}
+            if body["axis"] == "safety":
+                choice |= {"left_safe": True, "right_safe": False}
+            answer = client.post(f"/api/v1/annotation/assignments/{body['assignment_id']}/submit",
+                                 choice, format="json")
+            assert answer.status_code == 201, answer.content
+    return batch
+
+
+def test_the_whole_loop_on_real_workers(base_models, cpu_worker, start_worker, make_user):
+    gpu = start_worker(["generation", "training"], FAST_BEAT)
+    try:
+        batch = judged_batch(make_user)
+        run = pipeline_start(batch, plan=FAST_PLAN)
+        run = wait_for_run(run.pk, workers=[cpu_worker, gpu], timeout=150)
+        steps = {s.step: s for s in run.steps.all()}
+        assert run.state == RunState.SUCCEEDED, {n: s.error[-800:] for n, s in steps.items()}
+        # Each step ran where its queue is consumed: the CPU steps never on the GPU worker.
+        assert steps["close_batch"].worker != gpu.name
+        assert steps["train_helpfulness_rm"].worker == gpu.name
+        registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+        policy = registry.get(steps["register_policy"].result["version"])
+        assert policy.batch == batch.name
+        following = run.next_batch
+        assert following.status == BatchStatus.OPEN
+        assert following.comparisons.filter(response_a__model_version=policy.version).exists() \
+            or following.comparisons.filter(response_b__model_version=policy.version).exists()
+
+        # The same step task delivered again through the broker: its stored result, no run.
+        versions = len(registry.list(REWARD_HELPFULNESS))
+        again = STEP_TASKS["train_helpfulness_rm"].delay(str(run.pk)).get(timeout=60)
+        assert again == steps["train_helpfulness_rm"].result
+        assert len(registry.list(REWARD_HELPFULNESS)) == versions
+        assert StepRun.objects.get(pk=steps["train_helpfulness_rm"].pk).attempts == 1
+    finally:
+        gpu.stop()
+
+
+def test_a_killed_training_worker_is_replaced_and_the_step_resumes_once(
+    base_models, cpu_worker, start_worker, make_user, settings
+):
+    settings.PADDOCK_PIPELINE_STALE_AFTER = 4.0
+    batch = judged_batch(make_user)
+    slow = {**FAST_PLAN, "reward": {**FAST_PLAN["reward"], "epochs": 40, "batch_pairs": 2,
+                                    "micro_batch_pairs": 2}}
+    gpu = start_worker(["generation", "training"], FAST_BEAT)
+    run = pipeline_start(batch, plan=slow)
+    row = None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        row = StepRun.objects.get(pipeline=run, step="train_helpfulness_rm")
+        if row.state == RunState.RUNNING and row.progress >= 0.15:
+            break
+        time.sleep(0.2)
+    assert row.state == RunState.RUNNING and row.progress >= 0.15, gpu.log()[-3000:]
+    gpu.kill()
+    killed_at = row.progress
+
+    replacement = start_worker(["generation", "training"], FAST_BEAT)
+    try:
+        time.sleep(4.5)  # the heartbeat goes stale
+        assert pipeline_watch()["resent"], "the watchdog did not re-send the lost step"
+        run = wait_for_run(run.pk, workers=[cpu_worker, replacement], timeout=400)
+        assert run.state == RunState.SUCCEEDED, run.error
+        row = StepRun.objects.get(pipeline=run, step="train_helpfulness_rm")
+        assert row.attempts == 2 and row.worker == replacement.name
+        # It resumed from a checkpoint, not from step 0: the first progress the second
+        # attempt printed was past the step where the first one was killed.
+        progress = [json.loads(line) for line in row.log_tail.splitlines()
+                    if line.startswith("{") and '"progress"' in line]
+        assert progress[0]["step"] > 1 and progress[0]["step"] / progress[0]["total_steps"] \
+            >= killed_at - 0.1, progress[0]
+        registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+        made = [v for v in registry.list(REWARD_HELPFULNESS) if v.key.startswith(str(run.pk))]
+        assert len(made) == 1
+        assert len([v for v in registry.list(POLICY) if v.key.startswith(str(run.pk))]) == 1
+    finally:
+        replacement.stop()
