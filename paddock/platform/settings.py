@@ -184,6 +184,9 @@ PADDOCK_POLICY_BASE_MODEL = env_str(
 PADDOCK_PIPELINE_HEARTBEAT = env_float("PADDOCK_PIPELINE_HEARTBEAT", 10.0)
 PADDOCK_PIPELINE_STALE_AFTER = env_float("PADDOCK_PIPELINE_STALE_AFTER", 120.0)
 PADDOCK_PIPELINE_RESEND_AFTER = env_float("PADDOCK_PIPELINE_RESEND_AFTER", 6 * 60 * 60.0)
+# Processes a training step starts on this machine (one per GPU the worker owns): above 1,
+# reward-model training runs under torchrun, each GPU taking a share of every step.
+PADDOCK_TRAINING_PROCESSES = env_int("PADDOCK_TRAINING_PROCESSES", 1)
 
 # --- Production hardening (checked by `manage.py check --deploy`) ---------------------
 SESSION_COOKIE_HTTPONLY = True

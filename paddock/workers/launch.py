@@ -5,9 +5,10 @@ deployment script:
 
 - ``cpu``: ``default`` and ``curation``; one process per core.
 - ``gpu``: ``generation`` and ``training``; concurrency 1 and prefetch 1, one worker per GPU
-  (``--gpu N`` pins it with CUDA_VISIBLE_DEVICES). A training step holds the whole GPU for
-  hours; a second task beside it would run out of memory, and a prefetched message would
-  wait behind it while another GPU machine idles.
+  (``--gpu N`` pins it with CUDA_VISIBLE_DEVICES), or one worker for several GPUs
+  (``--gpu 0,1,2,3``), whose training steps then run under torchrun, one process per GPU.
+  A training step holds the whole GPU for hours; a second task beside it would run out of
+  memory, and a prefetched message would wait behind it while another GPU machine idles.
 - ``beat``: the scheduler for weekly batches (exactly one per installation).
 
 Before handing over to Celery it checks the configuration, the database and Redis, so a
@@ -36,7 +37,8 @@ def celery_argv(args: argparse.Namespace, passthrough: list[str]) -> list[str]:
         tuning = ["--concurrency", str(args.concurrency or os.cpu_count() or 1)]
     else:
         queues = GPU_QUEUES
-        name = args.name or (f"gpu{args.gpu}@%h" if args.gpu is not None else "gpu@%h")
+        pinned = args.gpu.replace(",", "-") if args.gpu is not None else ""
+        name = args.name or f"gpu{pinned}@%h"
         tuning = ["--concurrency", "1", "--prefetch-multiplier", "1"]
     return [
         *base,
@@ -51,11 +53,27 @@ def celery_argv(args: argparse.Namespace, passthrough: list[str]) -> list[str]:
     ]
 
 
+def gpu_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The GPUs the worker owns, and how many processes its training steps start."""
+    if args.gpu is None:
+        return {}
+    return {"CUDA_VISIBLE_DEVICES": args.gpu,
+            "PADDOCK_TRAINING_PROCESSES": str(len(args.gpu.split(",")))}
+
+
+def _gpu_list(text: str) -> str:
+    indices = text.split(",")
+    if not all(index.strip().isdigit() for index in indices):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected GPU indices such as 0 or 0,1,2,3")
+    return ",".join(index.strip() for index in indices)
+
+
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="paddock-worker", description=__doc__.split("\n")[0])
     parser.add_argument("kind", choices=["cpu", "gpu", "beat"])
     parser.add_argument("--concurrency", type=int, help="cpu workers: processes (default: cores)")
-    parser.add_argument("--gpu", type=int, help="gpu workers: the GPU index to pin")
+    parser.add_argument("--gpu", type=_gpu_list,
+                        help="gpu workers: the GPU index to pin, or several: 0,1,2,3")
     parser.add_argument("--name", help="worker node name (default: KIND@host)")
     parser.add_argument("--loglevel", default="info")
     parser.add_argument("--skip-preflight", action="store_true")
@@ -81,8 +99,7 @@ def preflight() -> None:
 def main(argv: list[str] | None = None) -> None:
     args, passthrough = parse(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paddock.platform.settings")
-    if args.gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)
+    os.environ.update(gpu_environment(args))
     if not args.skip_preflight:
         preflight()
     command = celery_argv(args, passthrough)

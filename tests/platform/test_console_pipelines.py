@@ -299,3 +299,23 @@ def test_rerun_past_an_unfinished_step_is_refused(client, manager):
                            {"from_step": "nope"}, follow=True)
     assert b"Not re-run: unknown step" in response.content
     assert PipelineRun.objects.count() == 1
+
+
+def test_the_batch_form_sets_which_steps_the_weekly_cycle_runs(client, manager):
+    from paddock.workers.pipeline.service import pipeline_start
+    from tests.platform.test_console import batch_form
+
+    page = client.get(reverse("console:batch_create")).content.decode()
+    assert "Run the weekly cycle when it closes" in page and "PPO" in page
+    form = batch_form(name="week 5", pipeline_on_close="on", step_rejection_sampling="on",
+                      step_ppo="on", step_sample_next_batch="on")  # open_next_batch off
+    assert client.post(reverse("console:batch_create"), form).status_code == 302
+    from paddock.annotation.models import Batch
+
+    batch = Batch.objects.get(name="week 5")
+    assert batch.pipeline_on_close is True
+    assert batch.pipeline_plan["steps"] == {"rejection_sampling": True, "ppo": True,
+                                            "sample_next_batch": True,
+                                            "open_next_batch": False}
+    run = pipeline_start(batch)
+    assert run.plan["steps"]["ppo"] is True and run.plan["steps"]["open_next_batch"] is False

@@ -1,5 +1,7 @@
 """paddock-worker builds the Celery command line for each kind of machine."""
 
+import pytest
+
 from paddock.workers.launch import celery_argv, parse
 
 
@@ -18,6 +20,24 @@ def test_gpu_worker_consumes_gpu_queues_one_task_at_a_time():
     assert option(argv, "--concurrency") == "1"
     assert option(argv, "--prefetch-multiplier") == "1"
     assert option(argv, "--hostname") == "gpu3@%h"
+
+
+def test_a_worker_for_several_gpus_trains_with_one_process_per_gpu(settings):
+    from paddock.workers.launch import gpu_environment, parse
+    from paddock.workers.pipeline.child import launcher
+
+    args, _ = parse(["gpu", "--gpu", "0,1,2,3"])
+    assert option(argv_for("gpu", "--gpu", "0,1,2,3"), "--hostname") == "gpu0-1-2-3@%h"
+    assert gpu_environment(args) == {"CUDA_VISIBLE_DEVICES": "0,1,2,3",
+                                     "PADDOCK_TRAINING_PROCESSES": "4"}
+    settings.PADDOCK_TRAINING_PROCESSES = 4
+    assert launcher("paddock.training.reward", ["train"])[1:] == [
+        "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4"]
+    assert len(launcher("paddock.training.policy", ["sample"])) == 1  # one process
+    settings.PADDOCK_TRAINING_PROCESSES = 1
+    assert len(launcher("paddock.training.reward", ["train"])) == 1
+    with pytest.raises(SystemExit):
+        parse(["gpu", "--gpu", "0,x"])
 
 
 def test_cpu_worker_consumes_cpu_queues_and_passes_extra_celery_options_through():

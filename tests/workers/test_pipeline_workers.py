@@ -5,6 +5,8 @@ duplicate deliveries."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -120,3 +122,55 @@ def test_a_killed_training_worker_is_replaced_and_the_step_resumes_once(
         assert len([v for v in registry.list(POLICY) if v.key.startswith(str(run.pk))]) == 1
     finally:
         replacement.stop()
+
+
+def test_a_redis_crash_mid_pipeline_loses_nothing(base_models, make_user, tmp_path):
+    """Redis killed (SIGKILL) while a reward model trains and the other waits in the queue,
+    then started again: with the append-only file the README asks for, every message is
+    still there, the workers reconnect, and the run finishes with each step run once."""
+    from celery import Celery
+    from django.db import connection
+
+    from tests.support.celery_worker import WorkerProcess, worker_environment
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    probe = Celery("probe", broker=server.url, backend=server.url)
+    probe.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    probe.conf.result_backend_transport_options = settings.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS
+    env = {**worker_environment(database_name=str(connection.settings_dict["NAME"])),
+           "REDIS_URL": server.url, **FAST_BEAT}
+    workers = [WorkerProcess(queues=queues, env=env, log_dir=tmp_path).start(probe)
+               for queues in (["default", "curation"], ["generation", "training"])]
+    try:
+        batch = judged_batch(make_user)
+        slow = {**FAST_PLAN, "reward": {**FAST_PLAN["reward"], "epochs": 20, "batch_pairs": 2,
+                                        "micro_batch_pairs": 2}}
+        started = subprocess.run(
+            [sys.executable, "-m", "tests.support.start_pipeline", str(batch.pk),
+             json.dumps(slow)], env=env, capture_output=True, text=True, check=True)
+        run_id = started.stdout.strip().splitlines()[-1]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            first = StepRun.objects.filter(pipeline_id=run_id, step__startswith="train_",
+                                           state=RunState.RUNNING).first()
+            if first is not None and first.progress >= 0.1:
+                break
+            time.sleep(0.2)
+        assert first is not None, workers[1].log()[-3000:]
+        waiting = StepRun.objects.get(pipeline_id=run_id, step__startswith="train_",
+                                      state=RunState.QUEUED)
+
+        server.crash()
+        time.sleep(2)
+        server.start()
+
+        run = wait_for_run(run_id, workers=workers, timeout=300)
+        assert run.state == RunState.SUCCEEDED, run.error
+        assert StepRun.objects.get(pk=waiting.pk).state == RunState.SUCCEEDED
+        assert all(s.attempts == 1 for s in run.steps.exclude(state=RunState.SKIPPED)), [
+            (s.step, s.attempts) for s in run.steps.all()]
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.stop()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from paddock.annotation.models import Axis, Batch, ImportKind
 from paddock.annotation.services.export import KINDS as EXPORT_KINDS
+from paddock.workers.pipeline.plan import STEPS, plan_with
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -29,7 +30,7 @@ class BatchForm(forms.ModelForm):
         model = Batch
         fields = [
             "name", "opens_at", "closes_at", "helpfulness_quota", "safety_quota", "overlap",
-            "gold_share", "test_split_size", "reveal_gold_accuracy",
+            "gold_share", "test_split_size", "reveal_gold_accuracy", "pipeline_on_close",
         ]
         labels = {
             "opens_at": "Opens at",
@@ -40,6 +41,7 @@ class BatchForm(forms.ModelForm):
             "gold_share": "Gold share",
             "test_split_size": "Held-out test comparisons",
             "reveal_gold_accuracy": "Show annotators their gold accuracy",
+            "pipeline_on_close": "Run the weekly cycle when it closes",
         }
         help_texts = {
             "helpfulness_quota": "Comparisons wanted on the helpfulness axis (0: no target).",
@@ -57,6 +59,12 @@ class BatchForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # One checkbox per optional pipeline step, stored in the batch's pipeline plan.
+        planned = plan_with(None)["steps"] | (self.instance.pipeline_plan or {}).get("steps", {})
+        for step in STEPS:
+            if step.optional:
+                self.fields[f"step_{step.name}"] = forms.BooleanField(
+                    required=False, label=step.title, initial=planned[step.name])
         zone = settings.TIME_ZONE
         for name in ("opens_at", "closes_at"):
             self.fields[name].input_formats = [DATETIME_FORMAT, "%Y-%m-%d %H:%M",
@@ -75,6 +83,18 @@ class BatchForm(forms.ModelForm):
         if overlap < 1:
             raise forms.ValidationError("At least one judgement per comparison.")
         return overlap
+
+    def step_fields(self):
+        return [self[f"step_{step.name}"] for step in STEPS if step.optional]
+
+    def save(self, commit: bool = True) -> Batch:
+        batch = super().save(commit=False)
+        steps = {step.name: bool(self.cleaned_data.get(f"step_{step.name}"))
+                 for step in STEPS if step.optional}
+        batch.pipeline_plan = {**(batch.pipeline_plan or {}), "steps": steps}
+        if commit:
+            batch.save()
+        return batch
 
     def clean(self):
         data = super().clean()

@@ -115,7 +115,8 @@ def train(args: argparse.Namespace) -> None:
     Path(args.output).mkdir(parents=True, exist_ok=True)
     trainer = RewardTrainer(config, mixed, progress=lambda r: emit("progress", **r))
     result = trainer.train()
-    emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+    if trainer.world.is_main:  # under torchrun, one "done" line for the caller
+        emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
 
 
 def evaluate(args: argparse.Namespace) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints, recipe
+from paddock.training import checkpoints, distributed, recipe
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.optim import adamw
 from paddock.training.reward.config import RewardConfig
@@ -185,8 +185,11 @@ class RewardTrainer(checkpoints.StepCheckpointing):
                  progress: Progress | None = None, device: torch.device | None = None) -> None:
         self.config = config
         self.pairs = train_pairs
-        self.progress = progress or (lambda record: None)
-        self.device = device or pick_device()
+        self.world = distributed.init()
+        # Only rank 0 reports and writes; the other ranks only compute their share.
+        self.progress = (progress if self.world.is_main else None) or (lambda record: None)
+        self.device = device or (distributed.device(self.world) if self.world.distributed
+                                 else pick_device())
         self.output_dir = Path(config.output_dir)
         self.tokenizer = load_tokenizer(config.model_path)
         encoder = PairEncoder(self.tokenizer, config.max_length,
@@ -242,17 +245,24 @@ class RewardTrainer(checkpoints.StepCheckpointing):
                 "eta_seconds": round(elapsed / done * (self.total_steps - self.step), 1),
             })
             if config.save_every_steps and self.step % config.save_every_steps == 0:
-                self.save_checkpoint()
+                self._checkpoint()
         if self.step < self.total_steps:
             if checkpoint_on_stop:
-                self.save_checkpoint()
+                self._checkpoint()
             return TrainResult(self.output_dir, self.step, self.metrics(started))
-        return TrainResult(self.output_dir, self.step, self.save_final(started))
+        metrics = self.save_final(started) if self.world.is_main else self.metrics(started)
+        distributed.barrier(self.world)
+        return TrainResult(self.output_dir, self.step, metrics)
+
+    def _checkpoint(self) -> None:
+        if self.world.is_main:
+            self.save_checkpoint()
+        distributed.barrier(self.world)  # no rank runs ahead of a checkpoint being written
 
     def _optimizer_step(self, micro: list[list[int]]) -> tuple[float, float]:
         pairs_in_step = sum(len(indices) for indices in micro)
         total_loss, correct = 0.0, 0
-        for indices in micro:
+        for indices in self.world.share(micro):
             batch = collate([self.encoded[i] for i in indices],
                             self.tokenizer.pad_token_id, self.device)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -262,6 +272,8 @@ class RewardTrainer(checkpoints.StepCheckpointing):
             (losses.sum() / pairs_in_step).backward()
             total_loss += losses.detach().sum().item()
             correct += (chosen > rejected).sum().item()
+        distributed.sum_gradients(self.model, self.world)
+        total_loss, correct = distributed.sum_values([total_loss, correct], self.world)
         if self.config.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()

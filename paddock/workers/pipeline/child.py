@@ -43,12 +43,28 @@ def _describe(event: dict[str, Any]) -> tuple[float | None, str]:
     return float(step) / float(total), ", ".join(parts)
 
 
+# Commands whose trainer shares each step over several processes (paddock.training.distributed).
+DATA_PARALLEL = {("paddock.training.reward", "train")}
+
+
+def launcher(module: str, args: list[str]) -> list[str]:
+    """``python``, or ``python -m torch.distributed.run`` with one process per GPU where
+    ``PADDOCK_TRAINING_PROCESSES`` (the GPUs of this machine the worker owns) is above 1."""
+    from django.conf import settings
+
+    processes = int(getattr(settings, "PADDOCK_TRAINING_PROCESSES", 1))
+    if processes > 1 and (module, args[0]) in DATA_PARALLEL:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", str(processes)]
+    return [sys.executable]
+
+
 def run_training_cli(
     ctx: StepContext, module: str, args: list[str], *, allow_usage_error: str | None = None,
 ) -> dict[str, Any] | None:
     """The ``done`` event of ``python -m module args``; None when the child refused with
     a usage error containing ``allow_usage_error`` (e.g. nothing to evaluate)."""
-    command = [sys.executable, "-m", module, *args]
+    command = [*launcher(module, args), "-m", module, *args]
     ctx.report(message=f"running {module} {args[0]}", line="$ " + " ".join(command))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -1,0 +1,78 @@
+"""The response generator of the generation workers: the registered policies answer.
+
+``PADDOCK_RESPONSE_GENERATOR=paddock.workers.generation.PolicyGenerator`` makes an
+annotator's written prompt (and each next turn) answered by the policy versions the batch
+names (the newest against the previous, as the pipeline sets ``Batch.model_versions``), or
+by the newest registered policy when the batch names none the registry knows. Models load
+once per worker process and stay loaded: a GPU worker answers prompt after prompt without
+reading the weights again. Only generation workers import this module (torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from django.conf import settings
+
+from paddock.annotation.generation import Variant
+from paddock.annotation.services.comparisons import ResponseSpec, TurnSpec
+
+MAX_NEW_TOKENS = 256
+RESAMPLES = 4
+
+
+@lru_cache(maxsize=4)
+def _backend(path: str):
+    from paddock.training.policy.generation import load_backend
+
+    return load_backend(None, path, batch_size=2)
+
+
+class NoPolicyRegistered(RuntimeError):
+    """Nothing to sample with yet: the weekly loop has not registered a policy."""
+
+
+class PolicyGenerator:
+    def _path(self, version: str) -> tuple[str, str]:
+        from paddock.training.registry import POLICY, ModelRegistry, UnknownVersionError
+
+        registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+        try:
+            found = registry.get(version)
+            if found.kind == POLICY:
+                return found.version, str(found.path)
+        except (UnknownVersionError, ValueError):
+            pass
+        latest = registry.latest(POLICY)
+        if latest is None:
+            raise NoPolicyRegistered(
+                "no policy is registered yet: run the weekly cycle once, or set "
+                "PADDOCK_RESPONSE_GENERATOR back to the stand-in")
+        return latest.version, str(latest.path)
+
+    def _sample(self, messages: list[dict], variant: Variant, seed: int) -> ResponseSpec:
+        from paddock.training.policy.generation import GenerationRequest, SamplingParams
+
+        version, path = self._path(variant.model_version)
+        params = SamplingParams(temperature=variant.temperature, top_p=variant.top_p,
+                                max_new_tokens=MAX_NEW_TOKENS, seed=seed)
+        text = _backend(path).generate(
+            [GenerationRequest(f"prompt-{seed}", messages=messages, params=params)])[0].text
+        return ResponseSpec(text=text.strip() or "(the model answered nothing)",
+                            model_version=version, temperature=variant.temperature,
+                            top_p=variant.top_p, seed=seed)
+
+    def generate(
+        self, turns: Sequence[TurnSpec], variants: Sequence[Variant], *, seed: int
+    ) -> list[ResponseSpec]:
+        """One response per variant; the second is resampled (new seed) while it repeats
+        the first, since a comparison of two equal texts teaches nothing."""
+        messages = [{"role": turn.role, "content": turn.content} for turn in turns]
+        first = self._sample(messages, variants[0], seed)
+        for attempt in range(RESAMPLES):
+            second = self._sample(messages, variants[1], seed + 1 + attempt * 7919)
+            if second.text != first.text:
+                return [first, second]
+        raise RuntimeError(f"both variants gave the same response {RESAMPLES} times; "
+                           "sample again or use variants that differ more")
