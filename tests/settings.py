@@ -22,3 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A worker process started by the tests is pointed at the test database by name.
 if os.environ.get("PADDOCK_TEST_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = os.environ["PADDOCK_TEST_DATABASE_NAME"]
+
+# Each test process counts login attempts on its own: clearing a shared Redis cache between
+# tests would flush the whole Redis database (Django's RedisCache.clear is FLUSHDB).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -18,7 +18,7 @@ BENCHMARKS = sorted(
 )
 
 
-NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle"}
+NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle", "sustained_load"}
 NEEDS_SHARED_DATA = {"reward_model", "reward_throughput"}
 NEEDS_CHROMIUM = {"ui"}
 

@@ -156,6 +156,8 @@ SPECTACULAR_SETTINGS = {
     "import, export, stats.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every endpoint: for signed-in users (and their API tokens) only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # --- Annotation -----------------------------------------------------------------------
@@ -218,6 +220,17 @@ LOGGING = {
 REDIS_URL = validate_redis_url(env_str("REDIS_URL", DEFAULT_REDIS_URL))
 # A key prefix lets several paddock installations (or test sessions) share one Redis.
 REDIS_KEY_PREFIX = env_str("PADDOCK_REDIS_KEY_PREFIX", "")
+
+# One cache for all web processes and hosts (login throttling counts attempts here: a
+# per-process cache would give each gunicorn worker its own count).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}cache",
+        "TIMEOUT": 300,
+    }
+}
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL

@@ -4,17 +4,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from paddock.platform import views
+from paddock.platform.accounts import views as account_views
 from paddock.platform.health.views import healthz
 from paddock.workers.api import JobDetail
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", account_views.login, name="login"),  # failed attempts limited
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("annotate/", include("paddock.annotation.urls")),
     path("manage/", include("paddock.platform.console.urls")),
@@ -24,3 +21,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
 ]
+
+# An outage (database, Redis) answers 503 with what is down; anything else a plain 500.
+handler500 = "paddock.platform.errors.server_error"

@@ -63,10 +63,15 @@ def save_checkpoint(output_dir: str | Path, step: int, *, models: Mapping[str, n
     scratch = final.with_name(final.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    for name, model in models.items():
-        save_model(model, str(scratch / f"{name}.safetensors"))
-    torch.save(dict(state) | rng_state(), scratch / STATE_FILE)
-    config.save(scratch)
+    try:
+        for name, model in models.items():
+            save_model(model, str(scratch / f"{name}.safetensors"))
+        torch.save(dict(state) | rng_state(), scratch / STATE_FILE)
+        config.save(scratch)
+    except BaseException:
+        # A full disk: give the space back; the previous checkpoint stays the latest.
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     shutil.rmtree(final, ignore_errors=True)
     scratch.rename(final)
     for older in list_checkpoints(output_dir)[:-1]:  # keep the newest only

@@ -37,10 +37,25 @@ def job_enqueue(
         kwargs=kwargs,
         created_by=created_by,
     )
-    transaction.on_commit(
-        lambda: task.apply_async(kwargs=kwargs, task_id=str(job.pk), headers={JOB_HEADER: True})
-    )
+    transaction.on_commit(lambda: _send(task, job, kwargs))
     return job
+
+
+def _send(task: Task, job: Job, kwargs: dict[str, Any]) -> None:
+    """Send the job's message; when the broker is down, the row says so (failed, nothing
+    started) and the request answers 503 instead of leaving a job queued forever."""
+    from kombu.exceptions import OperationalError as BrokerOperationalError
+
+    from paddock.platform.errors import BrokerUnavailable
+
+    try:
+        task.apply_async(kwargs=kwargs, task_id=str(job.pk), headers={JOB_HEADER: True})
+    except BrokerOperationalError as error:
+        Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.FAILED, finished_at=timezone.now(), updated_at=timezone.now(),
+            message="Not started: the task queue (Redis) could not be reached. Try again.",
+            error=f"{type(error).__name__}: {error}")
+        raise BrokerUnavailable(str(error)) from error
 
 
 def job_begin(job_id: str, *, worker: str) -> Job | None:

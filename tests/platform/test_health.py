@@ -9,9 +9,17 @@ from paddock.platform.health.checks import check_redis, check_workers, platform_
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def manager_client(client, make_user):
+    from paddock.platform.accounts.models import Role
+
+    client.force_login(make_user(Role.DATA_MANAGER))
+    return client
+
+
 @pytest.mark.worker
-def test_healthz_is_200_with_a_worker_running(client, default_worker):
-    response = client.get("/healthz")
+def test_healthz_is_200_with_a_worker_running(manager_client, default_worker):
+    response = manager_client.get("/healthz")
 
     assert response.status_code == 200, response.json()
     report = response.json()
@@ -23,16 +31,26 @@ def test_healthz_is_200_with_a_worker_running(client, default_worker):
     assert "no-store" in response["Cache-Control"]
 
 
-def test_healthz_is_503_when_redis_is_unreachable(client, settings):
+def test_healthz_is_503_when_redis_is_unreachable(manager_client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
 
-    response = client.get("/healthz")
+    response = manager_client.get("/healthz")
 
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["redis"]["ok"] is False and "Connection" in checks["redis"]["error"]
     assert checks["workers"] == {"ok": False, "error": "not checked: Redis is unreachable"}
     assert checks["database"]["ok"] is True
+
+
+def test_anonymous_callers_get_the_status_without_details(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {
+        "database": {"ok": True}, "redis": {"ok": False}, "workers": {"ok": False}}}
 
 
 def test_worker_check_fails_when_no_worker_answers():

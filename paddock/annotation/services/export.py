@@ -202,27 +202,36 @@ def export_batch(batch: Batch, kind: str, *, progress: Progress = no_progress) -
     held_out = held_out_comparisons(batch)
     counts = {"train": 0, "test": 0, "skipped": 0, "excluded_preferred_unsafe": 0}
     tmp = path.with_name(path.name + ".tmp")
-    written = 0
-    with (
-        open(tmp, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as out,
-    ):
-        for line in _records(batch, kind, held_out, counts):
-            out.write(line.encode("utf-8") + b"\n")
-            written += 1
-            if written % 10_000 == 0:
-                progress(written / max(total, 1), f"{written:,} of {total:,} judgements")
-    os.replace(tmp, path)
-    manifest = {
-        "batch": batch.name,
-        "kind": kind,
-        "file": path.name,
-        "records": counts["train"] + counts["test"],
-        "counts": counts,
-        "test_split_size": batch.test_split_size,
-        "margins": {table: dict(values) for table, values in MARGINS.items()},
-    }
     manifest_path = path.with_name(path.name.replace(".jsonl.gz", ".manifest.json"))
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    manifest_tmp = manifest_path.with_name(manifest_path.name + ".tmp")
+    written = 0
+    try:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as out,
+        ):
+            for line in _records(batch, kind, held_out, counts):
+                out.write(line.encode("utf-8") + b"\n")
+                written += 1
+                if written % 10_000 == 0:
+                    progress(written / max(total, 1), f"{written:,} of {total:,} judgements")
+        manifest = {
+            "batch": batch.name,
+            "kind": kind,
+            "file": path.name,
+            "records": counts["train"] + counts["test"],
+            "counts": counts,
+            "test_split_size": batch.test_split_size,
+            "margins": {table: dict(values) for table, values in MARGINS.items()},
+        }
+        manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    except BaseException:
+        # A full disk or a crash leaves the last complete export as it was, and no
+        # half-written file that a reader could take for a complete one.
+        tmp.unlink(missing_ok=True)
+        manifest_tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    os.replace(manifest_tmp, manifest_path)
     progress(1.0, f"{manifest['records']:,} records")
     return manifest
