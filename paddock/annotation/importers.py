@@ -764,10 +764,19 @@ def _reject_unknown_fields(obj: Mapping[str, Any], allowed: frozenset[str], wher
     unknown = sorted(set(obj) - allowed)
     if not unknown:
         return
+    name = _printable_name(unknown[0])
     expected = f"not a field here; expected only {', '.join(sorted(allowed))}"
     if where:
-        _fail(f"{where}.{unknown[0]}", "unknown_field", expected)
-    _fail(unknown[0], "unknown_field", f'{expected} (extra data goes in "metadata")')
+        _fail(f"{where}.{name}", "unknown_field", expected)
+    _fail(name, "unknown_field", f'{expected} (extra data goes in "metadata")')
+
+
+def _printable_name(name: str) -> str:
+    """A field name as a problem can store and show it: NULs and unpaired surrogates
+    spelled as escapes, an empty name as ``""`` (not the empty path of a whole line)."""
+    if not name:
+        return '""'
+    return _BAD_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", name)
 
 
 def _choices(enum: type[StrEnum]) -> str:

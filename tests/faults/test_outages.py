@@ -25,17 +25,16 @@ from tests.support.skips import skip_or_fail
 
 @pytest.fixture
 def broker_down(celery_app):
-    """The web process's broker points at a port where no Redis listens."""
-    previous = celery_app.conf.broker_url
-    celery_app.pool.force_close_all()
+    """The web process's broker points at a port where no Redis listens. The session's
+    connection pools are set aside, not closed, and put back afterwards."""
+    saved = (celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool)
     celery_app.conf.broker_url = "redis://127.0.0.1:9/0"
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     yield
-    celery_app.pool.force_close_all()
-    celery_app.conf.broker_url = previous
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()  # the dead broker's pool only
+    celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool = saved
 
 
 def client_for(user) -> APIClient:

@@ -135,9 +135,23 @@ class BatchSerializer(serializers.ModelSerializer):
         # Status changes go through POST batches/{id}/status, which checks the move.
         read_only_fields = ["id", "status", "created_at"]
 
+    def validate_model_versions(self, value):
+        if not isinstance(value, list) or not all(
+            isinstance(name, str) and name.strip() and len(name) <= 200 for name in value
+        ):
+            raise serializers.ValidationError(
+                "expected a list of model version names (non-blank strings of at most 200 "
+                "characters)")
+        return value
+
     def validate(self, data):
-        opens = data.get("opens_at", getattr(self.instance, "opens_at", None))
-        closes = data.get("closes_at", getattr(self.instance, "closes_at", None))
+        # A date left out takes the model's default (opens now, closes a week later), so
+        # one given date is checked against the other's default, not skipped.
+        defaults = {name: Batch._meta.get_field(name).get_default()
+                    for name in ("opens_at", "closes_at")}
+        opens = data.get("opens_at", getattr(self.instance, "opens_at", defaults["opens_at"]))
+        closes = data.get("closes_at",
+                          getattr(self.instance, "closes_at", defaults["closes_at"]))
         if opens and closes and closes <= opens:
             raise serializers.ValidationError({"closes_at": "must be after opens_at"})
         gold = data.get("gold_share")

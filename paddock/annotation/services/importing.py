@@ -59,6 +59,15 @@ def upload_save(upload) -> Path:
     return target
 
 
+NAME_CHARS = 200  # BatchImport.dataset and .file_name, Conversation.external_id
+
+
+def _external_id(dataset: str, line: int) -> str:
+    """``dataset:line``, the dataset name cut so the whole fits the column."""
+    suffix = f":{line}"
+    return dataset[: NAME_CHARS - len(suffix)] + suffix
+
+
 def _turns(parsed) -> list[TurnSpec]:
     return [TurnSpec(turn.role, turn.content) for turn in parsed.turns]
 
@@ -72,7 +81,7 @@ def _store(batch: Batch, record, kind: str, dataset: str, axis: str) -> None:
         conversation = conversation_create(
             batch=batch, turns=_turns(record), axis=axis,
             risk_category="unqualified_advice" if axis == Axis.SAFETY else "",
-            origin=ConversationOrigin.OPEN_SOURCE, external_id=f"{dataset}:{record.line}",
+            origin=ConversationOrigin.OPEN_SOURCE, external_id=_external_id(dataset, record.line),
         )
         chosen, rejected = (
             Response.objects.create(conversation=conversation, text=text, model_version=dataset)
@@ -119,8 +128,9 @@ def import_file(
     report, _created = BatchImport.objects.get_or_create(
         batch=batch, kind=kind, fingerprint=file_fingerprint(path),
         defaults={
-            "file_name": path.name, "created_by": created_by,
-            "dataset": dataset or (path.name if kind == ImportKind.HH_RLHF else ""),
+            "file_name": path.name[:NAME_CHARS], "created_by": created_by,
+            "dataset": (dataset or (path.name if kind == ImportKind.HH_RLHF else ""))[
+                :NAME_CHARS],
         },
     )
     if report.complete:

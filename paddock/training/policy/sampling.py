@@ -45,6 +45,7 @@ from paddock.training.policy.generation import (
 RISK_CATEGORIES = ("illicit_criminal", "hateful_harmful", "unqualified_advice")
 MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
+MAX_TURNS = 100  # the annotation importer's limit: longer threads would not import
 PROMPT_FIELDS = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _SIDES = ("a", "b")
@@ -132,8 +133,18 @@ def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
     conversations: list[Conversation] = []
     problems: list[InputProblem] = []
     seen: dict[str, int] = {}
+    number = 0
     with opener(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
+        lines = enumerate(stream, start=1)
+        while True:
+            try:
+                number, raw = next(lines)
+            except StopIteration:
+                break
+            except (EOFError, OSError) as exc:  # a gzip file cut short or damaged
+                problems.append(InputProblem(str(path), number + 1, "",
+                                             f"cannot read on: {exc}"))
+                break
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 if not text.strip():
@@ -155,14 +166,45 @@ def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
     return conversations
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(text: str) -> dict[str, Any]:
     try:
-        record = json.loads(text)
+        record = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise _FieldError("", f"not valid JSON ({exc}); expected one JSON object a line") from None
+    except RecursionError:
+        raise _FieldError("", "JSON nested too deeply to read; expected one JSON object a "
+                              "line") from None
     if not isinstance(record, dict):
         raise _FieldError("", f"a JSON {type(record).__name__}, expected an object")
+    where = _bad_character_at(record, "")
+    if where is not None:
+        raise _FieldError(where, "holds a NUL or an unpaired surrogate, which the annotation "
+                                 "import (and PostgreSQL) refuses")
     return record
+
+
+def _bad_character_at(value: Any, where: str) -> str | None:
+    """The first place (field path) of a NUL or lone surrogate in keys or strings."""
+    if isinstance(value, str):
+        return where or "line" if _BAD_CHARACTER.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if _BAD_CHARACTER.search(str(key)):
+                return where or "line"
+            found = _bad_character_at(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _bad_character_at(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _parse_prompt(record: dict[str, Any], line: int) -> Conversation:
@@ -178,6 +220,8 @@ def _parse_prompt(record: dict[str, Any], line: int) -> Conversation:
     else:
         if not isinstance(turns, list) or not turns:
             raise _FieldError("turns", "expected a non-empty list of {role, content} objects")
+        if len(turns) > MAX_TURNS:
+            raise _FieldError("turns", f"{len(turns):,} turns, expected at most {MAX_TURNS}")
         messages = []
         for index, turn in enumerate(turns):
             where = f"turns[{index}]"

@@ -267,6 +267,9 @@ def _decode(raw: bytes, number: int) -> dict[str, Any]:
     except json.JSONDecodeError as bad:
         raise _Malformed(None, f"not JSON ({bad.msg} at column {bad.colno})",
                          "not JSON") from None
+    except RecursionError:
+        raise _Malformed(None, "not JSON that can be read (nested too deeply)",
+                         "not JSON") from None
     if not isinstance(record, dict):
         raise _Malformed(None, f"not a JSON object but {type(record).__name__}",
                          "not a JSON object")

@@ -144,8 +144,9 @@ def pipeline_cancel(run: PipelineRun) -> PipelineRun:
 
 def pipeline_watch(now=None) -> dict[str, Any]:
     """Re-send the steps whose worker was lost (heartbeat older than
-    ``PADDOCK_PIPELINE_STALE_AFTER``) and those queued longer than
-    ``PADDOCK_PIPELINE_RESEND_AFTER`` (a message lost with a Redis that kept nothing).
+    ``PADDOCK_PIPELINE_STALE_AFTER``) and those still queued ``PADDOCK_PIPELINE_RESEND_AFTER``
+    after the steps before them finished (a message lost with a Redis that kept nothing,
+    or a chord whose bookkeeping a Redis crash cut).
     Duplicates are harmless: the runner drops a delivery of a step that is running."""
     now = now or timezone.now()
     resend_after = timedelta(seconds=float(getattr(
@@ -159,8 +160,13 @@ def pipeline_watch(now=None) -> dict[str, Any]:
         first = pending[0]
         stale = (first.state == RunState.RUNNING and first.heartbeat_at is not None
                  and now - first.heartbeat_at >= stale_after())
-        lost = (first.state == RunState.QUEUED and first.sent_at is not None
-                and now - first.sent_at >= resend_after)
+        # A step can start only once the steps before it are done: it has waited since
+        # the later of its sending and the last of them finishing.
+        finished = [s.finished_at for s in steps if s.position < first.position
+                    and s.finished_at is not None]
+        waiting_since = max([first.sent_at, *finished]) if first.sent_at else None
+        lost = (first.state == RunState.QUEUED and waiting_since is not None
+                and now - waiting_since >= resend_after)
         if not (stale or lost):
             continue
         updated = StepRun.objects.filter(pk=first.pk, state=first.state).update(

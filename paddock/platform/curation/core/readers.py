@@ -435,6 +435,8 @@ def _parse_jsonl_line(
         record = json.loads(decoded)
     except json.JSONDecodeError as exc:
         return ReadProblem(source, locator, "malformed_json", str(exc))
+    except RecursionError:
+        return ReadProblem(source, locator, "malformed_json", "JSON nested too deeply to read")
     if not isinstance(record, dict):
         kind = type(record).__name__
         return ReadProblem(source, locator, "not_an_object", f"a JSON {kind}, not an object")

@@ -7,6 +7,7 @@ runs with different parameters only re-decide, never re-read.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,15 @@ BATCH = 1000
 MAX_STORED_CHARS = 5_000_000  # longer texts are stored cut (and dropped as too long by runs)
 
 
+_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DOMAIN_CHARS = 253  # the longest DNS name
+
+
 def _storable(value: Any) -> Any:
-    """PostgreSQL refuses NUL characters in text and JSON: drop them, everywhere."""
+    """PostgreSQL refuses NUL characters and UTF-8 cannot hold unpaired surrogates (JSON
+    can spell both as escapes): drop the former and mark the latter U+FFFD, everywhere."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _UNPAIRED_SURROGATE.sub("\ufffd", value.replace("\x00", ""))
     if isinstance(value, dict):
         return {_storable(k): _storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -44,13 +50,16 @@ def _storable(value: Any) -> Any:
 
 def measure(raw: RawDocument, source: Source, position: int) -> Document:
     text = _storable(raw.text)
+    url = _storable(raw.url) if raw.url else ""
+    domain = registered_domain(url) if url else ""
     language, _score = detect_language(text[:5000])
     return Document(
         source=source,
         position=position,
         locator=raw.locator[:300],
-        url=_storable(raw.url),
-        domain=registered_domain(raw.url) if raw.url else "",
+        url=url or "",
+        # No DNS name is longer; a longer "host" is not one (and has no site to filter).
+        domain=domain if len(domain) <= MAX_DOMAIN_CHARS else "",
         content_hash=content_hash(text),
         length=len(text),
         words=word_count(text),
@@ -116,11 +125,15 @@ def source_ingest(
                 _flush(source, documents, problems)
                 # How far into a compressed stream we are is unknown: report the count.
                 progress(0.0, f"{position} documents read")
-    except Exception as exc:
         _flush(source, documents, problems)
-        Source.objects.filter(pk=source.pk).update(status=SourceStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        try:  # keep what was read before the failure, if it can be stored
+            _flush(source, documents, problems)
+        except Exception:  # noqa: S110 - the first error is the one to report
+            pass
+        Source.objects.filter(pk=source.pk).update(
+            status=SourceStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    _flush(source, documents, problems)
     Source.objects.filter(pk=source.pk).update(
         status=SourceStatus.READY, ingested_at=timezone.now()
     )
