@@ -123,3 +123,17 @@ def wait_for_server(base: str, *, who: str, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit(f"{who}: the server at {base} did not start within {timeout:.0f} s")
+
+
+def clear_redis_keys() -> None:
+    """Delete what this run left in Redis: every key under its own key prefix (queues,
+    results, cache). Needs Django set up, with a non-empty PADDOCK_REDIS_KEY_PREFIX."""
+    import redis
+    from django.conf import settings
+
+    if not settings.REDIS_KEY_PREFIX:
+        return  # never wipe keys a real installation shares this Redis with
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)

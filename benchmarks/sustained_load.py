@@ -103,18 +103,14 @@ def main() -> None:
     database_url, name = create_postgres_database("paddock_bench_sustained")
     os.environ["DATABASE_URL"] = database_url
     os.environ["DEBUG"] = "false"
-    os.environ["PADDOCK_ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="paddock-bench-sustained-")
-    os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-bench-{os.getpid()}:")
     import django
 
     django.setup()
-    import redis
-    from django.conf import settings
     from django.core.management import call_command
     from django.db import connections
     from django.db.models import Count
 
-    from benchmarks.common import wait_for_server, write_results
+    from benchmarks.common import clear_redis_keys, wait_for_server, write_results
     from paddock.platform.celery import app
     from tests.support.celery_worker import WorkerProcess, worker_environment
 
@@ -184,10 +180,7 @@ def main() -> None:
             server.wait(timeout=30)
         if worker is not None:
             worker.stop()
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*"))
-        if keys:
-            client.delete(*keys)
+        clear_redis_keys()
         connections.close_all()
         drop_postgres_database(name)
     write_results("sustained_load", figures, quick=args.quick)

@@ -27,11 +27,9 @@ def main() -> None:
     import django
 
     django.setup()
-    import redis
-    from django.conf import settings
     from django.test import Client
 
-    from benchmarks.common import percentile, write_results
+    from benchmarks.common import clear_redis_keys, percentile, write_results
     from paddock.platform.celery import app
     from paddock.workers.tasks.diagnostics import probe_default
     from tests.support.celery_worker import WorkerProcess, worker_environment
@@ -62,11 +60,7 @@ def main() -> None:
             assert response.status_code == 200, response.content
     finally:
         worker.stop()
-        keys = list(redis.Redis.from_url(settings.REDIS_URL).scan_iter(
-            match=f"{settings.REDIS_KEY_PREFIX}*"
-        ))
-        if keys:
-            redis.Redis.from_url(settings.REDIS_URL).delete(*keys)
+        clear_redis_keys()
 
     write_results(
         "task_roundtrip",

@@ -31,17 +31,13 @@ def main() -> None:
     isolate_environment()
     database_url, name = create_postgres_database("paddock_bench_cycle")
     os.environ["DATABASE_URL"] = database_url
-    os.environ["PADDOCK_ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="paddock-bench-cycle-")
-    os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-bench-{os.getpid()}:")
     import django
 
     django.setup()
-    import redis
-    from django.conf import settings
     from django.core.management import call_command
     from django.db import connections
 
-    from benchmarks.common import write_results
+    from benchmarks.common import clear_redis_keys, write_results
     from paddock.platform.celery import app
     from paddock.workers.demo import demo_batch_seed
     from paddock.workers.models import PipelineRun, RunState
@@ -98,10 +94,7 @@ def main() -> None:
     finally:
         for worker in workers:
             worker.stop()
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*"))
-        if keys:
-            client.delete(*keys)
+        clear_redis_keys()
         connections.close_all()
         drop_postgres_database(name)
     write_results("weekly_cycle", figures, quick=args.quick)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from django.conf import settings
-
 from paddock.annotation.generation import Variant
 from paddock.annotation.services.comparisons import ResponseSpec, TurnSpec
 
@@ -35,9 +33,10 @@ class NoPolicyRegistered(RuntimeError):
 
 class PolicyGenerator:
     def _path(self, version: str) -> tuple[str, str]:
-        from paddock.training.registry import POLICY, ModelRegistry, UnknownVersionError
+        from paddock.training.registry import POLICY, UnknownVersionError
+        from paddock.workers.pipeline.steps import model_registry
 
-        registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+        registry = model_registry()
         try:
             found = registry.get(version)
             if found.kind == POLICY:

@@ -7,8 +7,8 @@ evaluations as ``eval-<name>.json`` into ``<model>/eval/`` (the paper's table 8 
 accuracy per strength level and overall). Nothing is invented: with no registered reward
 model, or none evaluated, the console says so.
 
-The registry lives at ``settings.MODEL_REGISTRY_DIR`` when set, else under the artifacts
-folder every machine shares (``$PADDOCK_ARTIFACTS_DIR/models``).
+The registry lives at ``settings.MODEL_REGISTRY_DIR`` (``PADDOCK_MODEL_REGISTRY_DIR``; by
+default under the artifacts folder every machine shares, ``$PADDOCK_ARTIFACTS_DIR/models``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ KIND_LABELS = {"reward-helpfulness": "Helpfulness", "reward-safety": "Safety"}
 
 
 def registry_root() -> Path:
-    configured = getattr(settings, "MODEL_REGISTRY_DIR", None)
-    return Path(configured) if configured else Path(settings.ARTIFACTS_DIR) / "models"
+    return Path(settings.MODEL_REGISTRY_DIR)
 
 
 def percent(value: float | None) -> str:

@@ -52,7 +52,7 @@ def launcher(module: str, args: list[str]) -> list[str]:
     ``PADDOCK_TRAINING_PROCESSES`` (the GPUs of this machine the worker owns) is above 1."""
     from django.conf import settings
 
-    processes = int(getattr(settings, "PADDOCK_TRAINING_PROCESSES", 1))
+    processes = settings.PADDOCK_TRAINING_PROCESSES
     if processes > 1 and (module, args[0]) in DATA_PARALLEL:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 "--nproc_per_node", str(processes)]

@@ -40,12 +40,12 @@ LOG_TAIL_CHARS = 8_000
 
 
 def heartbeat_seconds() -> float:
-    return float(getattr(settings, "PADDOCK_PIPELINE_HEARTBEAT", 10.0))
+    return settings.PADDOCK_PIPELINE_HEARTBEAT
 
 
 def stale_after() -> timedelta:
     """A running step whose heartbeat is older than this lost its worker."""
-    return timedelta(seconds=float(getattr(settings, "PADDOCK_PIPELINE_STALE_AFTER", 120.0)))
+    return timedelta(seconds=settings.PADDOCK_PIPELINE_STALE_AFTER)
 
 
 @dataclass

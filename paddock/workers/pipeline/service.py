@@ -55,7 +55,7 @@ def pipeline_start(
 ) -> PipelineRun:
     """A new run for ``batch``, sent once the transaction commits; the active run when
     the batch already has one (a second click or a duplicate tick starts nothing)."""
-    plan = plan_with({**batch_plan(batch), **(plan or {})})
+    plan = plan_with({**batch.pipeline_plan, **(plan or {})})
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -69,11 +69,6 @@ def pipeline_start(
         return active
     transaction.on_commit(lambda: _send(run.pk))
     return run
-
-
-def batch_plan(batch: Batch) -> dict:
-    """The plan a data manager set for this batch (stored with the batch), if any."""
-    return dict(getattr(batch, "pipeline_plan", None) or {})
 
 
 def pipeline_rerun(run: PipelineRun, *, from_step: str, user=None) -> PipelineRun:
@@ -149,8 +144,7 @@ def pipeline_watch(now=None) -> dict[str, Any]:
     or a chord whose bookkeeping a Redis crash cut).
     Duplicates are harmless: the runner drops a delivery of a step that is running."""
     now = now or timezone.now()
-    resend_after = timedelta(seconds=float(getattr(
-        settings, "PADDOCK_PIPELINE_RESEND_AFTER", 6 * 60 * 60)))
+    resend_after = timedelta(seconds=settings.PADDOCK_PIPELINE_RESEND_AFTER)
     resent = []
     for run in PipelineRun.objects.filter(state__in=ACTIVE_RUN_STATES):
         steps = list(run.steps.order_by("position"))
@@ -191,7 +185,7 @@ def pipelines_tick(now=None) -> dict[str, Any]:
         batch_move(batch=batch, to=BatchStatus.OPEN)
         opened.append(batch.name)
     for batch in Batch.objects.filter(status=BatchStatus.OPEN, closes_at__lte=now):
-        if not getattr(batch, "pipeline_on_close", True):
+        if not batch.pipeline_on_close:
             batch_move(batch=batch, to=BatchStatus.CLOSED)
             closed.append(batch.name)
             continue

@@ -251,21 +251,22 @@ def ppo(ctx: StepContext) -> dict:
 
 
 def register_policy(ctx: StepContext) -> dict:
+    registry = model_registry()
+    existing = registry.find(f"{ctx.pipeline.pk}:policy")
+    if existing is not None:  # a second delivery: the version the first one made
+        base = registry.get(existing.base) if existing.base else existing
+        return {"version": existing.version, "path": str(existing.path), "new": True,
+                "previous": base.version, "previous_path": str(base.path)}
     previous = current_policy()
     trained = ctx.result_of("ppo").get("model") or ctx.result_of("rejection_sampling").get("model")
     if not trained:
         return {"version": previous.version, "path": str(previous.path), "new": False,
                 "previous": previous.version, "previous_path": str(previous.path)}
-    key = f"{ctx.pipeline.pk}:policy"
-    existing = model_registry().find(key)
-    if existing is not None:  # a second delivery: the version the first one made
-        base = model_registry().get(existing.base) if existing.base else existing
-        return {"version": existing.version, "path": str(existing.path), "new": True,
-                "previous": base.version, "previous_path": str(base.path)}
     metrics = {"rejection": ctx.result_of("rejection_sampling").get("metrics", {}),
                "ppo": ctx.result_of("ppo").get("metrics", {})}
-    version = model_registry().register(
-        POLICY, trained, key=key, base=previous.version, batch=ctx.pipeline.batch.name,
+    version = registry.register(
+        POLICY, trained, key=f"{ctx.pipeline.pk}:policy", base=previous.version,
+        batch=ctx.pipeline.batch.name,
         data_manifest={"prompts": ctx.result_of("export")["prompts"]},
         reward_models=(ctx.result_of("train_helpfulness_rm")["version"],
                        ctx.result_of("train_safety_rm")["version"]),
