@@ -319,3 +319,122 @@ def test_the_batch_form_sets_which_steps_the_weekly_cycle_runs(client, manager):
                                             "open_next_batch": False}
     run = pipeline_start(batch)
     assert run.plan["steps"]["ppo"] is True and run.plan["steps"]["open_next_batch"] is False
+
+
+# --- Plan presets --------------------------------------------------------------------------
+
+
+def test_the_batch_form_picks_a_preset_and_overrides_it(client, manager):
+    from paddock.annotation.models import Batch
+    from paddock.workers.pipeline.service import pipeline_start
+    from tests.platform.test_console import batch_form
+
+    page = client.get(reverse("console:batch_create")).content.decode()
+    assert_accessible(page)
+    assert "Plan preset" in page and 'value="recipe"' in page
+    assert re.search(r'<option value="demo"[^>]*selected', page)  # demo is the default
+    form = batch_form(name="week 5", pipeline_preset="recipe", step_rejection_sampling="on",
+                      step_ppo="on", step_sample_next_batch="on", step_open_next_batch="on",
+                      pipeline_overrides='{"ppo": {"iterations": 400}}')
+    response = client.post(reverse("console:batch_create"), form)
+    assert response.status_code == 302, response.content.decode()
+    batch = Batch.objects.get(name="week 5")
+    assert batch.pipeline_plan == {
+        "preset": "recipe", "ppo": {"iterations": 400},
+        "steps": {"rejection_sampling": True, "ppo": True, "sample_next_batch": True,
+                  "open_next_batch": True}}
+    run = pipeline_start(batch)
+    assert run.plan["preset"] == "recipe" and run.plan["steps"]["ppo"] is True
+    assert run.plan["ppo"]["iterations"] == 400 and run.plan["ppo"]["batch_size"] == 512
+
+    # The edit form shows what is stored, and saving it unchanged keeps it.
+    edit = client.get(reverse("console:batch_edit", args=[batch.pk])).content.decode()
+    assert re.search(r'<option value="recipe"[^>]*selected', edit)
+    assert "&quot;iterations&quot;: 400" in edit
+    page = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
+    plan = page[page.index('id="batch-plan"'):]
+    assert "recipe" in plan and "PPO" in plan and "iterations" in plan
+
+
+@pytest.mark.parametrize(("preset", "overrides", "message"), [
+    ("demo", '{"ppo": {"micro_batch_size": 8}}',
+     "plan.ppo: minibatch_size 4 is not a multiple of micro_batch_size 8."),
+    ("recipe", '{"ppo": {"batch_size": 100}}',
+     "plan.ppo: batch_size 100 is not a multiple of minibatch_size 64."),
+    ("demo", '{"rejection": {"temperature": 0}}',
+     "plan.rejection: temperature must be a number above 0, not 0."),
+    ("demo", '{"ppo": {"iterations": 4,}}', "Not JSON:"),
+    ("demo", "[1, 2]", "Write a JSON object"),
+    ("demo", '{"steps": {"ppo": true}}', "Leave out steps"),
+    ("demo", '{"nope": 1}', "plan: unknown key &#x27;nope&#x27;"),
+    ("huge", "", "Select a valid choice. huge is not one of the available choices."),
+])
+def test_a_bad_plan_is_explained_on_the_form(client, manager, preset, overrides, message):
+    from paddock.annotation.models import Batch
+    from tests.platform.test_console import batch_form
+
+    response = client.post(reverse("console:batch_create"), batch_form(
+        name="week 6", pipeline_preset=preset, pipeline_overrides=overrides))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert message in html
+    assert 'aria-invalid="true"' in html or "has-error" in html
+    assert not Batch.objects.filter(name="week 6").exists()
+
+
+def test_a_bad_stored_plan_is_said_plainly_not_a_500(client, manager):
+    batch = make_batch(name="week 7", status=BatchStatus.OPEN)
+    batch.pipeline_plan = {"ppo": {"minibatch_size": 3}}  # set past the form (admin, API)
+    batch.save()
+    page = client.get(reverse("console:batch", args=[batch.pk]))
+    assert page.status_code == 200
+    assert b"The plan stored with this batch is refused: plan.ppo: batch_size 8 is not a " \
+           b"multiple of minibatch_size 3" in page.content
+    edit = client.get(reverse("console:batch_edit", args=[batch.pk]))
+    assert edit.status_code == 200
+    response = client.post(reverse("console:batch_run_pipeline", args=[batch.pk]), follow=True)
+    assert b"Not started: plan.ppo: batch_size 8 is not a multiple of minibatch_size 3" \
+        in response.content
+    assert not PipelineRun.objects.exists()
+
+
+def test_run_now_with_a_preset(client, manager):
+    batch = make_batch(name="week 8", status=BatchStatus.OPEN)
+    page = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
+    assert_accessible(page)
+    form = page[page.index('id="run-pipeline"'):]
+    assert re.search(r'<option value="demo"[^>]*selected', form)
+    response = client.post(reverse("console:batch_run_pipeline", args=[batch.pk]),
+                           {"preset": "recipe"})
+    run = PipelineRun.objects.get(batch=batch)
+    assert response["Location"] == reverse("console:run", args=[run.pk])
+    assert run.plan["preset"] == "recipe" and run.plan["reward"]["batch_pairs"] == 512
+    batch.refresh_from_db()
+    assert batch.pipeline_plan["preset"] == "recipe"  # the next start uses it too
+
+    page = client.get(reverse("console:run", args=[run.pk])).content.decode()
+    assert re.search(r'id="run-preset">recipe ', page)
+    listed = client.get(reverse("console:runs")).content.decode()
+    assert "<td>recipe</td>" in listed
+
+
+def test_run_now_refuses_an_unknown_preset_or_one_the_overrides_break(client, manager):
+    batch = make_batch(name="week 9", status=BatchStatus.OPEN)
+    response = client.post(reverse("console:batch_run_pipeline", args=[batch.pk]),
+                           {"preset": "huge"}, follow=True)
+    assert b"Not started: Select a valid choice." in response.content
+    batch.pipeline_plan = {"ppo": {"batch_size": 8}}  # good with demo's minibatch of 4 ...
+    batch.save()
+    response = client.post(reverse("console:batch_run_pipeline", args=[batch.pk]),
+                           {"preset": "recipe"}, follow=True)  # ... not with recipe's 64
+    assert (b"Not started: plan.ppo: batch_size 8 is not a multiple of minibatch_size 64."
+            in response.content)
+    assert not PipelineRun.objects.exists()
+    batch.refresh_from_db()
+    assert batch.pipeline_plan == {"ppo": {"batch_size": 8}}  # unchanged
+
+
+def test_a_run_from_before_presets_says_so(client, manager):
+    run = make_run(make_batch(name="week 10"), plan={"steps": {"ppo": False}})
+    page = client.get(reverse("console:run", args=[run.pk])).content.decode()
+    assert 'id="run-preset">none (a plan from before presets)' in page

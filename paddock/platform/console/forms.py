@@ -1,8 +1,11 @@
-"""The console's forms: a batch's schedule and settings, an import upload, an export."""
+"""The console's forms: a batch's schedule and settings (with its weekly cycle's plan),
+an import upload, an export, and the preset of a cycle started by hand."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -10,7 +13,13 @@ from django.utils import timezone
 
 from paddock.annotation.models import Axis, Batch, ImportKind
 from paddock.annotation.services.export import KINDS as EXPORT_KINDS
-from paddock.workers.pipeline.plan import STEPS, plan_with
+from paddock.workers.pipeline.plan import (
+    DEFAULT_PRESET,
+    PRESET_TITLES,
+    PRESETS,
+    STEPS,
+    plan_with,
+)
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -20,6 +29,26 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs, format=DATETIME_FORMAT)
+
+
+PRESET_CHOICES = [(name, PRESET_TITLES.get(name, name)) for name in PRESETS]
+# Set by their own fields, so the JSON overrides may not repeat them.
+OWN_FIELDS = ("preset", "steps")
+
+
+def stored_plan(batch: Batch | None) -> tuple[dict[str, Any], str | None]:
+    """The plan a batch's cycle would run with now, and why the stored one was refused
+    (then the default preset's plan stands in, so a page can still be drawn)."""
+    stored = (batch.pipeline_plan if batch is not None else None) or {}
+    try:
+        return plan_with(stored), None
+    except ValueError as error:
+        return plan_with(None), str(error)
+
+
+def preset_name(batch: Batch | None) -> str:
+    name = ((batch.pipeline_plan if batch is not None else None) or {}).get("preset")
+    return name if name in PRESETS else DEFAULT_PRESET
 
 
 class BatchForm(forms.ModelForm):
@@ -59,12 +88,27 @@ class BatchForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # One checkbox per optional pipeline step, stored in the batch's pipeline plan.
-        planned = plan_with(None)["steps"] | (self.instance.pipeline_plan or {}).get("steps", {})
+        # The cycle's plan, stored in the batch's pipeline plan: a preset, one checkbox
+        # per optional step, and any other overrides as JSON.
+        stored = self.instance.pipeline_plan or {}
+        planned, _ = stored_plan(self.instance if self.instance.pk else None)
+        self.fields["pipeline_preset"] = forms.ChoiceField(
+            required=False, label="Plan preset", choices=PRESET_CHOICES,
+            initial=preset_name(self.instance),
+            help_text="The sizes of every training step; the README's “The weekly loop” "
+                      "says what each costs.")
         for step in STEPS:
             if step.optional:
                 self.fields[f"step_{step.name}"] = forms.BooleanField(
-                    required=False, label=step.title, initial=planned[step.name])
+                    required=False, label=step.title, initial=planned["steps"][step.name])
+        others = {key: value for key, value in stored.items() if key not in OWN_FIELDS}
+        self.fields["pipeline_overrides"] = forms.CharField(
+            required=False, label="Plan overrides (JSON)",
+            initial=json.dumps(others, indent=2) if others else "",
+            widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
+            help_text='Changes to the preset, one level deep, e.g. {"ppo": {"iterations": '
+                      '400}} or {"public_data": ["hh-rlhf=/data/harmless.jsonl.gz"]}. Empty: '
+                      "the preset as it is.")
         zone = settings.TIME_ZONE
         for name in ("opens_at", "closes_at"):
             self.fields[name].input_formats = [DATETIME_FORMAT, "%Y-%m-%d %H:%M",
@@ -87,11 +131,34 @@ class BatchForm(forms.ModelForm):
     def step_fields(self):
         return [self[f"step_{step.name}"] for step in STEPS if step.optional]
 
+    def clean_pipeline_overrides(self) -> dict[str, Any]:
+        text = (self.cleaned_data.get("pipeline_overrides") or "").strip()
+        if not text:
+            return {}
+        try:
+            overrides = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"Not JSON: {error}.") from None
+        if not isinstance(overrides, dict):
+            raise forms.ValidationError('Write a JSON object, e.g. {"ppo": {"iterations": 400}}.')
+        repeated = [key for key in OWN_FIELDS if key in overrides]
+        if repeated:
+            raise forms.ValidationError(
+                f"Leave out {' and '.join(repeated)}: the preset and the steps have their own "
+                "fields above.")
+        return overrides
+
+    def plan_overrides(self) -> dict[str, Any]:
+        """What the batch stores: the preset, the steps and the other overrides."""
+        data = self.cleaned_data
+        steps = {step.name: bool(data.get(f"step_{step.name}"))
+                 for step in STEPS if step.optional}
+        return {"preset": data.get("pipeline_preset") or preset_name(self.instance),
+                "steps": steps, **(data.get("pipeline_overrides") or {})}
+
     def save(self, commit: bool = True) -> Batch:
         batch = super().save(commit=False)
-        steps = {step.name: bool(self.cleaned_data.get(f"step_{step.name}"))
-                 for step in STEPS if step.optional}
-        batch.pipeline_plan = {**(batch.pipeline_plan or {}), "steps": steps}
+        batch.pipeline_plan = self.plan_overrides()
         if commit:
             batch.save()
         return batch
@@ -101,6 +168,11 @@ class BatchForm(forms.ModelForm):
         opens, closes = data.get("opens_at"), data.get("closes_at")
         if opens and closes and closes <= opens:
             self.add_error("closes_at", "A batch must close after it opens.")
+        if "pipeline_overrides" in data and "pipeline_preset" in data:
+            try:  # the sizes the trainers would refuse hours later, refused now
+                plan_with(self.plan_overrides())
+            except ValueError as error:
+                self.add_error("pipeline_overrides", f"{error}.")
         return data
 
 
@@ -146,3 +218,9 @@ class ExportForm(forms.Form):
             ("raw", "Raw judgements (every judgement as stored, skips included)"),
         ) if kind in EXPORT_KINDS],
     )
+
+
+class RunPipelineForm(forms.Form):
+    """The batch page's "Run the weekly cycle now": which preset this cycle runs with."""
+
+    preset = forms.ChoiceField(label="Plan preset", choices=PRESET_CHOICES)

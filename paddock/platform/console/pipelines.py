@@ -14,13 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from paddock.annotation.models import Batch
+from paddock.platform.console.forms import RunPipelineForm
 from paddock.platform.console.views import RUNNABLE, console_page
 from paddock.workers.models import (
     ACTIVE_RUN_STATES,
@@ -29,7 +32,7 @@ from paddock.workers.models import (
     RunState,
     StepRun,
 )
-from paddock.workers.pipeline.plan import BY_NAME, STEPS
+from paddock.workers.pipeline.plan import BY_NAME, PRESET_TITLES, STEPS, preset_of
 from paddock.workers.pipeline.service import (
     PipelineError,
     pipeline_cancel,
@@ -117,6 +120,14 @@ def current_step(run: PipelineRun, steps: list[StepRun]) -> StepRun | None:
     return next((s for s in steps if s.state in (RunState.FAILED, RunState.CANCELLED)), None)
 
 
+def preset_text(plan: dict | None) -> str:
+    """The preset a run's stored plan was made from, as its page names it."""
+    name = preset_of(plan if isinstance(plan, dict) else None)
+    if name is None:
+        return "none (a plan from before presets)"
+    return name
+
+
 def _run_context(run: PipelineRun) -> dict[str, Any]:
     steps = _decorate_steps(list(run.steps.order_by("position")))
     at = current_step(run, steps)
@@ -142,6 +153,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
         run.done_steps = sum(s.state in DONE_STEP_STATES for s in steps)
         run.step_count = len(steps)
         run.duration = duration_text(run.started_at or run.created_at, run.finished_at)
+        run.preset = preset_of(run.plan) or NONE
     return render(request, "console/runs.html", {
         "runs": runs,
         "active_count": sum(run.is_active for run in runs),
@@ -154,6 +166,8 @@ def run_detail(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run = get_object_or_404(PipelineRun.objects.select_related("batch", "next_batch",
                                                                "created_by"), pk=run_id)
     context = _run_context(run)
+    context["preset"] = preset_text(run.plan)
+    context["preset_title"] = PRESET_TITLES.get(preset_of(run.plan) or "", "")
     # Re-running a failed run usually starts at the step that stopped it.
     context["rerun_steps"] = [(spec.name, spec.title) for spec in STEPS]
     context["rerun_default"] = context["current"].step if context["current"] else STEPS[0].name
@@ -186,11 +200,25 @@ def batch_run_pipeline(request: HttpRequest, batch_id: int) -> HttpResponse:
     if active is not None:
         messages.info(request, f"Batch {batch.name} already has a run going: here it is.")
         return redirect("console:run", run_id=active.pk)
+    form = RunPipelineForm(request.POST)
+    overrides = {}
+    if "preset" in request.POST:  # the form's choice; without it, the batch's own plan
+        if not form.is_valid():
+            messages.error(request, "Not started: "
+                           + " ".join(" ".join(errors) for errors in form.errors.values()))
+            return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
+        overrides = {"preset": form.cleaned_data["preset"]}
     try:
-        run = pipeline_start(batch, trigger=PipelineRun.Trigger.MANUAL, user=request.user)
-    except ValueError as error:  # a bad plan stored with the batch
+        with transaction.atomic():
+            run = pipeline_start(batch, trigger=PipelineRun.Trigger.MANUAL, plan=overrides,
+                                 user=request.user)
+            if overrides and (batch.pipeline_plan or {}).get("preset") != overrides["preset"]:
+                # The batch keeps the preset it ran with: the next start uses it too.
+                Batch.objects.filter(pk=batch.pk).update(
+                    pipeline_plan={**(batch.pipeline_plan or {}), **overrides})
+    except ValueError as error:  # a plan the preset and the batch's overrides make bad
         messages.error(request, f"Not started: {error}.")
-        return redirect("console:batch", batch_id=batch.pk)
+        return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
     messages.success(request, f"Weekly cycle of {batch.name} started: its steps run on the "
                               "workers and show here as they go.")
     return redirect("console:run", run_id=run.pk)

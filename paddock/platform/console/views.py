@@ -7,6 +7,7 @@ it takes judgements, and the progress of its import and export jobs.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from functools import wraps
@@ -25,10 +26,20 @@ from paddock.annotation.services.export import export_path
 from paddock.annotation.services.importing import upload_save
 from paddock.platform.accounts.access import data_manager_required
 from paddock.platform.console import dashboard
-from paddock.platform.console.forms import BatchForm, ExportForm, ImportForm, next_week_initial
+from paddock.platform.console.forms import (
+    OWN_FIELDS,
+    BatchForm,
+    ExportForm,
+    ImportForm,
+    RunPipelineForm,
+    next_week_initial,
+    preset_name,
+    stored_plan,
+)
 from paddock.platform.console.reward_models import reward_model_table
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState, PipelineRun
+from paddock.workers.pipeline.plan import STEPS
 
 RECENT_JOBS = 10
 ALL_JOBS = 200
@@ -207,7 +218,16 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
                 "url": reverse("console:batch_export_file", args=[batch.pk, kind]),
             })
     runs = list(PipelineRun.objects.filter(batch=batch)[:BATCH_RUNS])
+    plan, plan_error = stored_plan(batch)
+    others = {k: v for k, v in (batch.pipeline_plan or {}).items() if k not in OWN_FIELDS}
     return render(request, "console/batch.html", {
+        "plan": plan,
+        "plan_error": plan_error,
+        "plan_steps": [step.title for step in STEPS
+                       if step.optional and plan["steps"].get(step.name)],
+        "plan_overrides": json.dumps(others, sort_keys=True) if others else "",
+        "run_form": RunPipelineForm(initial={"preset": preset_name(batch)},
+                                    auto_id="run_%s"),
         "batch": batch,
         "moves": moves,
         "data": dashboard.batch_dashboard(batch),

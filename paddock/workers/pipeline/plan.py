@@ -115,6 +115,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+# What each preset is for, as the console offers it.
+PRESET_TITLES: dict[str, str] = {
+    "demo": "Demo: minutes on 2 CPU cores (SmolLM2-135M policy, MiniLM reward base)",
+    "recipe": "Llama 2 recipe: the paper's sizes (reward batch 512 pairs, rejection "
+              "sampling K=10 at 1.2, PPO 512/64 for 200 iterations); GPU workers",
+}
+
 # The keys every plan has, and their sub-keys (what steps.py reads).
 PLAN_KEYS: dict[str, tuple[str, ...] | None] = {
     key: (tuple(value) if isinstance(value, dict) else None)
