@@ -25,7 +25,14 @@ from paddock.annotation.services.assignment import (
 )
 from paddock.annotation.services.export import export_batch
 from paddock.platform.accounts.models import Role
-from paddock.platform.console.charts import Row, Series, axis_ticks, bar_chart, column_chart
+from paddock.platform.console.charts import (
+    Row,
+    Series,
+    axis_ticks,
+    bar_chart,
+    column_chart,
+    line_chart,
+)
 from paddock.workers.jobs import job_succeed
 from paddock.workers.models import Job, JobState, PipelineRun
 from tests.annotation.factories import make_batch, make_comparisons
@@ -451,18 +458,125 @@ def test_reward_model_accuracy_per_strength_across_batches(client, manager, sett
     result = evaluate(scored, name="safety RM on week 12")
     folder = version.path / "eval"
     folder.mkdir()
-    (folder / f"eval-{file_stem(result.name)}.json").write_text(json.dumps(to_json(result)))
+    (folder / f"eval-{file_stem(result.name)}.json").write_text(json.dumps(
+        {**to_json(result), "eval_set": {"axis": "safety", "batches": ["week 12"], "pairs": 4}}))
 
     html = client.get(reverse("console:home")).content.decode()
     table = html[html.index("Reward models: accuracy per strength level"):]
     assert "No training run yet" not in table
-    row = re.search(r"<tr>\s*<td class=\"mono\">reward-safety-0001</td>(.*?)</tr>", table, re.S)
+    safety = table[table.index('id="reward-safety"'):]
+    row = re.search(r"<tr>\s*<td class=\"mono\">reward-safety-0001</td>(.*?)</tr>", safety, re.S)
     cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
     assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells] == [
-        "Safety", "week 12", "safety RM on week 12", "4",
+        "week 12", "safety held-out set of week 12", "safety RM on week 12", "4",
         "100.0% n=2", NONE, NONE, "50.0% n=2", "75.0%",
     ]
     assert f'href="{reverse("console:batch", args=[batch.pk])}"' in row.group(0)
+    helpfulness = table[table.index('id="reward-helpfulness"'):table.index('id="reward-safety"')]
+    assert "No helpfulness reward model evaluated on the helpfulness held-out set yet" in (
+        helpfulness)
+
+
+def _register_evaluated(registry, kind, tmp_path, *, key, batch, name, by_level,
+                        eval_set=None, extra=None):
+    """A registered reward model with one evaluation: ``by_level`` maps a strength to
+    (right, wrong) pair counts."""
+    from paddock.training.reward.evaluation import ScoredPair, evaluate, file_stem, to_json
+    from paddock.training.reward.pairs import PreferencePair, Turn
+
+    trained = tmp_path / key
+    trained.mkdir()
+    (trained / "config.json").write_text("{}")
+    version = registry.register(kind, trained, key=key, batch=batch)
+    scored, i = [], 0
+    for strength, (right, wrong) in by_level.items():
+        for good in [True] * right + [False] * wrong:
+            i += 1
+            pair = PreferencePair(id=str(i), context=(Turn("user", "q"),), chosen="a",
+                                  rejected="b", axis="helpfulness", source="paddock",
+                                  strength=strength)
+            scored.append(ScoredPair(pair, 1.0 if good else 0.0, 0.0 if good else 1.0))
+    data = to_json(evaluate(scored, name=name))
+    if eval_set is not None:
+        data["eval_set"] = eval_set
+    data.update(extra or {})
+    folder = version.path / "eval"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"eval-{file_stem(name)}.json"
+    path.write_text(json.dumps(data))
+    return version, path
+
+
+def test_reward_models_compare_like_with_like_per_axis_across_weeks(client, manager, settings,
+                                                                    tmp_path):
+    from paddock.training.registry import REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
+    from paddock.workers.models import RunState, StepRun
+    from tests.platform.test_console_pipelines import make_run
+
+    settings.MODEL_REGISTRY_DIR = tmp_path / "models"
+    registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+    week1, week2 = make_batch(name="week 1"), make_batch(name="week 2")
+    sig, neg = "significantly_better", "negligibly_better"
+    # Week 1: the helpfulness RM on the helpfulness set (recorded in its JSON) ...
+    _register_evaluated(registry, REWARD_HELPFULNESS, tmp_path, key="h1", batch=week1.pk,
+                        name="helpfulness RM on week 1", by_level={sig: (3, 1), neg: (1, 1)},
+                        eval_set={"axis": "helpfulness", "batches": ["week 1"], "pairs": 6})
+    # ... and on the safety set: not compared with the helpfulness row.
+    h1 = registry.find("h1")
+    crossed = json.loads((h1.path / "eval" / "eval-helpfulness-RM-on-week-1.json").read_text())
+    crossed.update(name="helpfulness RM on week 1 safety", eval_set={"axis": "safety"})
+    (h1.path / "eval" / "eval-crossed.json").write_text(json.dumps(crossed))
+    # Week 2: the set is named by the evaluate step's result, not in the JSON.
+    _, h2_json = _register_evaluated(
+        registry, REWARD_HELPFULNESS, tmp_path, key="h2", batch=week2.pk,
+        name="helpfulness RM on week 2", by_level={sig: (4, 0), neg: (1, 1)})
+    run = make_run(week2, state=RunState.SUCCEEDED)
+    StepRun.objects.filter(pipeline=run, step="evaluate_rms").update(
+        state=RunState.SUCCEEDED, result={
+            "helpfulness": {"accuracy": 0.83, "pairs": 6, "json": str(h2_json),
+                            "eval_set": {"axis": "helpfulness", "batches": ["week 1", "week 2"],
+                                         "pairs": 6}}})
+    # The safety RM of week 2, on the safety set.
+    _register_evaluated(registry, REWARD_SAFETY, tmp_path, key="s2", batch=week2.pk,
+                        name="safety RM on week 2", by_level={sig: (2, 0), neg: (0, 2)},
+                        eval_set={"axis": "safety", "batches": ["week 2"], "pairs": 4})
+    # One with no eval_set anywhere, one missing its per-strength figures, one not JSON.
+    _register_evaluated(registry, REWARD_SAFETY, tmp_path, key="s3", batch=week2.pk,
+                        name="safety RM, set unknown", by_level={sig: (1, 0)})
+    s3 = registry.find("s3")
+    (s3.path / "eval" / "eval-no-levels.json").write_text(json.dumps(
+        {"name": "broken", "accuracy": 0.5, "eval_set": {"axis": "safety"}}))
+    (s3.path / "eval" / "eval-garbage.json").write_text("{not json")
+
+    response = client.get(reverse("console:home"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert_accessible(html)
+    helpfulness = html[html.index('id="reward-helpfulness"'):html.index('id="reward-safety"')]
+    safety = html[html.index('id="reward-safety"'):html.index('id="reward-crossed"')]
+    crossed_part = html[html.index('id="reward-crossed"'):]
+
+    versions = re.findall(r'<td class="mono">(reward-[a-z]+-\d+)</td>', helpfulness)
+    assert versions == ["reward-helpfulness-0001", "reward-helpfulness-0002"]
+    assert "helpfulness held-out set of week 1, week 2" in helpfulness  # from the step result
+    assert re.findall(r'<td class="mono">(reward-[a-z]+-\d+)</td>', safety) == [
+        "reward-safety-0001"]
+    assert "helpfulness RM on week 1 safety" in crossed_part
+    assert "helpfulness RM on week 1 safety" not in helpfulness + safety
+    notes = html[html.index('id="reward-notes"'):]
+    assert "reward-safety-0002, “safety RM, set unknown”: left out of the comparison" in notes
+    assert "eval-no-levels.json: no accuracy per strength level" in html
+    assert "eval-garbage.json" in html
+
+    # The chart across weeks: one line per strength level and the average.
+    svg = helpfulness[helpfulness.index("<svg"):helpfulness.index("</svg>")]
+    for name in ("Significantly better", "Better", "Slightly better", "Negligibly / unsure",
+                 "Average"):
+        assert f">{name}</text>" in svg
+    assert svg.count("<polyline") == 3  # two levels with pairs + the average; empty ones gap
+    assert "<title>0001 week 1: Significantly better 75.0%</title>" in svg
+    assert "<title>0002 week 2: Average 83.3%</title>" in svg
+    assert "style=" not in svg
 
 
 # --- Jobs, home, navigation --------------------------------------------------------------
@@ -493,6 +607,20 @@ def test_one_navigation_links_console_batches_curation_and_jobs(client, manager)
 
 
 # --- Charts --------------------------------------------------------------------------------
+
+
+def test_line_chart_gaps_escaping_and_empty():
+    chart = line_chart("l", "Accuracy <by> week",
+                       [Row("<b>w1</b>", (0.5, None)), Row("w2", (0.75, 0.6)),
+                        Row("w3", (1.0, 0.7))],
+                       [Series("Level", "line-1"), Series("Average", "line-5")], reference=0.5)
+    assert "<b>" not in chart.svg and "&lt;b&gt;w1&lt;/b&gt;" in chart.svg
+    assert "&lt;by&gt;" in chart.svg and "style=" not in chart.svg
+    assert chart.svg.count("<polyline") == 2 and chart.svg.count("<circle") == 5
+    assert 'class="reference"' in chart.svg and "<title>w2: Average 60.0%</title>" in chart.svg
+    assert not chart.empty
+    assert line_chart("e", "Nothing", [Row("w1", (None,))], [Series("A", "line-1")]).empty
+    assert line_chart("e", "Nothing", [], [Series("A", "line-1")]).empty
 
 
 def test_chart_scales_and_escaping():

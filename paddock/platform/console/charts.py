@@ -29,7 +29,7 @@ class Series:
 @dataclass(frozen=True)
 class Row:
     label: str
-    values: tuple[float, ...]
+    values: tuple[float | None, ...]  # None: no value (a gap in a line chart)
     note: str = ""  # shown after the bar (e.g. "41% · 12 of 29")
 
 
@@ -163,5 +163,82 @@ def bar_chart(chart_id: str, title: str, rows: Sequence[Row], series: Sequence[S
         if row.note:
             body.append(_text(x + 6, y + row_h / 2 + 4, row.note, "note"))
     empty = not rows or all(not any(r.values) for r in rows)
+    return Chart(chart_id, title, series, rows, _svg(chart_id, title, WIDTH, height, body),
+                 empty, tuple(s.name for s in series))
+
+
+def _wrapped_legend(series: Sequence[Series], width: float) -> tuple[list[str], float]:
+    """Swatches and names, wrapped onto as many lines as they need; returns the parts and
+    the height they take."""
+    parts, x, y = [], 0.0, 12.0
+    for item in series:
+        advance = 22 + 7 * len(item.name)
+        if x and x + advance > width:
+            x, y = 0.0, y + 16
+        parts.append(f'<rect class="{item.css} swatch" x="{x:.1f}" y="{y - 9:.1f}" width="10" '
+                     'height="10" rx="2"></rect>')
+        parts.append(_text(x + 14, y, item.name, "legend"))
+        x += advance
+    return parts, y + 8
+
+
+def _short(label: str, limit: int = 16) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def line_chart(chart_id: str, title: str, rows: Sequence[Row], series: Sequence[Series], *,
+               maximum: float = 1.0, percent: bool = True, reference: float | None = None,
+               height: float = 230, max_labels: int = 6) -> Chart:
+    """One line per series across the rows (x: one point per row, in order; y: from 0 to
+    ``maximum``). A value of None leaves a gap in its line; ``reference`` draws a dashed
+    level (chance, 0.5, for an accuracy). Each point carries a ``<title>`` with its value."""
+    rows, series = tuple(rows), tuple(series)
+    legend, legend_h = _wrapped_legend(series, WIDTH) if len(series) > 1 else ([], 0.0)
+    left, right, top, bottom = 44.0, 12.0, 10.0 + legend_h, 24.0
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    body = list(legend)
+
+    def y_of(value: float) -> float:
+        return top + plot_h - plot_h * min(max(value, 0.0), maximum) / maximum
+
+    def shown(value: float) -> str:
+        return f"{value:.1%}" if percent else _number(value)
+
+    for step in range(5):
+        value = maximum * step / 4
+        y = y_of(value)
+        body.append(f'<line class="grid" x1="{left:.1f}" x2="{WIDTH - right:.1f}" '
+                    f'y1="{y:.1f}" y2="{y:.1f}"></line>')
+        tick = f"{value:.0%}" if percent else _number(value)
+        body.append(_text(left - 6, y + 4, tick, "tick", "end"))
+    if reference is not None:
+        y = y_of(reference)
+        body.append(f'<line class="reference" x1="{left:.1f}" x2="{WIDTH - right:.1f}" '
+                    f'y1="{y:.1f}" y2="{y:.1f}"></line>')
+    slot = plot_w / max(len(rows), 1)
+    xs = [left + slot * (index + 0.5) for index in range(len(rows))]
+    every = max(1, math.ceil(len(rows) / max_labels))
+    for index, row in enumerate(rows):
+        if index % every == 0:
+            body.append(_text(xs[index], height - 8, _short(row.label), "tick", "middle"))
+    for position, item in enumerate(series):
+        runs: list[list[tuple[float, float]]] = [[]]
+        points = []
+        for index, row in enumerate(rows):
+            value = row.values[position] if position < len(row.values) else None
+            if value is None:
+                runs.append([])
+                continue
+            point = (xs[index], y_of(value))
+            runs[-1].append(point)
+            points.append((point, f"{row.label}: {item.name} {shown(value)}"))
+        for run in runs:
+            if len(run) > 1:
+                coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+                body.append(f'<polyline class="{item.css}" points="{coords}"></polyline>')
+        for (x, y), label in points:
+            body.append(f'<circle class="{item.css}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
+                        f"<title>{escape(label)}</title></circle>")
+    empty = not rows or all(value is None for row in rows for value in row.values)
     return Chart(chart_id, title, series, rows, _svg(chart_id, title, WIDTH, height, body),
                  empty, tuple(s.name for s in series))
