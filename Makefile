@@ -49,8 +49,8 @@ migrate: $(VENV)/.installed-run
 	@$(BIN)/python manage.py migrate --noinput -v 0
 
 seed: migrate
+	@$(BIN)/python manage.py paddock_bootstrap_models
 	@$(BIN)/python manage.py seed_demo
-	@$(BIN)/python manage.py paddock_bootstrap_models --tiny
 
 run: redis seed
 	@echo

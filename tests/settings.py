@@ -13,6 +13,12 @@ os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-test-{uuid.uuid4().h
 # Run ids restart at 1 in every test database: each session gets its own artifacts folder.
 os.environ.setdefault("PADDOCK_ARTIFACTS_DIR", tempfile.mkdtemp(prefix="paddock-test-artifacts-"))
 
+# The stand-in is an explicit test double here (the default is the registered policy), and
+# the fast tests' tiny random models may answer.
+os.environ.setdefault("PADDOCK_RESPONSE_GENERATOR",
+                      "paddock.annotation.generation.StandInGenerator")
+os.environ.setdefault("PADDOCK_ALLOW_TINY_MODELS", "1")
+
 from paddock.platform.settings import *  # noqa: F403
 from paddock.platform.settings import DATABASES
 

@@ -1,9 +1,10 @@
 """Where the two responses of a new comparison come from.
 
-The real sampler runs on GPU workers (the training part, through the ``generation``
-queue); annotation only knows this interface. :class:`StandInGenerator` answers with
-deterministic placeholder text so the write-a-prompt flow works in tests and in the demo
-before any model exists. It is not a model and says so in every response it writes.
+The real sampler runs on the generation workers (``paddock.workers.generation
+.PolicyGenerator``, the default: the registered policies answer); annotation only knows this
+interface. :class:`StandInGenerator` answers with deterministic placeholder text: a test
+double, refused in production (settings), whose responses are labelled ``stand-in:...`` so
+the preference export leaves judgements on them out of the training data.
 """
 
 from __future__ import annotations
@@ -33,12 +34,21 @@ class ResponseGenerator(Protocol):
         ...
 
 
+NEWEST = "newest"  # no version named: the generator takes the newest registered policy
+STAND_IN_PREFIX = "stand-in"  # model_version prefix of every placeholder response
+
+
+def is_stand_in(model_version: str) -> bool:
+    """Whether a response's model version names the placeholder generator."""
+    return model_version.startswith(STAND_IN_PREFIX)
+
+
 def default_variants(model_versions: Sequence[str]) -> tuple[Variant, Variant]:
     """Newest vs previous model when the batch names two, else one model at two
     temperatures (Llama 2 paper, section 3.2.1: different variants and temperatures)."""
     if len(model_versions) >= 2:
         return Variant(model_versions[0], 0.7), Variant(model_versions[1], 0.7)
-    model = model_versions[0] if model_versions else "stand-in"
+    model = model_versions[0] if model_versions else NEWEST
     return Variant(model, 0.7), Variant(model, 1.2)
 
 
@@ -52,7 +62,7 @@ def configured_generator() -> ResponseGenerator:
 
 
 class StandInGenerator:
-    """Deterministic placeholder responses for tests and the demo; never a real model."""
+    """Deterministic placeholder responses for tests; never a real model."""
 
     def generate(
         self, turns: Sequence[TurnSpec], variants: Sequence[Variant], *, seed: int
@@ -70,7 +80,7 @@ class StandInGenerator:
             )
             responses.append(
                 ResponseSpec(
-                    text=text, model_version=f"stand-in:{variant.model_version}",
+                    text=text, model_version=f"{STAND_IN_PREFIX}:{variant.model_version}",
                     temperature=variant.temperature, top_p=variant.top_p, seed=seed + index,
                 )
             )

@@ -172,11 +172,21 @@ PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 1)  # per annotator
 # across exports (it defaults to SECRET_KEY, so rotating that changes them).
 PADDOCK_PSEUDONYM_KEY = env_str("PADDOCK_PSEUDONYM_KEY", "")
 # What samples the two responses of a written prompt, on the generation workers: a dotted
-# path to a ResponseGenerator class (paddock.annotation.generation). The stand-in writes
-# placeholder text and says so; the weekly pipeline's policy sampler replaces it.
+# path to a ResponseGenerator class (paddock.annotation.generation). By default the policy
+# versions in the model registry answer (SmolLM2 until the loop trains a newer one). The
+# stand-in writes labelled placeholder text: a test double, refused in production, and
+# judgements on its text are never exported as training data.
 PADDOCK_RESPONSE_GENERATOR = env_str(
-    "PADDOCK_RESPONSE_GENERATOR", "paddock.annotation.generation.StandInGenerator"
+    "PADDOCK_RESPONSE_GENERATOR", "paddock.workers.generation.PolicyGenerator"
 )
+STAND_IN_GENERATORS = ("StandInGenerator",)
+if PRODUCTION and PADDOCK_RESPONSE_GENERATOR.rsplit(".", 1)[-1] in STAND_IN_GENERATORS:
+    raise ConfigurationError(
+        f"PADDOCK_RESPONSE_GENERATOR={PADDOCK_RESPONSE_GENERATOR!r} writes placeholder text, "
+        "not model answers: production refuses it. Unset it (the registered policies answer).")
+# Tiny random checkpoints (paddock.training.tiny) exist for fast tests; nothing serves their
+# text to annotators unless this is on (the test settings turn it on).
+PADDOCK_ALLOW_TINY_MODELS = env_bool("PADDOCK_ALLOW_TINY_MODELS", False)
 
 # --- The weekly pipeline (paddock.workers.pipeline) -----------------------------------
 # Every model version the loop trains, numbered, with its lineage (paddock.training.registry).

@@ -1,9 +1,10 @@
 """The response generator of the generation workers: the registered policies answer.
 
-``PADDOCK_RESPONSE_GENERATOR=paddock.workers.generation.PolicyGenerator`` makes an
-annotator's written prompt (and each next turn) answered by the policy versions the batch
-names (the newest against the previous, as the pipeline sets ``Batch.model_versions``), or
-by the newest registered policy when the batch names none the registry knows. Models load
+The default ``PADDOCK_RESPONSE_GENERATOR``: an annotator's written prompt (and each next
+turn) is answered by the policy versions the batch names (the newest against the previous,
+as the pipeline sets ``Batch.model_versions``), or, when the batch names none the registry
+knows, by the newest registered policy at two temperatures (Llama 2 paper, section 3.2.1:
+different variants and temperatures). Tiny random test models never answer people. Models load
 once per worker process and stay loaded: a GPU worker answers prompt after prompt without
 reading the weights again. Only generation workers import this module (torch).
 """
@@ -28,27 +29,39 @@ def _backend(path: str):
 
 
 class NoPolicyRegistered(RuntimeError):
-    """Nothing to sample with yet: the weekly loop has not registered a policy."""
+    """Nothing to sample with yet: no policy is registered."""
+
+
+class TinyModelRefused(RuntimeError):
+    """A tiny random test model was about to answer an annotator."""
 
 
 class PolicyGenerator:
     def _path(self, version: str) -> tuple[str, str]:
+        from django.conf import settings
+
         from paddock.training.registry import POLICY, UnknownVersionError
+        from paddock.training.tiny import is_tiny
         from paddock.workers.pipeline.steps import model_registry
 
         registry = model_registry()
+        found = None
         try:
             found = registry.get(version)
-            if found.kind == POLICY:
-                return found.version, str(found.path)
         except (UnknownVersionError, ValueError):
             pass
-        latest = registry.latest(POLICY)
-        if latest is None:
+        if found is None or found.kind != POLICY:
+            found = registry.latest(POLICY)
+        if found is None:
             raise NoPolicyRegistered(
-                "no policy is registered yet: run the weekly cycle once, or set "
-                "PADDOCK_RESPONSE_GENERATOR back to the stand-in")
-        return latest.version, str(latest.path)
+                "no policy is registered yet: run 'manage.py paddock_bootstrap_models' "
+                "(registers SmolLM2-135M-Instruct) or point PADDOCK_POLICY_BASE_MODEL at a "
+                "checkpoint and run it")
+        if is_tiny(found.path) and not settings.PADDOCK_ALLOW_TINY_MODELS:
+            raise TinyModelRefused(
+                f"{found.version} at {found.path} is a tiny random test model; it never "
+                "answers annotators: run 'manage.py paddock_bootstrap_models' for SmolLM2")
+        return found.version, str(found.path)
 
     def _sample(self, messages: list[dict], variant: Variant, seed: int) -> ResponseSpec:
         from paddock.training.policy.generation import GenerationRequest, SamplingParams

@@ -60,6 +60,9 @@ def test_check_deploy_passes_in_production(tmp_path):
         ({"SECRET_KEY": "short-" * 5}, "SECRET_KEY is shorter than 50 characters"),
         ({"DEBUG": "true"}, "DEBUG=true with PADDOCK_ENV=production"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is not set"),
+        # Placeholder text is never served to annotators in production.
+        ({"PADDOCK_RESPONSE_GENERATOR": "paddock.annotation.generation.StandInGenerator"},
+         "production refuses it"),
     ],
 )
 def test_check_deploy_fails_on_unsafe_production_settings(tmp_path, changes, complaint):

@@ -50,3 +50,18 @@ def sample_responses_task(request: dict, request_id: str) -> dict:
         generator=configured_generator(),
     )
     return {"assignment_id": lease.pk}
+
+
+@paddock_task(
+    name="annotation.fill_demo_batch", queue=Queue.GENERATION, idempotent=True,
+    retry=RetryPolicy.transient(), soft_time_limit=60 * 60,
+)
+def fill_demo_batch_task(batch_id: int) -> dict:
+    """The demo's open batch answered by the registered policy. Idempotent: prompts that
+    already have their comparison are skipped."""
+    from paddock.annotation.generation import configured_generator
+    from paddock.workers.demo import demo_live_batch_fill
+
+    answered = demo_live_batch_fill(Batch.objects.get(pk=batch_id),
+                                    generator=configured_generator(), progress=report_progress)
+    return {"answered": answered}

