@@ -11,6 +11,7 @@ intact; only the newest one is kept.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from collections.abc import Mapping
@@ -123,3 +124,143 @@ class StepCheckpointing:
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = state["step"]
         self.losses = state["losses"]
+
+
+# --------------------------------------------------------------------------- model folders
+
+CAUSAL_LM = "causal-lm"
+REWARD_MODEL = "reward-model"
+ANY_MODEL = "any"
+_JSON_FILES = ("config.json", "generation_config.json", "tokenizer_config.json",
+               "tokenizer.json", "special_tokens_map.json", "reward_config.json",
+               "reward_head.json", "model.safetensors.index.json")
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+            "pytorch_model.bin.index.json")
+_CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+
+
+class CheckpointError(ValueError):
+    """A model folder that cannot be what the caller expects; the message is one line
+    naming the file and what is wrong with it."""
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise CheckpointError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path}: not JSON ({error.msg} at line {error.lineno} "
+                              f"column {error.colno})") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def check_safetensors(path: str | Path) -> None:
+    """The file's header is JSON and the file is as long as the header says (a copy cut
+    short, e.g. by a full disk, fails here instead of deep inside a loader)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as data:
+            prefix = data.read(8)
+            if len(prefix) < 8:
+                raise CheckpointError(f"{path}: truncated ({size} bytes, not a safetensors "
+                                      "file)")
+            header_size = int.from_bytes(prefix, "little")
+            if header_size > size - 8:
+                raise CheckpointError(f"{path}: truncated or corrupt (its header claims "
+                                      f"{header_size} bytes, the file has {size})")
+            header = json.loads(data.read(header_size))
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: corrupt (its header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: corrupt (its header is not a JSON object)")
+    try:
+        end = max((int(entry["data_offsets"][1]) for name, entry in header.items()
+                   if name != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise CheckpointError(f"{path}: corrupt (a tensor entry has no data offsets)") from None
+    expected = 8 + header_size + end
+    if size < expected:
+        raise CheckpointError(f"{path}: truncated ({size} bytes, the header describes "
+                              f"{expected})")
+
+
+def _check_weights(folder: Path, name: str = "model") -> None:
+    single = folder / f"{name}.safetensors"
+    index = folder / f"{name}.safetensors.index.json"
+    if single.is_file():
+        check_safetensors(single)
+    elif index.is_file():
+        mapping = _read_json(index)
+        shards = mapping.get("weight_map") if isinstance(mapping, dict) else None
+        if not isinstance(shards, dict):
+            raise CheckpointError(f"{index}: no weight_map")
+        for shard in sorted(set(map(str, shards.values()))):
+            if not (folder / shard).is_file():
+                raise CheckpointError(f"{folder / shard}: missing (listed in {index.name})")
+            check_safetensors(folder / shard)
+    elif not any((folder / other).is_file() for other in _WEIGHTS):
+        raise CheckpointError(f"{folder}: no weights ({single.name} missing)")
+
+
+def check_model_folder(path: str | Path, expect: str = ANY_MODEL) -> Path:
+    """Fail with one line if ``path`` is not a loadable Hugging Face model folder of the
+    expected kind: ``"causal-lm"`` (a policy), ``"reward-model"`` (what the reward trainer
+    writes: a sequence-classification head with one label, or a mean-pooled backbone with
+    ``reward_head.safetensors``) or ``"any"`` (a base to train from).
+
+    Checked without loading anything: the folder and ``config.json`` exist, every JSON
+    file of the folder parses, the weights are there and no safetensors file is shorter
+    than its header says, and the architecture is the expected one. A reward model given
+    where a policy is expected would otherwise load as a causal LM with a random LM head.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise CheckpointError(f"{folder}: no such model folder")
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: not a folder (expected a model folder)")
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(f"{config_path}: missing (not a Hugging Face model folder)")
+    for name in _JSON_FILES:
+        if (folder / name).is_file():
+            _read_json(folder / name)
+    config = _read_json(config_path)
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{config_path}: not a JSON object")
+    _check_weights(folder)
+    architectures = [str(a) for a in config.get("architectures") or []]
+    shown = ", ".join(architectures) or "no architecture"
+    head = folder / "reward_head.json"
+    is_reward = head.is_file() or any(a.endswith("ForSequenceClassification")
+                                      for a in architectures)
+    if expect == CAUSAL_LM:
+        if is_reward:
+            raise CheckpointError(
+                f"{config_path}: a reward model ({shown}"
+                f"{', with reward_head.json' if head.is_file() else ''}), not a causal "
+                "language model (policy)")
+        if architectures and not any(a.endswith(_CAUSAL_SUFFIXES) for a in architectures):
+            raise CheckpointError(f"{config_path}: architecture {shown} is not a causal "
+                                  "language model (policy)")
+    elif expect == REWARD_MODEL:
+        if head.is_file():
+            _check_weights(folder, "reward_head")
+        elif not is_reward:
+            raise CheckpointError(
+                f"{config_path}: architecture {shown} is not a reward model (no "
+                "sequence-classification head and no reward_head.json)")
+        else:
+            labels = config.get("id2label")
+            count = len(labels) if isinstance(labels, dict) else config.get("num_labels", 1)
+            if count != 1:
+                raise CheckpointError(f"{config_path}: {count} labels; a reward model has "
+                                      "one (a scalar score)")
+    elif expect != ANY_MODEL:
+        raise ValueError(f"expect {expect!r} is not one of {CAUSAL_LM}, {REWARD_MODEL}, "
+                         f"{ANY_MODEL}")
+    return folder

@@ -1,10 +1,20 @@
 """``python -m paddock.training.policy sample|sft|rejection|ppo|gatt``: what the workers run.
 
 Like the reward CLI: progress on stdout as one JSON object per line, ending with
-``{"event": "done", ...}``; bad arguments or data end the command with one line on
-stderr and exit status 2. Prompt and conversation files are the annotation "prompts"
-format (``{"id", "prompt" | "turns", "axis", "risk_category"}``), so a batch's prompts
-feed every step; safety-axis prompts are the safety-tagged ones of the combined reward.
+``{"event": "done", ...}``; bad arguments or data, and a model folder that is missing,
+corrupt or of the wrong kind (a reward model given as a policy...), end the command with
+one line on stderr and exit status 2.
+
+``sft``, ``rejection`` and ``ppo`` are resumable like the reward CLI's ``train`` (see
+:mod:`paddock.training.run_guard`): they lock ``--output`` (a second run on the same
+folder exits at once with status 2), checkpoint every 50 optimizer steps (SFT) or 5
+iterations (PPO) and every ``--checkpoint-minutes`` (10), and on SIGTERM checkpoint,
+print ``{"event": "stopped", "reason": "SIGTERM", "checkpoint": ...}`` and exit with
+status 143; the same command run again resumes.
+
+Prompt and conversation files are the annotation "prompts" format (``{"id", "prompt" |
+"turns", "axis", "risk_category"}``), so a batch's prompts feed every step; safety-axis
+prompts are the safety-tagged ones of the combined reward.
 
     python -m paddock.training.policy sample --conversations prompts.jsonl \\
         --model-a NEW --version-a policy-0005 --model-b OLD --version-b policy-0004 \\
@@ -25,8 +35,21 @@ import json
 import sys
 from pathlib import Path
 
-from paddock.training import recipe
-from paddock.training.reward.cli import UsageError, emit, parse_overrides
+from paddock.training import recipe, run_guard
+from paddock.training.checkpoints import (
+    CAUSAL_LM,
+    REWARD_MODEL,
+    CheckpointError,
+    check_model_folder,
+    latest_checkpoint,
+)
+from paddock.training.reward.cli import (
+    UsageError,
+    add_checkpoint_minutes,
+    checkpoint_seconds,
+    emit,
+    parse_overrides,
+)
 
 
 def read_prompts(path: str):
@@ -40,12 +63,27 @@ def read_prompts(path: str):
             for c in read_conversations(path)]
 
 
-def load_config(cls, args: argparse.Namespace, fixed: dict):
+def load_config(cls, args: argparse.Namespace, fixed: dict, *,
+                defaults: dict | None = None):
+    """``cls`` from --config, then --set, then ``fixed``; ``defaults`` fill what the
+    first two leave unset (the CLI's checkpoint schedule)."""
     base = json.loads(Path(args.config).read_text()) if args.config else {}
+    settings = base | parse_overrides(args.set)
+    for key, value in (defaults or {}).items():
+        settings = run_guard.default_save_every(settings, key, value)
     try:
-        return cls.from_dict(base | parse_overrides(args.set) | fixed)
+        return cls.from_dict(settings | fixed)
     except (TypeError, ValueError) as error:
         raise UsageError(f"{cls.__name__}: {error}") from None
+
+
+SFT_DEFAULTS = {"save_every_steps": run_guard.DEFAULT_SAVE_EVERY_STEPS}
+PPO_DEFAULTS = {"save_every_iterations": run_guard.DEFAULT_SAVE_EVERY_ITERATIONS}
+
+
+def stopped(guard: run_guard.RunGuard, folder: str | Path, **fields) -> int:
+    """The ``stopped`` line for a run a signal interrupted; the exit status (143)."""
+    return guard.emit_stopped(latest_checkpoint(folder), **fields)
 
 
 def sample(args: argparse.Namespace) -> None:
@@ -64,18 +102,27 @@ def sample(args: argparse.Namespace) -> None:
     emit("done", output=args.output, report=report.to_dict())
 
 
-def sft(args: argparse.Namespace) -> None:
+def sft(args: argparse.Namespace) -> int | None:
     from paddock.training.policy.sft import SFTConfig, SFTTrainer, read_sft_jsonl
 
-    config = load_config(SFTConfig, args, {"model_path": args.model, "output_dir": args.output})
-    examples = [example for path in args.data for example in read_sft_jsonl(path)]
-    if not examples:
-        raise UsageError("no SFT examples in --data")
-    result = SFTTrainer(config, examples, progress=lambda r: emit("progress", **r)).train()
-    emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+    config = load_config(SFTConfig, args, {"model_path": args.model, "output_dir": args.output},
+                         defaults=SFT_DEFAULTS)
+    check_model_folder(args.model, CAUSAL_LM)
+    with run_guard.RunGuard(args.output) as guard:
+        examples = [example for path in args.data for example in read_sft_jsonl(path)]
+        if not examples:
+            raise UsageError("no SFT examples in --data")
+        trainer = SFTTrainer(config, examples, progress=lambda r: emit("progress", **r))
+        result = trainer.train(should_stop=guard.should_stop,
+                               save_every_seconds=checkpoint_seconds(args))
+        if result.steps < trainer.total_steps:
+            return stopped(guard, args.output, step=result.steps,
+                           total_steps=trainer.total_steps)
+        emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+    return None
 
 
-def rejection(args: argparse.Namespace) -> None:
+def rejection(args: argparse.Namespace) -> int | None:
     from paddock.training.policy.chat import ChatFormat
     from paddock.training.policy.generation import load_backend
     from paddock.training.policy.prompts import CombinedReward
@@ -88,44 +135,91 @@ def rejection(args: argparse.Namespace) -> None:
     from paddock.training.policy.rewards import CombinedScorer, RewardScorer
     from paddock.training.policy.sft import SFTConfig, SFTExample, SFTTrainer
 
-    prompts = read_prompts(args.prompts)
     output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    config = None if args.no_sft else load_config(
+        SFTConfig, args, {"model_path": args.model, "output_dir": str(output / "model")},
+        defaults=SFT_DEFAULTS)
+    prompts = read_prompts(args.prompts)
+    check_model_folder(args.model, CAUSAL_LM)
     pool_path = output / "pool.jsonl"
-    if not pool_path.exists():  # a second run of the same round reuses its samples
-        backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
-        chat = ChatFormat(backend.tokenizer)
-        ids = {p.id: chat.prompt_ids(list(p.messages)) for p in prompts}
-        reward = CombinedReward(CombinedScorer(RewardScorer.load(args.helpfulness_rm),
-                                               RewardScorer.load(args.safety_rm)))
-        pool, report = rejection_round(
-            backend, prompts, ids, reward, k=args.k, round_name=args.round or args.model,
-            earlier_pool=read_pool(args.pool) if args.pool else (),
-            temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
-        (output / "rejection_report.json").write_text(json.dumps(report.as_dict(), indent=2))
-        write_pool(pool_path, pool)
-        emit("sampled", pool=str(pool_path), report=report.as_dict())
-    if args.no_sft:
-        emit("done", pool=str(pool_path))
-        return
-    config = load_config(SFTConfig, args, {"model_path": args.model,
-                                           "output_dir": str(output / "model")})
-    examples = [SFTExample(pool_messages(e), id=e.prompt_id) for e in read_pool(pool_path)]
-    result = SFTTrainer(config, examples, progress=lambda r: emit("progress", **r)).train()
-    emit("done", pool=str(pool_path), output_dir=str(result.output_dir), metrics=result.metrics)
+    with run_guard.RunGuard(output) as guard:
+        if not pool_path.exists():  # a second run of the same round reuses its samples
+            for rm in (args.helpfulness_rm, args.safety_rm):
+                check_model_folder(rm, REWARD_MODEL)
+            backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
+            chat = ChatFormat(backend.tokenizer)
+            ids = {p.id: chat.prompt_ids(list(p.messages)) for p in prompts}
+            reward = CombinedReward(CombinedScorer(RewardScorer.load(args.helpfulness_rm),
+                                                   RewardScorer.load(args.safety_rm)))
+            pool, report = rejection_round(
+                backend, prompts, ids, reward, k=args.k, round_name=args.round or args.model,
+                earlier_pool=read_pool(args.pool) if args.pool else (),
+                temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                seed=args.seed)
+            (output / "rejection_report.json").write_text(
+                json.dumps(report.as_dict(), indent=2))
+            write_pool(pool_path, pool)
+            emit("sampled", pool=str(pool_path), temperature=args.temperature, k=args.k,
+                 report=report.as_dict())
+        sampling = rejection_sampling_record(output, args)
+        if guard.should_stop():  # the pool is written: a rerun goes straight to SFT
+            return stopped(guard, output / "model", pool=str(pool_path), sampling=sampling)
+        if config is None:
+            emit("done", pool=str(pool_path), sampling=sampling)
+            return None
+        config.extra = config.extra | {"rejection_sampling": sampling}
+        examples = [SFTExample(pool_messages(e), id=e.prompt_id) for e in read_pool(pool_path)]
+        trainer = SFTTrainer(config, examples, progress=lambda r: emit("progress", **r))
+        result = trainer.train(should_stop=guard.should_stop,
+                               save_every_seconds=checkpoint_seconds(args))
+        if result.steps < trainer.total_steps:
+            return stopped(guard, output / "model", pool=str(pool_path), step=result.steps,
+                           total_steps=trainer.total_steps, sampling=sampling)
+        emit("done", pool=str(pool_path), output_dir=str(result.output_dir),
+             metrics=result.metrics | {"sampling": sampling}, sampling=sampling)
+    return None
 
 
-def ppo(args: argparse.Namespace) -> None:
+def rejection_sampling_record(output: Path, args: argparse.Namespace) -> dict:
+    """How this round's pool was sampled, from its report (the run that wrote the pool
+    may have been an earlier one, with other arguments than this one)."""
+    report_path = output / "rejection_report.json"
+    try:
+        report = json.loads(report_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        report = {}
+    return {"temperature": report.get("temperature", args.temperature),
+            "k": report.get("k", args.k), "samples": report.get("samples"),
+            "mean_best_score": report.get("mean_best_score")}
+
+
+def ppo(args: argparse.Namespace) -> int | None:
     from paddock.training.policy.ppo import PPOConfig, PPOTrainer
 
     config = load_config(PPOConfig, args, {
         "policy_path": args.model, "output_dir": args.output,
-        "helpfulness_rm": args.helpfulness_rm, "safety_rm": args.safety_rm})
-    trainer = PPOTrainer(config, read_prompts(args.prompts),
-                         eval_prompts=read_prompts(args.eval_prompts) if args.eval_prompts
-                         else (), progress=lambda r: emit("progress", **r))
-    result = trainer.train()
-    emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+        "helpfulness_rm": args.helpfulness_rm, "safety_rm": args.safety_rm},
+        defaults=PPO_DEFAULTS)
+    prompts = read_prompts(args.prompts)
+    eval_prompts = read_prompts(args.eval_prompts) if args.eval_prompts else []
+    if args.eval_prompts and not eval_prompts:
+        raise UsageError(f"{args.eval_prompts}: no prompts")
+    if eval_prompts and not config.eval_every:
+        raise UsageError("--eval-prompts with eval_every=0: the held-out prompts would never "
+                         "be used (set eval_every)")
+    check_model_folder(args.model, CAUSAL_LM)
+    for rm in (args.helpfulness_rm, args.safety_rm):
+        check_model_folder(rm, REWARD_MODEL)
+    with run_guard.RunGuard(args.output) as guard:
+        trainer = PPOTrainer(config, prompts, eval_prompts=eval_prompts,
+                             progress=lambda r: emit("progress", **r))
+        result = trainer.train(should_stop=guard.should_stop,
+                               save_every_seconds=checkpoint_seconds(args))
+        if result.iterations < config.iterations and not trainer.stopped_early:
+            return stopped(guard, args.output, iteration=result.iterations,
+                           total_iterations=config.iterations)
+        emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+    return None
 
 
 def gatt(args: argparse.Namespace) -> None:
@@ -211,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--data", action="append", required=True, help="SFT JSONL, repeatable")
     cmd.add_argument("--output", required=True)
     with_config(cmd)
+    add_checkpoint_minutes(cmd)
     cmd.set_defaults(handler=sft)
 
     cmd = commands.add_parser("rejection", help="best of K samples, pooled, then SFT")
@@ -219,21 +314,27 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--pool", help="the previous round's pool.jsonl")
     cmd.add_argument("--output", required=True, help="folder: pool.jsonl, report, model/")
     cmd.add_argument("--k", type=int, default=4)
-    cmd.add_argument("--temperature", type=float, default=recipe.REJECTION_TEMPERATURE)
+    cmd.add_argument("--temperature", type=float, default=recipe.REJECTION_TEMPERATURE,
+                     help="sampling temperature of this round (default %(default)s, the "
+                          "paper's); recorded in rejection_report.json and the metrics")
     cmd.add_argument("--round", help="round name recorded in the pool (default: --model)")
     cmd.add_argument("--no-sft", action="store_true", help="only sample and pool")
     with_rms(cmd)
     with_backend(cmd)
     with_config(cmd)
+    add_checkpoint_minutes(cmd)
     cmd.set_defaults(handler=rejection)
 
     cmd = commands.add_parser("ppo", help="PPO against the combined reward")
     cmd.add_argument("--model", required=True)
     cmd.add_argument("--prompts", required=True)
-    cmd.add_argument("--eval-prompts", help="held-out prompts for early stopping")
+    cmd.add_argument("--eval-prompts", metavar="FILE",
+                     help="held-out prompts: evaluated every eval_every iterations and at "
+                          "the end, for early stopping and the best policy")
     cmd.add_argument("--output", required=True)
     with_rms(cmd)
     with_config(cmd)
+    add_checkpoint_minutes(cmd)
     cmd.set_defaults(handler=ppo)
 
     cmd = commands.add_parser("gatt", help="Ghost Attention SFT data")
@@ -254,9 +355,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        return args.handler(args) or 0
     except (UsageError, ConversationFileError, SFTDataError, ConversationError,
-            FileNotFoundError) as error:
+            FileNotFoundError, CheckpointError, run_guard.FolderLocked) as error:
         print(f"paddock.training.policy: {error}", file=sys.stderr)
         return 2
-    return 0

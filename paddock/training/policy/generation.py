@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
+from paddock.training.checkpoints import CAUSAL_LM, check_model_folder
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.policy.chat import ChatFormat, Message
 
@@ -203,6 +204,7 @@ class TransformersBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         directory = local_model_dir(path)
+        check_model_folder(directory, CAUSAL_LM)
         target = torch.device(device) if device is not None else pick_device()
         bf16_weights = target.type == "cuda" and use_bf16(bf16, target)
         dtype = torch.bfloat16 if bf16_weights else torch.float32
@@ -367,6 +369,7 @@ class VLLMBackend:
                  dtype: str = "auto", gpu_memory_utilization: float = 0.9,
                  **llm_kwargs: Any) -> None:
         directory = local_model_dir(model_path)
+        check_model_folder(directory, CAUSAL_LM)
         try:
             import vllm
         except ImportError as exc:

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints
+from paddock.training import checkpoints, run_guard
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.optim import adamw
 from paddock.training.policy import ppo_core
@@ -71,6 +71,7 @@ class PPOTrainer:
 
         if not prompts:
             raise ValueError("no training prompts")
+        checkpoints.check_model_folder(config.policy_path, checkpoints.CAUSAL_LM)
         self.config = config
         self.progress = progress or (lambda record: None)
         self.device = device or pick_device()
@@ -144,15 +145,23 @@ class PPOTrainer:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def train(self, *, stop_after_iterations: int | None = None) -> PPOResult:
+    def train(self, *, stop_after_iterations: int | None = None,
+              should_stop: Callable[[], bool] | None = None,
+              save_every_seconds: float | None = None) -> PPOResult:
         """Run to the end (or early stop); or ``stop_after_iterations`` more, checkpoint
-        and return."""
+        and return. ``should_stop`` is polled before every iteration (a SIGTERM flag):
+        when it says stop, the run checkpoints and returns; ``save_every_seconds`` adds a
+        checkpoint whenever that much wall time has passed since the last one."""
         self._resume()
         config = self.config
         started, first = time.perf_counter(), self.iteration
         stop_at = config.iterations if stop_after_iterations is None else min(
             config.iterations, self.iteration + stop_after_iterations)
+        clock = run_guard.CheckpointClock(save_every_seconds)
+        saved_at = first  # the iteration of the newest checkpoint (a resumed run's own)
         while self.iteration < stop_at and not self.stopped_early:
+            if should_stop is not None and should_stop():
+                break
             record = self._iteration()
             self.iteration += 1
             if config.eval_every and self.eval_prompts and (
@@ -166,10 +175,14 @@ class PPOTrainer:
                 "total_iterations": config.iterations,
                 "eta_seconds": round(elapsed / done * (config.iterations - self.iteration), 1),
             })
-            if config.save_every_iterations and self.iteration % config.save_every_iterations == 0:
+            if clock.due() or (config.save_every_iterations
+                               and self.iteration % config.save_every_iterations == 0):
                 self.save_checkpoint()
+                clock.reset()
+                saved_at = self.iteration
         if self.iteration < config.iterations and not self.stopped_early:
-            self.save_checkpoint()
+            if self.iteration != saved_at:
+                self.save_checkpoint()
             return PPOResult(self.output_dir, self.iteration, self.summary())
         return PPOResult(self.output_dir, self.iteration, self.save_final())
 

@@ -1,7 +1,8 @@
 """Rejection sampling (Llama 2, section 3.2.3): K samples per prompt, keep the best.
 
 Each prompt gets K responses from the newest policy at a high temperature (1.2 by
-default: the paper's best at 10-100 samples), each scored with the combined reward; the
+default: the paper's best at 10-100 samples; the paper tunes it per round, so it is a
+parameter, recorded in the round's report), each scored with the combined reward; the
 argmax is kept. Keeping only the last round's best caused regressions in the paper, so
 the best samples of all earlier rounds stay in a pool: an earlier round's best is
 re-scored with the current reward models (scores of different RM versions are not
@@ -43,6 +44,9 @@ class RoundReport:
     mean_best_score: float  # the argmax per prompt, this round
     kept_from_earlier_rounds: int  # prompts whose earlier best still scores higher
     pool_size: int
+    temperature: float = recipe.REJECTION_TEMPERATURE  # this round's sampling temperature
+    k: int = 0  # samples per prompt
+    top_p: float = 1.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -120,7 +124,8 @@ def rejection_round(backend, prompts: Sequence[PolicyPrompt], prompt_ids: dict[s
         prompts=len(prompts), samples=len(scores),
         mean_sample_score=round(float(torch.tensor(scores).mean()), 5) if scores else 0.0,
         mean_best_score=round(sum(b.score for b in best) / len(best), 5) if best else 0.0,
-        kept_from_earlier_rounds=kept, pool_size=len(pool))
+        kept_from_earlier_rounds=kept, pool_size=len(pool), temperature=temperature, k=k,
+        top_p=top_p)
     return pool, report
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints, recipe
+from paddock.training import checkpoints, recipe, run_guard
 from paddock.training.config_files import JsonConfig
 from paddock.training.devices import BF16_CHOICES, pick_device, use_bf16
 from paddock.training.optim import adamw
@@ -326,6 +326,7 @@ def load_policy(config: SFTConfig, tokenizer, device: torch.device) -> nn.Module
     """The base causal LM, with LoRA adapters (seeded) if configured, ready to train."""
     from transformers import AutoModelForCausalLM
 
+    checkpoints.check_model_folder(config.model_path, checkpoints.CAUSAL_LM)
     model = AutoModelForCausalLM.from_pretrained(config.model_path, dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.use_cache = False  # no generation while training
@@ -379,10 +380,15 @@ class SFTTrainer(checkpoints.StepCheckpointing):
 
     # -- the loop ---------------------------------------------------------------------
 
-    def train(self, *, stop_after_steps: int | None = None,
-              checkpoint_on_stop: bool = True) -> TrainResult:
+    def train(self, *, stop_after_steps: int | None = None, checkpoint_on_stop: bool = True,
+              should_stop: Callable[[], bool] | None = None,
+              save_every_seconds: float | None = None) -> TrainResult:
         """Run to the end, or ``stop_after_steps`` more steps and then checkpoint and stop
-        (benchmarks that only time steps pass ``checkpoint_on_stop=False``)."""
+        (benchmarks that only time steps pass ``checkpoint_on_stop=False``).
+
+        ``should_stop`` (polled before every step) and ``save_every_seconds`` work as in
+        :meth:`paddock.training.reward.trainer.RewardTrainer.train`.
+        """
         self._resume()
         config = self.config
         self.model.train()
@@ -390,7 +396,11 @@ class SFTTrainer(checkpoints.StepCheckpointing):
         stop_at = self.total_steps if stop_after_steps is None else min(
             self.total_steps, self.step + stop_after_steps)
         plans: dict[int, list[list[int]]] = {}
+        clock = run_guard.CheckpointClock(save_every_seconds)
+        saved_at = first_step  # the step of the newest checkpoint (a resumed run's own)
         while self.step < stop_at:
+            if should_stop is not None and should_stop():
+                break
             epoch, step_in_epoch = divmod(self.step, self.steps_per_epoch)
             if epoch not in plans:
                 plans = {epoch: self.plan(epoch)}
@@ -409,10 +419,13 @@ class SFTTrainer(checkpoints.StepCheckpointing):
                 "sequences_per_second": round(done * config.batch_sequences / elapsed, 2),
                 "eta_seconds": round(elapsed / done * (self.total_steps - self.step), 1),
             })
-            if config.save_every_steps and self.step % config.save_every_steps == 0:
+            if clock.due() or (config.save_every_steps
+                               and self.step % config.save_every_steps == 0):
                 self.save_checkpoint()
+                clock.reset()
+                saved_at = self.step
         if self.step < self.total_steps:
-            if checkpoint_on_stop:
+            if checkpoint_on_stop and self.step != saved_at:
                 self.save_checkpoint()
             return TrainResult(self.output_dir, self.step, self.metrics(started))
         return TrainResult(self.output_dir, self.step, self.save_final(started))

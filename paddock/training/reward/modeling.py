@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from paddock.training.checkpoints import ANY_MODEL, REWARD_MODEL, check_model_folder
+
 HEAD_CONFIG = "reward_head.json"
 HEAD_WEIGHTS = "reward_head.safetensors"
 POOLINGS = ("auto", "mean", "model")
@@ -73,6 +75,7 @@ def build_reward_model(path: str, pooling: str = "auto") -> nn.Module:
     """A base checkpoint with a fresh scalar head (seed the RNG before calling)."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling {pooling!r} is not one of {POOLINGS}")
+    check_model_folder(path, ANY_MODEL)
     if pooling == "auto":
         pooling = checkpoint_pooling(path)
     if pooling == "mean":
@@ -87,7 +90,7 @@ def build_reward_model(path: str, pooling: str = "auto") -> nn.Module:
 
 def load_reward_model(path: str | Path) -> nn.Module:
     """A trained reward model, whichever shape it was saved in."""
-    path = Path(path)
+    path = check_model_folder(path, REWARD_MODEL)
     if not (path / HEAD_CONFIG).is_file():
         from transformers import AutoModelForSequenceClassification
 

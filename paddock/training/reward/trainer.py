@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints, distributed, recipe
+from paddock.training import checkpoints, distributed, recipe, run_guard
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.optim import adamw
 from paddock.training.reward.config import RewardConfig
@@ -214,10 +214,17 @@ class RewardTrainer(checkpoints.StepCheckpointing):
 
     # -- the loop ---------------------------------------------------------------------
 
-    def train(self, *, stop_after_steps: int | None = None,
-              checkpoint_on_stop: bool = True) -> TrainResult:
+    def train(self, *, stop_after_steps: int | None = None, checkpoint_on_stop: bool = True,
+              should_stop: Callable[[], bool] | None = None,
+              save_every_seconds: float | None = None) -> TrainResult:
         """Run to the end, or ``stop_after_steps`` more steps and then checkpoint and stop
-        (benchmarks that only time steps pass ``checkpoint_on_stop=False``)."""
+        (benchmarks that only time steps pass ``checkpoint_on_stop=False``).
+
+        ``should_stop`` is polled before every step (a SIGTERM flag: see
+        :mod:`paddock.training.run_guard`); when it says stop, the run checkpoints and
+        returns early. ``save_every_seconds`` adds a checkpoint whenever that much wall
+        time has passed since the last one. Under torchrun the ranks agree on both.
+        """
         self._resume()
         config = self.config
         self.model.train()
@@ -225,7 +232,13 @@ class RewardTrainer(checkpoints.StepCheckpointing):
         stop_at = self.total_steps if stop_after_steps is None else min(
             self.total_steps, self.step + stop_after_steps)
         plans: dict[int, list[list[int]]] = {}  # one plan per epoch, not one per step
+        clock = run_guard.CheckpointClock(save_every_seconds)
+        saved_at = first_step  # the step of the newest checkpoint (a resumed run's own)
         while self.step < stop_at:
+            if should_stop is not None:
+                stop, = distributed.sum_values([float(should_stop())], self.world)
+                if stop:
+                    break
             epoch, step_in_epoch = divmod(self.step, self.steps_per_epoch)
             if epoch not in plans:
                 plans = {epoch: plan_micro_batches(self.encoded, config, epoch)}
@@ -244,10 +257,15 @@ class RewardTrainer(checkpoints.StepCheckpointing):
                 "pairs_per_second": round(done * config.batch_pairs / elapsed, 2),
                 "eta_seconds": round(elapsed / done * (self.total_steps - self.step), 1),
             })
-            if config.save_every_steps and self.step % config.save_every_steps == 0:
+            due = clock.due()
+            if clock.seconds is not None:  # every rank checkpoints, or none does
+                due, = distributed.sum_values([float(due)], self.world)
+            if due or (config.save_every_steps and self.step % config.save_every_steps == 0):
                 self._checkpoint()
+                clock.reset()
+                saved_at = self.step
         if self.step < self.total_steps:
-            if checkpoint_on_stop:
+            if checkpoint_on_stop and self.step != saved_at:
                 self._checkpoint()
             return TrainResult(self.output_dir, self.step, self.metrics(started))
         metrics = self.save_final(started) if self.world.is_main else self.metrics(started)
