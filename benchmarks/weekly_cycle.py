@@ -7,7 +7,12 @@ opening it. Reported: the cycle's wall time, each step's time inside its functio
 the clock, and the orchestration overhead: the part of the cycle spent outside any step
 function (broker hops, claims, heartbeats, result passing). Target: under 5%.
 
-    python -m benchmarks.weekly_cycle [--quick]
+``--models real`` runs the cycle ``make run`` offers instead: SmolLM2-135M-Instruct as the
+policy, MiniLM as the reward base, the ``demo`` plan preset; it writes
+``results/weekly_cycle_demo.json``, the figure the README gives for **Run the weekly cycle
+now** on 2 cores.
+
+    python -m benchmarks.weekly_cycle [--quick] [--models tiny|real]
 """
 
 from __future__ import annotations
@@ -26,9 +31,18 @@ TARGET_OVERHEAD = 0.05
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller demo batch and plan")
+    parser.add_argument("--models", choices=("tiny", "real"), default="tiny",
+                        help="tiny random models (orchestration) or the demo's real ones")
     args = parser.parse_args()
+    real = args.models == "real"
 
     isolate_environment()
+    if real:  # converted once into a cache beside the checkout, reused by later runs
+        from paddock.training.bases import convert_smollm2, copy_minilm
+
+        cache = Path(__file__).resolve().parent.parent / "var" / "bench-cache" / "bases"
+        os.environ["PADDOCK_POLICY_BASE_MODEL"] = str(convert_smollm2(cache / "smollm2"))
+        os.environ["PADDOCK_REWARD_BASE_MODEL"] = str(copy_minilm(cache / "minilm"))
     database_url, name = create_postgres_database("paddock_bench_cycle")
     os.environ["DATABASE_URL"] = database_url
     import django
@@ -47,19 +61,21 @@ def main() -> None:
     workers: list[WorkerProcess] = []
     try:
         call_command("migrate", verbosity=0)
-        call_command("paddock_bootstrap_models", tiny=True, verbosity=0)
+        call_command("paddock_bootstrap_models", tiny=not real, verbosity=0)
         batch = demo_batch_seed(repeats=2 if args.quick else 4)
-        plan = {"reward": {"epochs": 1, "max_length": 128, "batch_pairs": 8,
-                           "micro_batch_pairs": 8},
-                "rejection": {"k": 2 if args.quick else 4, "max_new_tokens": 16, "epochs": 1},
-                "sampling": {"max_prompts": 8 if args.quick else 32, "max_new_tokens": 16}}
+        tiny_plan = {"reward": {"epochs": 1, "max_length": 128, "batch_pairs": 8,
+                                "micro_batch_pairs": 8},
+                     "rejection": {"k": 2 if args.quick else 4, "max_new_tokens": 16,
+                                   "epochs": 1},
+                     "sampling": {"max_prompts": 8 if args.quick else 32, "max_new_tokens": 16}}
+        plan = {"preset": "demo"} if real else tiny_plan
         env = worker_environment(settings_module="paddock.platform.settings")
         logs = Path(tempfile.mkdtemp())
         for queues in (["default", "curation"], ["generation", "training"]):
             workers.append(WorkerProcess(queues=queues, env=env, log_dir=logs).start(app))
         started = time.perf_counter()
         run = pipeline_start(batch, plan=plan)
-        deadline = time.monotonic() + 1800
+        deadline = time.monotonic() + (3 * 3600 if real else 1800)
         while time.monotonic() < deadline:
             run.refresh_from_db()
             if run.state in (RunState.SUCCEEDED, RunState.FAILED):
@@ -73,9 +89,11 @@ def main() -> None:
         figures = {
             "workers": "1 CPU worker (default, curation) + 1 GPU-queue worker (generation, "
                        "training), both on the CPU",
-            "models": "tiny Llama (64 hidden, 2 layers) for the policy and both reward models",
+            "models": ("SmolLM2-135M-Instruct policy, all-MiniLM-L6-v2 reward base" if real
+                       else "tiny Llama (64 hidden, 2 layers) for the policy and both reward "
+                       "models"),
+            "plan": PipelineRun.objects.get(pk=run.pk).plan,
             "comparisons": batch.comparisons.count(),
-            "plan": plan,
             "cycle_seconds": round(wall, 2),
             "inside_steps_seconds": round(inside, 2),
             "orchestration_seconds": round(wall - inside, 2),
@@ -97,7 +115,7 @@ def main() -> None:
         clear_redis_keys()
         connections.close_all()
         drop_postgres_database(name)
-    write_results("weekly_cycle", figures, quick=args.quick)
+    write_results("weekly_cycle_demo" if real else "weekly_cycle", figures, quick=args.quick)
 
 
 if __name__ == "__main__":
