@@ -67,11 +67,13 @@ the operating system says. Standard errors rather than the curation package's
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -93,6 +95,7 @@ __all__ = [
     "RiskCategory",
     "Turn",
     "parse_hh_transcript",
+    "prompt_id",
     "read_hh_rlhf",
     "read_pairs",
     "read_prompts",
@@ -321,6 +324,26 @@ def parse_hh_transcript(text: str) -> tuple[Turn, ...]:
         raise HHTranscriptError('no "\\n\\nHuman:" or "\\n\\nAssistant:" turn marker')
     turns.append(Turn(role, text[start:].strip()))
     return tuple(turns)
+
+
+def _normalised(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def prompt_id(turns: Iterable[Turn | Mapping[str, str]]) -> str:
+    """A prompt's stable identity across batches and rounds: ``prompt-`` and 16 hex digits
+    of the SHA-256 of its first user turn, normalised (NFKC, case-folded, whitespace runs
+    as one space), so the same question imported twice, or asked again in a later batch,
+    has one id. The turns after the first (multi-turn threads) are part of it too: two
+    threads that start alike but go on differently are different prompts."""
+    parts = []
+    for turn in turns:
+        role, content = ((turn["role"], turn["content"]) if isinstance(turn, Mapping)
+                         else (turn.role, turn.content))
+        parts.append(_normalised(content) if not parts else f"{role}\x1f{_normalised(content)}")
+    if not parts:
+        raise ValueError("a prompt has at least one turn")
+    return "prompt-" + hashlib.sha256("\x1e".join(parts).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- reading lines

@@ -6,13 +6,28 @@ import random
 
 import pytest
 
-from paddock.annotation.models import MARGINS, Axis, Judgement, Strength
+from paddock.annotation.models import (
+    MARGINS,
+    Axis,
+    Comparison,
+    ConversationOrigin,
+    Judgement,
+    Strength,
+)
 from paddock.annotation.services.assignment import (
     next_assignment,
     skip_comparison,
     submit_judgement,
 )
+from paddock.annotation.services.comparisons import (
+    ResponseSpec,
+    TurnSpec,
+    comparison_create,
+    conversation_create,
+)
 from paddock.annotation.services.export import (
+    HELD_OUT_FRACTION,
+    REASKED,
     export_batch,
     export_path,
     held_out_comparisons,
@@ -110,3 +125,78 @@ def test_held_out_split_is_stable_and_keeps_comparisons_whole(judged_batch):
     first = export_path(judged_batch, "preferences").read_bytes()
     export_batch(judged_batch, "preferences")
     assert export_path(judged_batch, "preferences").read_bytes() == first
+
+
+def judge_all(batch, make_user, *, seed=1):
+    """One annotator judges every comparison of the batch (overlap 1)."""
+    rng = random.Random(seed)
+    person = make_user(Role.ANNOTATOR)
+    while (lease := next_assignment(annotator=person, batch=batch, rng=rng)) is not None:
+        submit_judgement(annotator=person, assignment_id=lease.pk,
+                         chosen_side=rng.choice(["left", "right"]),
+                         strength=rng.choice(Strength.values))
+
+
+def test_a_small_first_batch_holds_out_a_fraction_and_trains_on_the_rest(make_user):
+    """The test split is ceil(fraction * comparisons), at most test_split_size: a first
+    batch smaller than the default 1,000 still has most of it to train on."""
+    batch = make_batch()  # test_split_size 1000, the default
+    comparisons = make_comparisons(batch, 30)
+    judge_all(batch, make_user)
+    assert HELD_OUT_FRACTION == 0.2
+    held_out = held_out_comparisons(batch)
+    assert len(held_out) == 6  # ceil(0.2 * 30), not all 30
+    assert held_out == held_out_comparisons(batch)
+    assert len(held_out_comparisons(batch, 0.5)) == 15
+    assert len(held_out_comparisons(batch, 0.5, 4)) == 4
+    assert held_out_comparisons(batch, 0.5) >= held_out  # hash order: a bigger split only adds
+
+    manifest = export_batch(batch, "preferences")
+    assert manifest["counts"]["train"] == 24 and manifest["counts"]["test"] == 6
+    assert manifest["held_out"] == {"fraction": 0.2, "max": None, "comparisons": 6}
+    # The pipeline's fraction sticks: a later export that names none keeps the split.
+    export_batch(batch, "preferences", held_out_fraction=0.5)
+    again = export_batch(batch, "raw")
+    assert again["held_out"]["fraction"] == 0.5 and again["counts"]["test"] == 15
+    assert len(held_out_comparisons(batch)) == 15
+
+    small = make_batch(test_split_size=3)
+    make_comparisons(small, 30)
+    assert len(held_out_comparisons(small)) == 3  # test_split_size stays the cap
+
+    # A prompt the pipeline asked again was training data before: never held out.
+    for comparison in comparisons:
+        conversation = comparison.conversation
+        conversation.metadata = {REASKED: True}
+        conversation.save(update_fields=["metadata"])
+    fresh = make_batch()
+    make_comparisons(fresh, 10)
+    for comparison in comparisons[:5]:
+        Comparison.objects.filter(pk=comparison.pk).update(batch=fresh)
+    assert len(held_out_comparisons(fresh, 0.2)) == 2  # ceil(0.2 * 10 fresh ones)
+    assert held_out_comparisons(fresh, 0.2).isdisjoint(c.pk for c in comparisons)
+
+
+def test_judgements_on_stand_in_text_are_never_training_data(make_user):
+    batch = make_batch(test_split_size=0)
+    make_comparisons(batch, 6)
+    for i in range(4):
+        conversation = conversation_create(
+            batch=batch, turns=[TurnSpec("user", f"Written prompt {i}")], axis=Axis.HELPFULNESS,
+            origin=ConversationOrigin.ANNOTATOR)
+        comparison_create(
+            conversation=conversation,
+            response_a=ResponseSpec(f"[stand-in response {i}] A", "stand-in:newest"),
+            response_b=ResponseSpec(f"Real answer {i}", "policy-0002") if i % 2
+            else ResponseSpec(f"[stand-in response {i}] B", "stand-in:newest"),
+        )
+    judge_all(batch, make_user)
+
+    manifest = export_batch(batch, "preferences")
+    records = read(export_path(batch, "preferences"))
+    assert manifest["counts"]["left_out_stand_in"] == 4
+    assert len(records) == manifest["records"] == 6
+    assert not any(r["chosen_model"].startswith("stand-in")
+                   or r["rejected_model"].startswith("stand-in") for r in records)
+    raw = export_batch(batch, "raw")
+    assert raw["records"] == Judgement.objects.filter(comparison__batch=batch).count() == 10

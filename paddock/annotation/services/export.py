@@ -6,13 +6,23 @@ Two kinds, both gzip'd JSONL with a manifest:
   strength with its margin under the small and large tables (Llama 2 paper, section
   3.2.2), axis, safety bin, batch, split, pseudonymous annotator, model versions. Safety
   judgements whose chosen response is unsafe and the other safe are left out, as Llama 2
-  did (section 3.2.1); the manifest counts them.
+  did (section 3.2.1); the manifest counts them. Judgements on a comparison with a
+  placeholder response (model version ``stand-in...``, the ``StandInGenerator``'s) are
+  never training data: left out too, and counted (``left_out_stand_in``).
 - ``raw``: every judgement exactly as stored, skips included, for audits and re-analysis.
 
-Each batch holds out a test split of ``test_split_size`` comparisons chosen by a hash of
-the comparison, so the split never changes between exports and all judgements of one
-comparison land on the same side. Files are written beside their final name and renamed
-when complete.
+Each batch holds out a test split: ``ceil(fraction * comparisons)`` comparisons (the
+fraction :data:`HELD_OUT_FRACTION` unless the caller gives one: the pipeline passes its
+plan's), at most the batch's ``test_split_size`` (and the caller's ``maximum``), so a small
+first batch still has most of its comparisons to train on. Which ones is decided by a
+hash of the comparison, so the split never changes between exports and all judgements of
+one comparison land on the same side. The fraction and maximum are written in the
+manifest and an export without them reuses the ones of the batch's last export, so a later
+export (the API's, or the next week's pipeline) keeps the split the first one made; an
+export written before the fraction existed held out ``test_split_size`` (fraction 1.0).
+Comparisons of a prompt the pipeline re-asked (``metadata["reasked"]``: it was training
+data in an earlier batch) are never held out. Files are written beside their final name
+and renamed when complete.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import math
 import os
 from collections.abc import Iterator
 from functools import lru_cache
@@ -52,13 +63,61 @@ def pseudonym(user_id: int) -> str:
     return "a-" + hmac.new(key.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def held_out_comparisons(batch: Batch) -> set[int]:
-    """Ids of the batch's held-out comparisons: the ``test_split_size`` smallest hashes."""
+HELD_OUT_FRACTION = 0.2  # of a batch's comparisons held out as its test split
+STAND_IN_PREFIX = "stand-in"  # model_version of paddock.annotation.generation's placeholders
+REASKED = "reasked"  # Conversation.metadata key: a prompt asked again (training data before)
+
+
+def is_stand_in(model_version: str | None) -> bool:
+    return (model_version or "").startswith(STAND_IN_PREFIX)
+
+
+def _manifest_path(batch: Batch, kind: str) -> Path:
+    path = export_path(batch, kind)
+    return path.with_name(path.name.replace(".jsonl.gz", ".manifest.json"))
+
+
+def held_out_rule(batch: Batch, fraction: float | None = None,
+                  maximum: int | None = None) -> dict[str, Any]:
+    """The fraction and maximum of the batch's split: those given, else those of its last
+    export (1.0 for one written before fractions: it held out ``test_split_size``), else
+    :data:`HELD_OUT_FRACTION` and no maximum beyond ``test_split_size``."""
+    if fraction is None or maximum is None:
+        for kind in KINDS:
+            try:
+                earlier = json.loads(_manifest_path(batch, kind).read_text())
+            except (OSError, ValueError):
+                continue
+            rule = earlier.get("held_out") or {"fraction": 1.0, "max": None}
+            fraction = rule.get("fraction") if fraction is None else fraction
+            maximum = rule.get("max") if maximum is None else maximum
+            break
+    fraction = HELD_OUT_FRACTION if fraction is None else float(fraction)
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"held-out fraction {fraction}: expected a number in (0, 1]")
+    return {"fraction": fraction, "max": None if maximum is None else int(maximum)}
+
+
+def held_out_comparisons(batch: Batch, fraction: float | None = None,
+                         maximum: int | None = None) -> set[int]:
+    """Ids of the batch's held-out comparisons: of the comparisons whose prompt was not
+    re-asked, the ``min(test_split_size, maximum, ceil(fraction * count))`` smallest
+    hashes (the rule: :func:`held_out_rule`). Gold comparisons count like any other."""
+    rule = held_out_rule(batch, fraction, maximum)
+
     def rank(comparison_id: int) -> bytes:
         return hashlib.sha256(f"paddock-split:{batch.pk}:{comparison_id}".encode()).digest()
 
-    ids = Comparison.objects.filter(batch=batch).values_list("id", flat=True).iterator(10_000)
-    return set(sorted(ids, key=rank)[: batch.test_split_size])
+    ids = [
+        comparison_id for comparison_id, metadata in
+        Comparison.objects.filter(batch=batch)
+        .values_list("id", "conversation__metadata").iterator(10_000)
+        if not (isinstance(metadata, dict) and metadata.get(REASKED))
+    ]
+    size = min(batch.test_split_size, math.ceil(rule["fraction"] * len(ids)))
+    if rule["max"] is not None:
+        size = min(size, rule["max"])
+    return set(sorted(ids, key=rank)[:size])
 
 
 # Plain rows, not model instances: building six related objects per judgement was most of
@@ -173,6 +232,11 @@ def _records(batch: Batch, kind: str, held_out: set[int], counts: dict[str, int]
     for chunk in _rows(batch, PREFERENCE_FIELDS, skipped=False):
         conversations = _conversations({row["comparison__conversation_id"] for row in chunk})
         for row in chunk:
+            if is_stand_in(row["chosen__model_version"]) or is_stand_in(
+                row["rejected__model_version"]
+            ):
+                counts["left_out_stand_in"] += 1
+                continue
             if (
                 row["comparison__axis"] == Axis.SAFETY
                 and safety_bin(row["chosen_safe"], row["rejected_safe"])
@@ -192,17 +256,23 @@ def export_path(batch: Batch, kind: str) -> Path:
     return Path(settings.ARTIFACTS_DIR) / "annotation" / "exports" / f"{batch.pk}-{kind}.jsonl.gz"
 
 
-def export_batch(batch: Batch, kind: str, *, progress: Progress = no_progress) -> dict[str, Any]:
-    """Write the batch's export of ``kind``; returns its manifest (also written beside)."""
+def export_batch(
+    batch: Batch, kind: str, *, progress: Progress = no_progress,
+    held_out_fraction: float | None = None, held_out_max: int | None = None,
+) -> dict[str, Any]:
+    """Write the batch's export of ``kind``; returns its manifest (also written beside).
+    ``held_out_fraction`` and ``held_out_max`` set the test split (:func:`held_out_rule`)."""
     if kind not in KINDS:
         raise ValueError(f"export kind must be one of {', '.join(KINDS)}, not {kind!r}")
     path = export_path(batch, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     total = Judgement.objects.filter(comparison__batch=batch).count()
-    held_out = held_out_comparisons(batch)
-    counts = {"train": 0, "test": 0, "skipped": 0, "excluded_preferred_unsafe": 0}
+    rule = held_out_rule(batch, held_out_fraction, held_out_max)
+    held_out = held_out_comparisons(batch, rule["fraction"], rule["max"])
+    counts = {"train": 0, "test": 0, "skipped": 0, "excluded_preferred_unsafe": 0,
+              "left_out_stand_in": 0}
     tmp = path.with_name(path.name + ".tmp")
-    manifest_path = path.with_name(path.name.replace(".jsonl.gz", ".manifest.json"))
+    manifest_path = _manifest_path(batch, kind)
     manifest_tmp = manifest_path.with_name(manifest_path.name + ".tmp")
     written = 0
     try:
@@ -222,6 +292,7 @@ def export_batch(batch: Batch, kind: str, *, progress: Progress = no_progress) -
             "records": counts["train"] + counts["test"],
             "counts": counts,
             "test_split_size": batch.test_split_size,
+            "held_out": {**rule, "comparisons": len(held_out)},
             "margins": {table: dict(values) for table, values in MARGINS.items()},
         }
         manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
