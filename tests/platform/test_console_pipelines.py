@@ -397,6 +397,16 @@ def test_a_bad_stored_plan_is_said_plainly_not_a_500(client, manager):
         in response.content
     assert not PipelineRun.objects.exists()
 
+    batch.pipeline_plan = ["ppo"]  # not even an object
+    batch.save()
+    page = client.get(reverse("console:batch", args=[batch.pk]))
+    assert page.status_code == 200 and b"plan: must be an object" in page.content
+    assert client.get(reverse("console:batch_edit", args=[batch.pk])).status_code == 200
+    response = client.post(reverse("console:batch_run_pipeline", args=[batch.pk]), follow=True)
+    assert b"Not started: plan: the plan stored with this batch is not a JSON object" \
+        in response.content
+    assert not PipelineRun.objects.exists()
+
 
 def test_run_now_with_a_preset(client, manager):
     batch = make_batch(name="week 8", status=BatchStatus.OPEN)
@@ -438,3 +448,11 @@ def test_a_run_from_before_presets_says_so(client, manager):
     run = make_run(make_batch(name="week 10"), plan={"steps": {"ppo": False}})
     page = client.get(reverse("console:run", args=[run.pk])).content.decode()
     assert 'id="run-preset">none (a plan from before presets)' in page
+
+
+def test_a_new_batch_proposes_the_latest_batchs_preset(client, manager):
+    batch = make_batch(name="week 20")
+    batch.pipeline_plan = {"preset": "recipe"}
+    batch.save()
+    page = client.get(reverse("console:batch_create")).content.decode()
+    assert re.search(r'<option value="recipe"[^>]*selected', page)

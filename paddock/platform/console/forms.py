@@ -36,19 +36,25 @@ PRESET_CHOICES = [(name, PRESET_TITLES.get(name, name)) for name in PRESETS]
 OWN_FIELDS = ("preset", "steps")
 
 
+def stored_overrides(batch: Batch | None) -> dict[str, Any]:
+    """A batch's stored plan overrides; {} for none (or for something not an object)."""
+    stored = batch.pipeline_plan if batch is not None else None
+    return stored if isinstance(stored, dict) else {}
+
+
 def stored_plan(batch: Batch | None) -> tuple[dict[str, Any], str | None]:
     """The plan a batch's cycle would run with now, and why the stored one was refused
     (then the default preset's plan stands in, so a page can still be drawn)."""
-    stored = (batch.pipeline_plan if batch is not None else None) or {}
+    stored = batch.pipeline_plan if batch is not None else None
     try:
-        return plan_with(stored), None
+        return plan_with(stored or None), None
     except ValueError as error:
         return plan_with(None), str(error)
 
 
 def preset_name(batch: Batch | None) -> str:
-    name = ((batch.pipeline_plan if batch is not None else None) or {}).get("preset")
-    return name if name in PRESETS else DEFAULT_PRESET
+    name = stored_overrides(batch).get("preset")
+    return name if isinstance(name, str) and name in PRESETS else DEFAULT_PRESET
 
 
 class BatchForm(forms.ModelForm):
@@ -90,7 +96,7 @@ class BatchForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The cycle's plan, stored in the batch's pipeline plan: a preset, one checkbox
         # per optional step, and any other overrides as JSON.
-        stored = self.instance.pipeline_plan or {}
+        stored = stored_overrides(self.instance)
         planned, _ = stored_plan(self.instance if self.instance.pk else None)
         self.fields["pipeline_preset"] = forms.ChoiceField(
             required=False, label="Plan preset", choices=PRESET_CHOICES,
@@ -177,8 +183,8 @@ class BatchForm(forms.ModelForm):
 
 
 def next_week_initial() -> dict:
-    """A new batch's defaults: the week after the latest batch, with its settings (the
-    weekly rhythm of Llama 2's 14 batches), or this week when there is none."""
+    """A new batch's defaults: the week after the latest batch, with its settings and plan
+    preset (the weekly rhythm of Llama 2's 14 batches), or this week when there is none."""
     now = timezone.now().replace(second=0, microsecond=0)
     latest = Batch.objects.order_by("-closes_at", "-id").first()
     if latest is None:
@@ -191,6 +197,7 @@ def next_week_initial() -> dict:
         "overlap": latest.overlap, "gold_share": latest.gold_share,
         "test_split_size": latest.test_split_size,
         "reveal_gold_accuracy": latest.reveal_gold_accuracy,
+        "pipeline_preset": preset_name(latest),
     }
 
 

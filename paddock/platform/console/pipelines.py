@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from paddock.annotation.models import Batch
-from paddock.platform.console.forms import RunPipelineForm
+from paddock.platform.console.forms import RunPipelineForm, stored_overrides
 from paddock.platform.console.views import RUNNABLE, console_page
 from paddock.workers.models import (
     ACTIVE_RUN_STATES,
@@ -208,14 +208,18 @@ def batch_run_pipeline(request: HttpRequest, batch_id: int) -> HttpResponse:
                            + " ".join(" ".join(errors) for errors in form.errors.values()))
             return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
         overrides = {"preset": form.cleaned_data["preset"]}
+    if not isinstance(batch.pipeline_plan, dict):  # stored past the form (admin, API)
+        messages.error(request, "Not started: plan: the plan stored with this batch is not a "
+                                "JSON object; edit the batch to set one.")
+        return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
     try:
         with transaction.atomic():
             run = pipeline_start(batch, trigger=PipelineRun.Trigger.MANUAL, plan=overrides,
                                  user=request.user)
-            if overrides and (batch.pipeline_plan or {}).get("preset") != overrides["preset"]:
+            stored = stored_overrides(batch)
+            if overrides and stored.get("preset") != overrides["preset"]:
                 # The batch keeps the preset it ran with: the next start uses it too.
-                Batch.objects.filter(pk=batch.pk).update(
-                    pipeline_plan={**(batch.pipeline_plan or {}), **overrides})
+                Batch.objects.filter(pk=batch.pk).update(pipeline_plan={**stored, **overrides})
     except ValueError as error:  # a plan the preset and the batch's overrides make bad
         messages.error(request, f"Not started: {error}.")
         return redirect(reverse("console:batch", args=[batch.pk]) + "#training")

@@ -34,6 +34,7 @@ from paddock.platform.console.forms import (
     RunPipelineForm,
     next_week_initial,
     preset_name,
+    stored_overrides,
     stored_plan,
 )
 from paddock.platform.console.reward_models import reward_model_table
@@ -219,7 +220,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
             })
     runs = list(PipelineRun.objects.filter(batch=batch)[:BATCH_RUNS])
     plan, plan_error = stored_plan(batch)
-    others = {k: v for k, v in (batch.pipeline_plan or {}).items() if k not in OWN_FIELDS}
+    others = {k: v for k, v in stored_overrides(batch).items() if k not in OWN_FIELDS}
     return render(request, "console/batch.html", {
         "plan": plan,
         "plan_error": plan_error,
