@@ -183,3 +183,26 @@ def test_plan_for_preset_refuses_unknown_names_and_a_conflicting_preset():
     assert plan_for_preset("recipe", {"preset": "recipe"})["preset"] == "recipe"
     with pytest.raises(ValueError, match="must be an object"):
         plan_with(["steps"])  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+def test_a_batch_with_a_refused_stored_plan_is_named_and_the_tick_goes_on():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from paddock.annotation.models import Batch, BatchStatus
+    from paddock.workers.models import PipelineRun
+    from paddock.workers.pipeline.service import pipeline_start, pipelines_tick
+
+    past = timezone.now() - timedelta(days=1)
+    broken = Batch.objects.create(name="broken plan", status=BatchStatus.OPEN,
+                                  opens_at=past - timedelta(days=7), closes_at=past,
+                                  pipeline_plan=["not", "an", "object"])
+    with pytest.raises(ValueError, match="broken plan: its stored plan must be a JSON object"):
+        pipeline_start(broken)
+    Batch.objects.filter(pk=broken.pk).update(pipeline_plan={"ppo": {"minibatch_size": 3}})
+    result = pipelines_tick(now=timezone.now())
+    assert result["started"] == [] and PipelineRun.objects.count() == 0
+    assert len(result["refused"]) == 1
+    assert result["refused"][0].startswith("broken plan: plan.ppo: ")

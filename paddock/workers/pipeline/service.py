@@ -55,7 +55,11 @@ def pipeline_start(
 ) -> PipelineRun:
     """A new run for ``batch``, sent once the transaction commits; the active run when
     the batch already has one (a second click or a duplicate tick starts nothing)."""
-    plan = plan_with({**batch.pipeline_plan, **(plan or {})})
+    stored = batch.pipeline_plan or {}
+    if not isinstance(stored, dict):  # written around the console (admin, SQL)
+        raise ValueError(f"batch {batch.name}: its stored plan must be a JSON object, not "
+                         f"{type(stored).__name__}; fix it on the batch page")
+    plan = plan_with({**stored, **(plan or {})})
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -179,7 +183,7 @@ def pipelines_tick(now=None) -> dict[str, Any]:
     open batches past ``closes_at`` start their pipeline (which closes them), or just
     close when their plan says not to run one."""
     now = now or timezone.now()
-    opened, started, closed = [], [], []
+    opened, started, closed, refused = [], [], [], []
     for batch in Batch.objects.filter(status=BatchStatus.SCHEDULED, opens_at__lte=now,
                                       closes_at__gt=now):
         batch_move(batch=batch, to=BatchStatus.OPEN)
@@ -191,6 +195,10 @@ def pipelines_tick(now=None) -> dict[str, Any]:
             continue
         if PipelineRun.objects.filter(batch=batch).exists():
             continue  # it has (or had) a run: re-running is a manager's decision
-        pipeline_start(batch, trigger=PipelineRun.Trigger.SCHEDULE)
+        try:
+            pipeline_start(batch, trigger=PipelineRun.Trigger.SCHEDULE)
+        except ValueError as error:  # a refused plan stops this batch, not the others
+            refused.append(f"{batch.name}: {error}")
+            continue
         started.append(batch.name)
-    return {"opened": opened, "started": started, "closed": closed}
+    return {"opened": opened, "started": started, "closed": closed, "refused": refused}
