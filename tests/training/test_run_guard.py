@@ -144,8 +144,8 @@ def test_config_that_is_not_json(folders):
 
 
 def test_wrong_architecture_either_way(folders):
-    with pytest.raises(CheckpointError, match="a reward model .*LlamaForSequenceClassification"
-                                              ".*not a causal language model"):
+    with pytest.raises(CheckpointError, match=r"a reward model .*LlamaForSequenceClassification"
+                                              r".*not a causal language model"):
         check_model_folder(folders / "reward", CAUSAL_LM)
     with pytest.raises(CheckpointError, match="LlamaForCausalLM is not a reward model"):
         check_model_folder(folders / "policy", REWARD_MODEL)

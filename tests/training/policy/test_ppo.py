@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -151,3 +152,75 @@ def test_memory_saving_references_learn_and_save_a_plain_checkpoint(tiny_policy,
     assert records[0]["kl"] == pytest.approx(0.0, abs=1e-5)  # starts at the reference
     saved = AutoModelForCausalLM.from_pretrained(tmp_path / "run")  # merged: no adapters
     assert not any("lora" in name for name, _ in saved.named_parameters())
+
+
+class FixedScorer:
+    """A reward model stand-in: the given raw scores, in the order of the items."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = torch.tensor(values)
+
+    def score(self, items) -> torch.Tensor:
+        return self.values[:len(items)].clone()
+
+
+# Raw scores of the two reward models for a batch of 8. "wide": one helpfulness score past
+# the logit clamp (the sigmoid saturates), one low safety score that switches the rule to
+# the safety model. "narrow": a spread so small that the whitening epsilon shows, so that
+# whitening twice gives other values than whitening once.
+SCORES = {
+    "wide": ([0.5, -1.0, 30.0, 2.0, -0.3, 1.1, 0.0, -2.5], [4.0] * 7 + [-3.0]),
+    "narrow": ([x * 1e-4 for x in (-3, -1, 1, 3, -2, 2, 0, 0.5)], [4.0] * 8),
+}
+
+
+def scores_reaching_the_advantages(tiny_policy, output, monkeypatch, scores, **overrides):
+    from paddock.training.policy import ppo_core
+    from paddock.training.policy.prompts import CombinedReward
+    from paddock.training.policy.rewards import CombinedScorer
+
+    helpfulness, safety = scores
+    reward = CombinedReward(CombinedScorer(FixedScorer(helpfulness), FixedScorer(safety)))
+    fed: list[torch.Tensor] = []
+    real_gae = ppo_core.gae_advantages
+
+    def spy(rewards, values, mask, *args, **kwargs):
+        # kl_beta is 0: a row's rewards sum to the sequence score it was paid
+        fed.append(ppo_core.masked_sum(rewards, mask, dim=1).detach().cpu())
+        return real_gae(rewards, values, mask, *args, **kwargs)
+
+    monkeypatch.setattr(ppo_core, "gae_advantages", spy)
+    trainer = PPOTrainer(config(tiny_policy, output, iterations=1, batch_size=8,
+                                minibatch_size=8, max_new_tokens=4, kl_beta=0.0, **overrides),
+                         prompts(8), reward=reward)
+    trainer.train()
+    assert len(fed) == 1
+    return fed[0]
+
+
+@pytest.mark.parametrize("spread", sorted(SCORES))
+def test_rewards_are_logit_then_whitened_once_before_the_advantages(tiny_policy, tmp_path,
+                                                                    monkeypatch, spread):
+    from paddock.training.policy.rewards import SIGMOID_EPS
+
+    helpfulness, safety = (torch.tensor(v) for v in SCORES[spread])
+    bound = math.log((1 - SIGMOID_EPS) / SIGMOID_EPS)  # logit(clamped sigmoid), by hand
+    unsafe = safety < math.log(0.15 / 0.85)
+    logit = torch.where(unsafe, safety, helpfulness).clamp(-bound, bound)
+    once = (logit - logit.mean()) / torch.sqrt(logit.var() + 1e-8)  # unbiased variance
+
+    whitened = scores_reaching_the_advantages(tiny_policy, tmp_path / "on", monkeypatch,
+                                              SCORES[spread])
+    torch.testing.assert_close(whitened, once, atol=1e-5, rtol=1e-5)
+    twice = (once - once.mean()) / torch.sqrt(once.var() + 1e-8)
+    if spread == "narrow":  # whitening twice would be caught
+        assert (twice - once).abs().max() > 1e-2
+    else:  # zero mean, unit variance over the batch
+        assert abs(whitened.mean().item()) < 1e-5
+        assert whitened.std().item() == pytest.approx(1.0, abs=1e-4)
+        assert whitened[2] < 13.9 / logit.std()  # the clamp came before the whitening
+
+    raw = scores_reaching_the_advantages(tiny_policy, tmp_path / "off", monkeypatch,
+                                         SCORES[spread], whiten_rewards=False)
+    torch.testing.assert_close(raw, logit, atol=1e-6, rtol=1e-6)
+    assert (raw - once).abs().max() > 0.1  # not whitened
