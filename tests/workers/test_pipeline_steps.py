@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import pytest
 from celery.exceptions import Ignore
 from django.conf import settings
 from django.utils import timezone
 
-from paddock.annotation.models import BatchStatus
+from paddock.annotation.importers import prompt_id
+from paddock.annotation.models import (
+    Assignment,
+    Axis,
+    Batch,
+    BatchStatus,
+    Comparison,
+    Conversation,
+    RiskCategory,
+)
+from paddock.annotation.services.assignment import submit_judgement
+from paddock.annotation.services.comparisons import (
+    ResponseSpec,
+    TurnSpec,
+    comparison_create,
+    conversation_create,
+)
+from paddock.annotation.services.export import REASKED, held_out_comparisons
+from paddock.training.policy.cli import build_parser
 from paddock.training.registry import POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
 from paddock.workers.demo import demo_batch_seed
 from paddock.workers.models import PipelineRun, RunState, StepRun
+from paddock.workers.pipeline import steps
 from paddock.workers.pipeline.plan import STEP_NAMES
 from paddock.workers.pipeline.runner import run_step
 from paddock.workers.pipeline.service import pipeline_start
-from paddock.workers.pipeline.steps import FUNCTIONS
-from tests.workers.pipeline_support import FAST_PLAN
+from paddock.workers.pipeline.steps import FUNCTIONS, choose_prompts
+from tests.workers.pipeline_support import (
+    FAST_PLAN,
+    FakeCLI,
+    judge_all,
+    set_result,
+    step_context,
+)
 
 
 def run_all(run: PipelineRun) -> None:
@@ -27,7 +55,9 @@ def test_one_cycle_trains_both_rms_registers_a_policy_and_fills_the_next_batch(
     db, base_models, make_user
 ):
     batch = demo_batch_seed(repeats=2)
-    run = pipeline_start(batch, plan=FAST_PLAN, user=make_user())
+    # Half held out: both axes of the 18 demo comparisons have held-out pairs.
+    run = pipeline_start(batch, plan={**FAST_PLAN, "held_out": {"fraction": 0.5}},
+                         user=make_user())
     registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
     policies_before = len(registry.list(POLICY))
 
@@ -48,6 +78,13 @@ def test_one_cycle_trains_both_rms_registers_a_policy_and_fills_the_next_batch(
     evaluation = steps["evaluate_rms"].result
     for rm in ("helpfulness", "safety"):
         assert 0.0 <= evaluation[rm]["accuracy"] <= 1.0 and evaluation[rm]["pairs"] > 0
+        assert evaluation[rm]["eval_set"]["axis"] == rm
+        assert evaluation[rm]["eval_set"]["batches"] == [batch.name]
+    held_out = held_out_prompt_ids(batch)
+    assert len(held_out_comparisons(batch)) == 9  # min(test_split_size 9, 0.5 * 18)
+    pool_prompts = [json.loads(line) for line in
+                    open(steps_dir(run, "rejection_sampling") / "prompts.jsonl")]
+    assert pool_prompts and not {p["id"] for p in pool_prompts} & held_out
 
     policy = registry.get(steps["register_policy"].result["version"])
     assert policy.kind == POLICY and policy.base is not None
@@ -61,6 +98,9 @@ def test_one_cycle_trains_both_rms_registers_a_policy_and_fills_the_next_batch(
     assert sampled.count() == FAST_PLAN["sampling"]["max_prompts"]
     assert {c.response_a.model_version for c in sampled} | {
         c.response_b.model_version for c in sampled} == {policy.version, policy.base}
+    asked = conversation_prompt_ids(following.conversations.prefetch_related("turns"))
+    assert len(asked) == sampled.count() and not asked & held_out
+    assert {c.conversation.external_id for c in sampled} == asked
 
     # Every step delivered again: the stored results, no new versions, no new comparisons.
     versions = {kind: len(registry.list(kind)) for kind in (POLICY, REWARD_HELPFULNESS)}
@@ -116,3 +156,251 @@ def test_one_active_run_per_batch(db):
     first = pipeline_start(batch)
     assert pipeline_start(batch).pk == first.pk
     assert PipelineRun.objects.filter(batch=batch).count() == 1
+
+
+# --- the steps one by one, with the training CLIs stood in for -------------------------
+
+
+def week(name: str, *, days_ago: int, helpful: int, safety: int, texts: str = "") -> Batch:
+    """An open batch with ``helpful`` + ``safety`` single-turn comparisons; one made with
+    a larger ``days_ago`` closes earlier (all still accept judgements in the test)."""
+    now = timezone.now()
+    batch = Batch.objects.create(
+        name=name, status=BatchStatus.OPEN, opens_at=now - timedelta(days=7),
+        closes_at=now + timedelta(days=1) - timedelta(hours=days_ago),
+        helpfulness_quota=helpful, safety_quota=safety, test_split_size=1000)
+    for axis, count in ((Axis.HELPFULNESS, helpful), (Axis.SAFETY, safety)):
+        for i in range(count):
+            conversation = conversation_create(
+                batch=batch, turns=[TurnSpec("user", f"{texts or name}: {axis} question {i}")],
+                axis=axis, risk_category=RiskCategory.UNQUALIFIED_ADVICE
+                if axis == Axis.SAFETY else "")
+            comparison_create(conversation=conversation,
+                              response_a=ResponseSpec(f"answer A {i}", "policy-0001"),
+                              response_b=ResponseSpec(f"answer B {i}", "policy-0002"))
+    return batch
+
+
+def close_and_export(batch: Batch, plan: dict) -> PipelineRun:
+    run = pipeline_start(batch, plan=plan)
+    for step in ("close_batch", "export"):
+        run_step(str(run.pk), step, FUNCTIONS[step], task_id=step, worker="test")
+    return run
+
+
+def conversation_prompt_ids(conversations) -> set[str]:
+    return {prompt_id([{"role": t.role, "content": t.content}
+                       for t in sorted(c.turns.all(), key=lambda t: t.index)])
+            for c in conversations}
+
+
+def held_out_prompt_ids(batch: Batch) -> set[str]:
+    held = held_out_comparisons(batch)
+    return conversation_prompt_ids(
+        c.conversation for c in Comparison.objects.filter(pk__in=held)
+        .select_related("conversation").prefetch_related("conversation__turns"))
+
+
+@pytest.fixture
+def fake_cli(monkeypatch):
+    fake = FakeCLI()
+    monkeypatch.setattr(steps, "run_training_cli", fake)
+    return fake
+
+
+def test_each_rm_is_evaluated_on_its_axis_held_out_pairs_of_every_batch_so_far(
+    db, make_user, fake_cli, tmp_path
+):
+    rater = make_user()
+    first = week("week 1", days_ago=7, helpful=20, safety=0)
+    judge_all(first, rater)
+    run1 = close_and_export(first, FAST_PLAN)
+    for rm in ("helpfulness", "safety"):
+        set_result(run1, f"train_{rm}_rm", {"path": str(tmp_path / f"{rm}-1")})
+    result1 = steps.evaluate_rms(step_context(run1, "evaluate_rms"))
+
+    assert result1["helpfulness"]["eval_set"] == {"axis": "helpfulness", "batches": ["week 1"],
+                                                  "pairs": 4}  # ceil(0.2 * 20)
+    assert result1["helpfulness"]["accuracy"] == 0.75 and result1["helpfulness"]["json"]
+    assert "skipped" in result1["safety"]  # no safety comparisons yet
+    assert len(fake_cli.commands("eval")) == 1
+
+    second = week("week 2", days_ago=0, helpful=10, safety=10)
+    judge_all(second, rater)
+    run2 = close_and_export(second, FAST_PLAN)
+    for rm in ("helpfulness", "safety"):
+        set_result(run2, f"train_{rm}_rm", {"path": str(tmp_path / f"{rm}-2")})
+    result2 = steps.evaluate_rms(step_context(run2, "evaluate_rms"))
+
+    helpful, safety = result2["helpfulness"]["eval_set"], result2["safety"]["eval_set"]
+    held_out_2 = held_out_comparisons(second)
+    second_helpful = Comparison.objects.filter(pk__in=held_out_2, axis=Axis.HELPFULNESS).count()
+    assert len(held_out_2) == 4  # ceil(0.2 * 20)
+    assert helpful["batches"][0] == "week 1" and helpful["pairs"] == 4 + second_helpful
+    assert safety == {"axis": "safety", "batches": ["week 2"] if second_helpful < 4 else [],
+                      "pairs": 4 - second_helpful}
+    evaluated = {}
+    for args in fake_cli.commands("eval")[1:]:
+        data = args[args.index("--data") + 1].removeprefix("paddock=")
+        records = [json.loads(line) for line in open(data, encoding="utf-8")]
+        evaluated[args[args.index("--model") + 1]] = records
+        assert args[args.index("--split") + 1] == "test"
+    week_1_set = {r["id"] for r in records_of(run1, "evaluate_rms", "helpfulness")}
+    helpful_records = evaluated[str(tmp_path / "helpfulness-2")]
+    assert {r["axis"] for r in helpful_records} == {"helpfulness"}
+    assert {r["split"] for r in helpful_records} == {"test"}
+    assert week_1_set <= {r["id"] for r in helpful_records}  # the set only grows
+    if second_helpful < 4:
+        assert {r["axis"] for r in evaluated[str(tmp_path / "safety-2")]} == {"safety"}
+
+
+def steps_dir(run, step: str):
+    return run.workdir / step
+
+
+def records_of(run, step: str, rm: str) -> list[dict]:
+    path = steps_dir(run, step) / f"held_out_{rm}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_rejection_sampling_and_ppo_train_on_training_prompts_and_ppo_stops_on_held_out_ones(
+    db, base_models, make_user, fake_cli, tmp_path
+):
+    batch = week("week 1", days_ago=0, helpful=12, safety=8)
+    judge_all(batch, make_user())
+    plan = {**FAST_PLAN, "steps": {"ppo": True},
+            "rejection": {**FAST_PLAN["rejection"], "temperature": 1.3, "max_prompts": 5},
+            "ppo": {"iterations": 3, "batch_size": 4, "minibatch_size": 2,
+                    "micro_batch_size": 1, "max_new_tokens": 8, "eval_every": 1,
+                    "patience": 2, "max_eval_prompts": 2}}
+    run = close_and_export(batch, plan)
+    for rm in ("helpfulness", "safety"):
+        set_result(run, f"train_{rm}_rm", {"path": str(tmp_path / rm), "version": rm})
+    held_out = held_out_prompt_ids(batch)
+    assert len(held_out) == 4  # ceil(0.2 * 20)
+
+    rejection = steps.rejection_sampling(step_context(run, "rejection_sampling"))
+    (args,) = fake_cli.commands("rejection")
+    assert args[args.index("--temperature") + 1] == "1.3"
+    prompts = [json.loads(line) for line in open(args[args.index("--prompts") + 1])]
+    assert len(prompts) == rejection["prompt_count"] == 5
+    ids = {p["id"] for p in prompts}
+    assert all(i.startswith("prompt-") for i in ids) and not ids & held_out
+
+    set_result(run, "rejection_sampling", rejection)
+    steps.ppo(step_context(run, "ppo"))
+    (args,) = fake_cli.commands("ppo")
+    overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    assert sorted(o.split("=")[0] for o in overrides) == sorted(
+        ["iterations", "batch_size", "minibatch_size", "micro_batch_size", "max_new_tokens",
+         "eval_every", "patience"])  # not max_eval_prompts: the pipeline's own
+    assert "patience=2" in overrides and "micro_batch_size=1" in overrides
+    evaluation = [json.loads(line) for line in open(args[args.index("--eval-prompts") + 1])]
+    assert len(evaluation) == 2 and {p["id"] for p in evaluation} <= held_out
+    training = [json.loads(line) for line in open(args[args.index("--prompts") + 1])]
+    assert len(training) == 16 and not {p["id"] for p in training} & held_out
+    assert args[args.index("--model") + 1] == rejection["model"]
+
+    # The flags are the CLI's own (parsed by its parser, not only by this fake).
+    parser = build_parser()
+    for args in fake_cli.commands("rejection") + fake_cli.commands("ppo"):
+        parser.parse_args(args)
+
+
+def test_the_next_batch_asks_new_prompts_first_in_its_axis_mix_and_never_a_held_out_one(
+    db, make_user, fake_cli
+):
+    rater = make_user()
+    earlier = week("week 1", days_ago=7, helpful=6, safety=0, texts="shared")
+    judge_all(earlier, rater)
+    close_and_export(earlier, FAST_PLAN)
+    batch = week("week 2", days_ago=0, helpful=6, safety=4, texts="shared")
+    for i in range(3):  # imported without responses: waiting in the pool
+        conversation_create(batch=batch, turns=[TurnSpec("user", f"Waiting prompt {i}")])
+    conversation_create(batch=batch, turns=[TurnSpec("user", "Waiting safety prompt")],
+                        axis=Axis.SAFETY, risk_category=RiskCategory.ILLICIT_CRIMINAL)
+    unjudged = {c.conversation_id for c in batch.comparisons.filter(axis=Axis.SAFETY)[:1]}
+    for comparison in batch.comparisons.exclude(conversation_id__in=unjudged):
+        lease = Assignment.objects.create(comparison=comparison, annotator=rater,
+                                          expires_at=timezone.now() + timedelta(minutes=5),
+                                          a_on_left=True)
+        submit_judgement(annotator=rater, assignment_id=lease.pk, chosen_side="left",
+                         strength="better", left_safe=True if comparison.axis == "safety"
+                         else None, right_safe=True if comparison.axis == "safety" else None)
+    batch.helpfulness_quota, batch.safety_quota = 3, 1  # the next batch: 3/4 helpfulness
+    batch.save()
+    run = close_and_export(batch, {**FAST_PLAN, "sampling": {**FAST_PLAN["sampling"],
+                                                             "max_prompts": 8,
+                                                             "temperature": 0.9}})
+    set_result(run, "register_policy", {"version": "policy-0002", "path": "/new",
+                                        "previous": "policy-0001", "previous_path": "/old"})
+    held_out = held_out_prompt_ids(batch) | held_out_prompt_ids(earlier)
+
+    result = steps.sample_next_batch(step_context(run, "sample_next_batch"))
+
+    following = PipelineRun.objects.get(pk=run.pk).next_batch
+    asked = list(following.conversations.prefetch_related("turns"))
+    ids = conversation_prompt_ids(asked)
+    assert result["imported"] == len(asked) == len(ids) == 8
+    assert {c.external_id for c in asked} == ids  # re-asked prompts keep their identity
+    assert not ids & held_out
+    by_axis = {axis: sum(c.axis == axis for c in asked) for axis in ("helpfulness", "safety")}
+    assert by_axis == {"helpfulness": 6, "safety": 2} == result["by_axis"]
+    fresh_ids = conversation_prompt_ids(
+        [*Conversation.objects.filter(batch=batch, comparisons__isnull=True),
+         *Conversation.objects.filter(pk__in=unjudged)])
+    fresh_ids -= held_out
+    assert fresh_ids <= ids  # every prompt not yet asked came first
+    reasked = [c for c in asked if c.metadata.get(REASKED)]
+    assert len(reasked) == result["reasked"] == 8 - len(fresh_ids)
+    assert not {c.external_id for c in reasked} & fresh_ids
+    (args,) = fake_cli.commands("sample")
+    assert args[args.index("--temperature-a") + 1] == args[args.index("--temperature-b") + 1] \
+        == "0.9"
+    build_parser().parse_args(args)
+
+
+def test_a_killed_sampling_step_runs_again_without_duplicating_the_next_batch(
+    db, make_user, fake_cli
+):
+    batch = week("week 1", days_ago=0, helpful=10, safety=0)
+    judge_all(batch, make_user())
+    run = close_and_export(batch, FAST_PLAN)
+    set_result(run, "register_policy", {"version": "policy-0002", "path": "/new",
+                                        "previous": "policy-0001", "previous_path": "/old"})
+    folder = run.workdir / "sample_next_batch"
+
+    fake_cli.fail_sampling = True  # the worker dies with half the pairs written
+    with pytest.raises(RuntimeError):
+        steps.sample_next_batch(step_context(run, "sample_next_batch"))
+    following = PipelineRun.objects.get(pk=run.pk).next_batch
+    assert not (folder / "pairs.jsonl").exists()
+    assert following.comparisons.count() == 0 and not following.imports.exists()
+
+    fake_cli.fail_sampling = False
+    first = steps.sample_next_batch(step_context(run, "sample_next_batch"))
+    assert first["imported"] == following.comparisons.count() == 6  # FAST_PLAN's max_prompts
+    again = steps.sample_next_batch(step_context(run, "sample_next_batch"))  # a re-delivery
+    assert again["imported"] == 6 and following.comparisons.count() == 6
+    assert len(fake_cli.commands("sample")) == 2  # the finished file is not sampled again
+    assert following.imports.count() == 1
+
+
+def test_choose_prompts_fills_quotas_in_order_and_gives_a_short_axis_share_away():
+    def records(axis, n, tag):
+        return [{"id": f"{tag}-{axis}-{i}", "axis": axis} for i in range(n)]
+
+    fresh = records("helpfulness", 2, "new") + records("safety", 1, "new")
+    again = records("helpfulness", 10, "old") + records("safety", 10, "old")
+    chosen = choose_prompts(fresh, again, limit=8,
+                            quotas={"helpfulness": 1, "safety": 1}, salt="s")
+    assert [r["axis"] for r in chosen].count("safety") == 4
+    assert {r["id"] for r in fresh} <= {r["id"] for r in chosen}
+    assert chosen[:3] == [r for r in chosen if r["id"].startswith("new")]
+    # Safety short: helpfulness takes its share; an axis with no quota gets nothing.
+    chosen = choose_prompts(fresh, records("helpfulness", 10, "old"), limit=8,
+                            quotas={"helpfulness": 1, "safety": 1}, salt="s")
+    assert [r["axis"] for r in chosen].count("safety") == 1 and len(chosen) == 8
+    chosen = choose_prompts(fresh, again, limit=8, quotas={"helpfulness": 5, "safety": 0},
+                            salt="s")
+    assert {r["axis"] for r in chosen} == {"helpfulness"} and len(chosen) == 8

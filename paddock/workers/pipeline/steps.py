@@ -8,14 +8,23 @@ back as the CLIs' JSON lines. Each step writes into its own folder of the run
 checkpoints, so a step re-run after a killed worker resumes from them. Models are
 registered under keys made of the run's id, so a repeated registration returns the
 version the first one made.
+
+Prompts have one identity everywhere (:func:`paddock.annotation.importers.prompt_id`,
+``prompt-`` and a hash of the normalised first user turn): it is the ``id`` of every
+prompts file written here, so the rejection-sampling pool (keyed by prompt id) merges a
+prompt asked again in a later round, and a held-out prompt is recognised in any batch.
+A held-out prompt (one of a held-out comparison, this batch's or an earlier one's) is
+never training data: rejection sampling and PPO never see it (PPO evaluates on it), and
+the next batch never asks it again.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +33,24 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from paddock.annotation.models import Batch, BatchStatus, Conversation
+from paddock.annotation.importers import prompt_id
+from paddock.annotation.models import (
+    Axis,
+    Batch,
+    BatchStatus,
+    Comparison,
+    Conversation,
+    ConversationOrigin,
+    Judgement,
+    Turn,
+)
 from paddock.annotation.services.batches import batch_move
-from paddock.annotation.services.export import export_batch, export_path
+from paddock.annotation.services.export import (
+    REASKED,
+    export_batch,
+    export_path,
+    held_out_comparisons,
+)
 from paddock.annotation.services.importing import import_file
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
@@ -59,6 +83,39 @@ def _folder(ctx: StepContext, name: str | None = None) -> Path:
     return folder
 
 
+# What a plan section holds when the stored plan predates a key (plans are stored per run).
+PLAN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rejection": {"temperature": 1.2, "max_prompts": None},
+    "ppo": {"max_eval_prompts": None},
+    "sampling": {"temperature": 0.7},
+    "held_out": {"fraction": None, "max": None},
+}
+# The plan's PPO keys that are PPOConfig fields (max_eval_prompts is the pipeline's own).
+PPO_SETTINGS = ("iterations", "batch_size", "minibatch_size", "micro_batch_size",
+                "max_new_tokens", "eval_every", "patience")
+
+
+def _plan(ctx: StepContext, section: str) -> dict[str, Any]:
+    return {**PLAN_DEFAULTS.get(section, {}), **(ctx.pipeline.plan.get(section) or {})}
+
+
+def _ranked(records: Iterable[dict], salt: str) -> list[dict]:
+    """A fixed pseudo-random order of prompt records: by a hash of ``salt`` and their id."""
+    return sorted(records, key=lambda r: hashlib.sha256(f"{salt}:{r['id']}".encode()).digest())
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def earlier_batches(batch: Batch) -> list[Batch]:
+    """The closed or exported batches that closed before ``batch``, oldest first."""
+    return list(Batch.objects.filter(
+        status__in=[BatchStatus.CLOSED, BatchStatus.EXPORTED], closes_at__lte=batch.closes_at
+    ).exclude(pk=batch.pk).order_by("closes_at", "pk"))
+
+
 # --- close and export ----------------------------------------------------------------
 
 
@@ -74,14 +131,62 @@ def close_batch(ctx: StepContext) -> dict:
                 comparisons__judgements__skipped=False).count()}
 
 
-def _prompt_record(conversation: Conversation) -> dict[str, Any]:
-    turns = [{"role": t.role, "content": t.content}
-             for t in sorted(conversation.turns.all(), key=lambda t: t.index)]
-    record: dict[str, Any] = {"id": f"conversation-{conversation.pk}", "turns": turns,
-                              "axis": conversation.axis}
-    if conversation.risk_category:
-        record["risk_category"] = conversation.risk_category
-    return record
+def _usable_turns(turns: list[dict[str, str]]) -> bool:
+    """Turns the prompts format takes: alternating from the user, ending with the user."""
+    return bool(turns) and len(turns) % 2 == 1 and all(
+        t["role"] == ("user" if i % 2 == 0 else "assistant") for i, t in enumerate(turns))
+
+
+def prompt_records(conversations) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(conversation id, prompts-format record with the prompt's id) for each conversation
+    of the queryset, in id order; threads the prompts format cannot hold are left out."""
+    rows = conversations.order_by("pk").values_list("pk", "axis", "risk_category")
+    for chunk in _chunks(list(rows.iterator(chunk_size=2000)), 1000):
+        turns: dict[int, list[dict[str, str]]] = {pk: [] for pk, _, _ in chunk}
+        for conversation, role, content in (
+            Turn.objects.filter(conversation_id__in=list(turns))
+            .order_by("conversation_id", "index").values_list("conversation_id", "role",
+                                                               "content")
+        ):
+            turns[conversation].append({"role": role, "content": content})
+        for pk, axis, risk in chunk:
+            if not _usable_turns(turns[pk]):
+                continue
+            record: dict[str, Any] = {"id": prompt_id(turns[pk]), "turns": turns[pk],
+                                      "axis": axis}
+            if axis == Axis.SAFETY:
+                record["risk_category"] = risk
+            yield pk, record
+
+
+def held_out_conversations(batches: Iterable[Batch]) -> set[int]:
+    """Conversation ids of the held-out comparisons of ``batches`` (each under the split
+    rule its export used: :func:`paddock.annotation.services.export.held_out_rule`)."""
+    conversations: set[int] = set()
+    for batch in batches:
+        held_out = held_out_comparisons(batch)
+        conversations.update(
+            conversation for comparison, conversation in
+            Comparison.objects.filter(batch=batch).values_list("id", "conversation_id")
+            if comparison in held_out)
+    return conversations
+
+
+def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _held_out_ids(ctx: StepContext) -> set[str]:
+    """Prompt ids of every held-out prompt so far (the export step wrote them)."""
+    exported = ctx.result_of("export")
+    path = exported.get("held_out_prompts")
+    if path and Path(path).is_file():
+        return {record["id"] for record in _read_jsonl(path)}
+    batch = ctx.pipeline.batch  # a run exported before held-out prompts were written
+    ids = held_out_conversations([*earlier_batches(batch), batch])
+    return {record["id"] for _, record in
+            prompt_records(Conversation.objects.filter(pk__in=list(ids)))}
 
 
 def _write_jsonl(path: Path, records) -> int:
@@ -98,28 +203,44 @@ def _write_jsonl(path: Path, records) -> int:
 
 def export(ctx: StepContext) -> dict:
     """This batch's judgements and prompts; every earlier closed batch's judgements too
-    (the reward models retrain on everything collected so far)."""
+    (the reward models retrain on everything collected so far). Its test split follows
+    the plan's ``held_out`` fraction and maximum. Two prompts files, one record per prompt
+    id: ``held_out_prompts.jsonl``, the held-out prompts of this batch and every earlier
+    one, and ``prompts.jsonl``, this batch's other prompts (what the policy trains on)."""
     batch = ctx.pipeline.batch
+    held = _plan(ctx, "held_out")
     manifest = export_batch(batch, "preferences",
-                            progress=lambda f, m="": ctx.report(f * 0.8, m or "exporting"))
-    prompts = _folder(ctx) / "prompts.jsonl"
-    conversations = (Conversation.objects.filter(batch=batch).prefetch_related("turns")
-                     .order_by("pk"))
-    prompt_count = _write_jsonl(
-        prompts, (_prompt_record(c) for c in conversations.iterator(chunk_size=500)))
+                            progress=lambda f, m="": ctx.report(f * 0.8, m or "exporting"),
+                            held_out_fraction=held["fraction"], held_out_max=held["max"])
+    earlier = earlier_batches(batch)
     exports = []
-    for earlier in Batch.objects.filter(
-        status__in=[BatchStatus.CLOSED, BatchStatus.EXPORTED], closes_at__lte=batch.closes_at
-    ).exclude(pk=batch.pk).order_by("closes_at"):
-        path = export_path(earlier, "preferences")
+    for before in earlier:
+        path = export_path(before, "preferences")
         if not path.exists():
-            export_batch(earlier, "preferences")
+            export_batch(before, "preferences")
         exports.append(str(path))
     exports.append(str(export_path(batch, "preferences")))
+    folder = _folder(ctx)
+    held_out: dict[str, dict] = {}
+    ids = list(held_out_conversations([*earlier, batch]))
+    for chunk in _chunks(ids):
+        for _, record in prompt_records(Conversation.objects.filter(pk__in=chunk)):
+            held_out.setdefault(record["id"], record)
+    held_out_prompts = folder / "held_out_prompts.jsonl"
+    _write_jsonl(held_out_prompts, (held_out[key] for key in sorted(held_out)))
+    training: dict[str, dict] = {}
+    for _, record in prompt_records(Conversation.objects.filter(batch=batch)):
+        if record["id"] not in held_out:
+            training.setdefault(record["id"], record)
+    prompts = folder / "prompts.jsonl"
+    prompt_count = _write_jsonl(prompts, training.values())
     if batch.status == BatchStatus.CLOSED:
         batch_move(batch=batch, to=BatchStatus.EXPORTED)
     return {"preferences": str(export_path(batch, "preferences")), "counts": manifest["counts"],
-            "prompts": str(prompts), "prompt_count": prompt_count, "training_exports": exports}
+            "held_out": manifest["held_out"],
+            "prompts": str(prompts), "prompt_count": prompt_count,
+            "held_out_prompts": str(held_out_prompts), "held_out_prompt_count": len(held_out),
+            "training_exports": exports}
 
 
 # --- reward models -------------------------------------------------------------------
@@ -168,24 +289,58 @@ def train_safety_rm(ctx: StepContext) -> dict:
     return _train_rm(ctx, "safety")
 
 
+def held_out_eval_set(exports: Iterable[str], axis: str, path: Path) -> dict[str, Any]:
+    """The test-split records of ``axis`` in ``exports`` (this batch's and every earlier
+    one's preference exports), written to ``path``: a set that only grows week by week,
+    since an export's split never changes. Returns what it holds."""
+    batches: list[str] = []
+    count = 0
+
+    def records() -> Iterator[dict]:
+        nonlocal count
+        for export_file in exports:
+            with gzip.open(export_file, "rt", encoding="utf-8") as lines:
+                for line in lines:
+                    record = json.loads(line)
+                    if record.get("split") != "test" or record.get("axis") != axis:
+                        continue
+                    if record["batch"] not in batches:
+                        batches.append(record["batch"])
+                    count += 1
+                    yield record
+
+    _write_jsonl(path, records())
+    return {"axis": axis, "batches": batches, "pairs": count}
+
+
 def evaluate_rms(ctx: StepContext) -> dict:
-    """Both RMs on this batch's held-out comparisons, per strength level; the JSON lands
-    next to each model (``<model>/eval/``), where the console reads it."""
+    """Each RM on its own axis's held-out pairs: the helpfulness RM on the helpfulness
+    test split, the safety RM on the safety one, of this batch and every earlier closed
+    batch (the same pairs next week, plus next week's). The JSON lands next to each model
+    (``<model>/eval/``), where the console reads it."""
     exported = ctx.result_of("export")
+    folder = _folder(ctx)
     results = {}
     for rm in RM_KINDS:
         trained = ctx.result_of(f"train_{rm}_rm")
-        name = f"{rm} RM on {ctx.pipeline.batch.name}"
+        data = folder / f"held_out_{rm}.jsonl"
+        eval_set = held_out_eval_set(exported["training_exports"], rm, data)
+        if not eval_set["pairs"]:
+            results[rm] = {"skipped": f"no held-out {rm} judgements yet", "eval_set": eval_set}
+            continue
+        name = (f"{rm} RM on held-out {rm} pairs of {len(eval_set['batches'])} "
+                f"batch(es) to {ctx.pipeline.batch.name}")
         done = run_training_cli(
             ctx, "paddock.training.reward",
-            ["eval", "--model", trained["path"], "--data", f"paddock={exported['preferences']}",
+            ["eval", "--model", trained["path"], "--data", f"paddock={data}",
              "--split", "test", "--name", name, "--output", str(Path(trained["path"]) / "eval"),
-             "--max-length", str(ctx.pipeline.plan["reward"].get("max_length", 512))],
+             "--max-length", str(_plan(ctx, "reward").get("max_length", 512))],
             allow_usage_error="no pairs to evaluate",
         )
-        results[rm] = ({"skipped": "no held-out judgements in this batch"} if done is None
+        results[rm] = ({"skipped": f"no usable held-out {rm} pairs", "eval_set": eval_set}
+                       if done is None
                        else {"accuracy": done["accuracy"], "pairs": done["pairs"],
-                             "json": done["json"]})
+                             "json": done["json"], "eval_set": eval_set})
     return results
 
 
@@ -223,31 +378,64 @@ def _previous_pool(ctx: StepContext) -> list[str]:
     return ["--pool", pool] if pool and Path(pool).is_file() else []
 
 
+def _training_prompts(ctx: StepContext, *, limit: int | None, salt: str) -> list[dict]:
+    """This batch's training prompts (never a held-out one), at most ``limit`` of them in
+    a fixed order drawn from the batch (the same on a re-run)."""
+    held_out = _held_out_ids(ctx)
+    records = [r for r in _read_jsonl(ctx.result_of("export")["prompts"])
+               if r["id"] not in held_out]
+    if limit is not None and len(records) > limit:
+        records = _ranked(records, f"{salt}:{ctx.pipeline.batch_id}")[:limit]
+    return records
+
+
 def rejection_sampling(ctx: StepContext) -> dict:
-    plan = ctx.pipeline.plan["rejection"]
+    plan = _plan(ctx, "rejection")
     policy = current_policy()
+    folder = _folder(ctx)
+    prompts = folder / "prompts.jsonl"
+    count = _write_jsonl(prompts, _training_prompts(ctx, limit=plan["max_prompts"],
+                                                    salt="rejection"))
     done = run_training_cli(
         ctx, "paddock.training.policy",
-        ["rejection", "--model", str(policy.path), "--prompts",
-         ctx.result_of("export")["prompts"], *_reward_paths(ctx), *_previous_pool(ctx),
-         "--k", str(plan["k"]), "--max-new-tokens", str(plan["max_new_tokens"]),
-         "--round", str(ctx.pipeline.pk), "--output", str(_folder(ctx)),
+        ["rejection", "--model", str(policy.path), "--prompts", str(prompts),
+         *_reward_paths(ctx), *_previous_pool(ctx),
+         "--k", str(plan["k"]), "--temperature", str(plan["temperature"]),
+         "--max-new-tokens", str(plan["max_new_tokens"]),
+         "--round", str(ctx.pipeline.pk), "--output", str(folder),
          "--set", f"epochs={plan['epochs']}", "--set", "save_every_steps=1"],
     )
     return {"model": done["output_dir"], "pool": done["pool"], "from": policy.version,
+            "prompts": str(prompts), "prompt_count": count,
             "metrics": done.get("metrics") or {}}
 
 
 def ppo(ctx: StepContext) -> dict:
-    plan = ctx.pipeline.plan["ppo"]
+    """PPO on this batch's training prompts; it evaluates on held-out prompts (at most
+    ``max_eval_prompts``) to stop early."""
+    plan = _plan(ctx, "ppo")
     start = ctx.result_of("rejection_sampling").get("model") or str(current_policy().path)
+    folder = _folder(ctx)
+    prompts = folder / "prompts.jsonl"
+    _write_jsonl(prompts, _training_prompts(ctx, limit=None, salt="ppo"))
+    held_out_path = ctx.result_of("export").get("held_out_prompts")
+    held_out = (_ranked(_read_jsonl(held_out_path), f"ppo-eval:{ctx.pipeline.batch_id}")
+                if held_out_path and Path(held_out_path).is_file() else [])
+    if plan["max_eval_prompts"] is not None:
+        held_out = held_out[: plan["max_eval_prompts"]]
+    evaluation: list[str] = []
+    if held_out:
+        eval_prompts = folder / "eval_prompts.jsonl"
+        _write_jsonl(eval_prompts, held_out)
+        evaluation = ["--eval-prompts", str(eval_prompts)]
+    overrides = [f"{key}={json.dumps(plan[key])}" for key in PPO_SETTINGS if key in plan]
     done = run_training_cli(
         ctx, "paddock.training.policy",
-        ["ppo", "--model", start, "--prompts", ctx.result_of("export")["prompts"],
-         *_reward_paths(ctx), "--output", str(_folder(ctx)),
-         *_repeated("--set", (f"{k}={json.dumps(v)}" for k, v in plan.items()))],
+        ["ppo", "--model", start, "--prompts", str(prompts), *evaluation,
+         *_reward_paths(ctx), "--output", str(folder), *_repeated("--set", overrides)],
     )
-    return {"model": done["output_dir"], "metrics": done.get("metrics") or {}}
+    return {"model": done["output_dir"], "metrics": done.get("metrics") or {},
+            "eval_prompts": len(held_out)}
 
 
 def register_policy(ctx: StepContext) -> dict:
@@ -312,34 +500,105 @@ def next_batch_for(pipeline: PipelineRun) -> Batch:
     return following
 
 
+def prompt_pool(batch: Batch, following: Batch, held_out: set[str]
+                ) -> tuple[list[dict], list[dict]]:
+    """The prompts the next batch may ask: (not yet asked, asked before), one record per
+    prompt id. Drawn from this batch and every earlier closed one (prompts imported
+    without responses, prompts nobody judged, judged ones); never a held-out prompt, nor
+    one already in ``following``; public preference data is not a prompt source. A prompt
+    asked before is marked (``metadata.reasked``): it was training data, so the next
+    batch's split never holds it out."""
+    history = [b.pk for b in earlier_batches(batch)] + [batch.pk]
+    judged = set(Judgement.objects.filter(skipped=False, comparison__batch_id__in=history)
+                 .values_list("comparison__conversation_id", flat=True).distinct())
+    queued = {record["id"] for _, record in
+              prompt_records(Conversation.objects.filter(batch=following))}
+    pool: dict[str, tuple[dict, bool]] = {}
+    for pk, record in prompt_records(
+        Conversation.objects.filter(batch_id__in=history)
+        .exclude(origin=ConversationOrigin.OPEN_SOURCE)
+    ):
+        if record["id"] in held_out or record["id"] in queued:
+            continue
+        _, asked = pool.get(record["id"], (record, False))
+        pool[record["id"]] = (record, asked or pk in judged)  # the newest conversation's
+    fresh = [record for record, asked in pool.values() if not asked]
+    again = [{**record, "metadata": {REASKED: True}} for record, asked in pool.values() if asked]
+    return fresh, again
+
+
+def choose_prompts(fresh: list[dict], again: list[dict], *, limit: int,
+                   quotas: dict[str, int], salt: str) -> list[dict]:
+    """At most ``limit`` prompts, the not-yet-asked first, then those asked before (each
+    group in a fixed order drawn from ``salt``), split over the axes in proportion to
+    ``quotas``. An axis short of prompts leaves its share to another axis that has a
+    quota; an axis whose quota is 0 gets none (unless no axis has a quota)."""
+    ordered = _ranked(fresh, salt) + _ranked(again, salt)
+    total = sum(quotas.values())
+    if total == 0:
+        return ordered[:limit]
+    axes = [axis for axis in quotas if quotas[axis] > 0]
+    want = {axis: round(limit * quotas[axis] / total) for axis in axes[1:]}
+    want[axes[0]] = max(limit - sum(want.values()), 0)
+    by_axis = {axis: [r for r in ordered if r["axis"] == axis] for axis in axes}
+    taken = {axis: min(want[axis], len(by_axis[axis])) for axis in axes}
+    spare = limit - sum(taken.values())
+    for axis in axes:
+        extra = min(spare, len(by_axis[axis]) - taken[axis])
+        taken[axis] += extra
+        spare -= extra
+    chosen = {id(r) for axis in axes for r in by_axis[axis][: taken[axis]]}
+    return [r for r in ordered if id(r) in chosen]
+
+
 def sample_next_batch(ctx: StepContext) -> dict:
-    """Pairs from the new and the previous policy for this batch's prompts (a fixed,
-    seeded subset), imported into the next batch: the reward models then learn on the
-    new policy's distribution."""
+    """Pairs from the new and the previous policy, imported into the next batch: the
+    reward models then learn on the new policy's distribution. The prompts come from the
+    pool (:func:`prompt_pool`, :func:`choose_prompts`): prompts not yet asked first, then
+    ones asked before, in the next batch's axis proportions, never a held-out one.
+
+    Safe to run again after a killed worker: the chosen prompts are kept in the step's
+    folder, the pairs file appears only once the sampler is done (written under another
+    name and renamed), and importing the same file into the same batch twice imports it
+    once (a cut import resumes)."""
     policy = ctx.result_of("register_policy")
     following = next_batch_for(ctx.pipeline)
-    plan = ctx.pipeline.plan["sampling"]
+    plan = _plan(ctx, "sampling")
     folder = _folder(ctx)
-    with open(ctx.result_of("export")["prompts"], encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines if line.strip()]
-    random.Random(str(ctx.pipeline.pk)).shuffle(records)  # noqa: S311 - a sample, not a secret
     subset = folder / "prompts.jsonl"
-    _write_jsonl(subset, records[: plan["max_prompts"]])
+    if not subset.exists():
+        fresh, again = prompt_pool(ctx.pipeline.batch, following, _held_out_ids(ctx))
+        chosen = choose_prompts(
+            fresh, again, limit=plan["max_prompts"], salt=f"sample:{ctx.pipeline.batch_id}",
+            quotas={Axis.HELPFULNESS.value: following.helpfulness_quota,
+                    Axis.SAFETY.value: following.safety_quota})
+        _write_jsonl(subset, chosen)
+    chosen = _read_jsonl(subset)
+    summary = {"prompts": len(chosen),
+               "reasked": sum(bool((r.get("metadata") or {}).get(REASKED)) for r in chosen),
+               "by_axis": {axis: sum(r["axis"] == axis for r in chosen) for axis in Axis.values}}
     pairs = folder / "pairs.jsonl"
-    if not pairs.exists():
-        run_training_cli(
-            ctx, "paddock.training.policy",
-            ["sample", "--conversations", str(subset), "--output", str(pairs),
-             "--model-a", policy["path"], "--version-a", policy["version"],
-             "--model-b", policy["previous_path"], "--version-b", policy["previous"],
-             "--max-new-tokens", str(plan["max_new_tokens"]), "--seed", "0"],
-        )
-    report = import_file(batch=following, path=pairs, kind="pairs",
-                         dataset=f"sampled by {policy['version']}")
+    imported = problems = 0
+    if chosen:
+        if not pairs.exists():
+            partial = folder / "pairs.jsonl.partial"
+            temperature = str(plan["temperature"])
+            run_training_cli(
+                ctx, "paddock.training.policy",
+                ["sample", "--conversations", str(subset), "--output", str(partial),
+                 "--model-a", policy["path"], "--version-a", policy["version"],
+                 "--model-b", policy["previous_path"], "--version-b", policy["previous"],
+                 "--temperature-a", temperature, "--temperature-b", temperature,
+                 "--max-new-tokens", str(plan["max_new_tokens"]), "--seed", "0"],
+            )
+            os.replace(partial, pairs)  # only a finished file ever has the name we import
+        report = import_file(batch=following, path=pairs, kind="pairs",
+                             dataset=f"sampled by {policy['version']}")
+        imported, problems = report.imported, report.problem_count
     Batch.objects.filter(pk=following.pk).update(
         model_versions=[policy["version"], policy["previous"]])
     return {"next_batch": following.pk, "next_batch_name": following.name,
-            "pairs": str(pairs), "imported": report.imported, "problems": report.problem_count}
+            "pairs": str(pairs), "imported": imported, "problems": problems, **summary}
 
 
 def open_next_batch(ctx: StepContext) -> dict:
