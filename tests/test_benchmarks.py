@@ -18,8 +18,9 @@ BENCHMARKS = sorted(
 )
 
 
-NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle", "sustained_load"}
-NEEDS_SHARED_DATA = {"reward_model", "reward_throughput"}
+NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle", "sustained_load",
+                  "loop"}
+NEEDS_SHARED_DATA = {"reward_model", "reward_throughput", "loop"}
 NEEDS_CHROMIUM = {"ui"}
 
 
