@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -119,3 +123,229 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
          "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "bad.jsonl" in result.stderr and "line 1" in result.stderr
+
+
+# --- rejection temperature, held-out prompts ------------------------------------------------
+
+
+def test_rejection_temperature_is_a_parameter_recorded_with_the_round(models, prompts, tmp_path,
+                                                                     capsys):
+    from paddock.training.policy.cli import build_parser
+
+    assert build_parser().parse_args(
+        ["rejection", "--model", "m", "--prompts", "p", "--helpfulness-rm", "h",
+         "--safety-rm", "s", "--output", "o"]).temperature == recipe.REJECTION_TEMPERATURE == 1.2
+    common = ["rejection", "--model", models["policy"], "--prompts", prompts,
+              "--helpfulness-rm", models["helpfulness"], "--safety-rm", models["safety"],
+              "--k", "2", "--max-new-tokens", "6"]
+    default = run(capsys, *common, "--no-sft", "--output", tmp_path / "default")
+    assert default[-1]["sampling"]["temperature"] == 1.2
+    hot = run(capsys, *common, "--temperature", "0.7", "--output", tmp_path / "cool",
+              "--set", "epochs=1", "--set", "batch_sequences=4", "--set",
+              "micro_batch_sequences=4", "--set", 'bf16="no"')
+    sampled = next(e for e in hot if e["event"] == "sampled")
+    assert sampled["temperature"] == 0.7 and sampled["report"]["temperature"] == 0.7
+    report = json.loads((tmp_path / "cool" / "rejection_report.json").read_text())
+    assert report["temperature"] == 0.7 and report["k"] == 2
+    assert hot[-1]["metrics"]["sampling"]["temperature"] == 0.7
+    saved = json.loads((tmp_path / "cool" / "model" / "sft_config.json").read_text())
+    assert saved["extra"]["rejection_sampling"]["temperature"] == 0.7
+
+
+def ppo_argv(models, prompts, output, *settings: str) -> list:
+    argv = ["ppo", "--model", models["policy"], "--prompts", prompts,
+            "--helpfulness-rm", models["helpfulness"], "--safety-rm", models["safety"],
+            "--output", output, "--set", "batch_size=4", "--set", "minibatch_size=4",
+            "--set", "micro_batch_size=4", "--set", "max_new_tokens=6", "--set", 'bf16="no"']
+    for setting in settings:
+        argv += ["--set", setting]
+    return argv
+
+
+def test_ppo_evaluates_held_out_prompts_and_stops_early(models, prompts, tmp_path, capsys):
+    held_out = tmp_path / "held_out.jsonl"
+    held_out.write_text("".join(json.dumps({"id": f"h{i}", "prompt": f"Why is the sea salty, {i}?"})
+                                + "\n" for i in range(3)))
+    events = run(capsys, *ppo_argv(models, prompts, tmp_path / "every-2", "iterations=4",
+                                   "eval_every=2"), "--eval-prompts", held_out)
+    done = events[-1]
+    assert done["event"] == "done" and done["metrics"]["best_eval_score"] is not None
+    evaluated = [e["iteration"] for e in events if "eval_score" in e]
+    assert evaluated == [2, 4]
+    assert json.loads((tmp_path / "every-2" / "best" / "best.json").read_text())[
+        "eval_score"] == pytest.approx(done["metrics"]["best_eval_score"], abs=1e-4)
+
+    # A policy that cannot move (learning rate 0) never beats its first held-out score:
+    # with patience 2 the run stops after three evaluations, long before 20 iterations.
+    events = run(capsys, *ppo_argv(models, prompts, tmp_path / "stuck", "iterations=20",
+                                   "eval_every=1", "patience=2", "learning_rate=0.0"),
+                 "--eval-prompts", held_out)
+    done = events[-1]
+    assert done["metrics"]["stopped_early"] and done["metrics"]["iterations"] == 3
+    scores = [e["eval_score"] for e in events if "eval_score" in e]
+    assert len(scores) == 3 and len(set(scores)) == 1
+    assert done["metrics"]["best_eval_score"] == pytest.approx(scores[0], abs=1e-4)
+
+
+def test_eval_prompts_need_eval_every(models, prompts, tmp_path, capsys):
+    from paddock.training.policy.cli import main as cli
+
+    assert cli([str(a) for a in ppo_argv(models, prompts, tmp_path / "x", "eval_every=0")]
+               + ["--eval-prompts", str(prompts)]) == 2
+    assert "eval_every" in capsys.readouterr().err
+
+
+# --- resumable runs: SIGTERM, lock ----------------------------------------------------------
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def cli_process(*argv) -> list:
+    return [sys.executable, "-m", "paddock.training.policy", *map(str, argv)]
+
+
+def interrupt_then_resume(argv: list, output: Path, counter: str, total: int):
+    """Run, freeze at the first progress line, SIGTERM, check the stop, then rerun."""
+    first = subprocess.Popen(cli_process(*argv), env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in first.stdout:
+            seen.append(json.loads(line))
+            if seen[-1]["event"] == "progress":
+                first.send_signal(signal.SIGSTOP)
+                break
+        assert seen and seen[-1]["event"] == "progress", first.stderr.read()
+        first.send_signal(signal.SIGTERM)
+        first.send_signal(signal.SIGCONT)
+        rest, errors = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 143, errors[-3000:]
+    assert "Traceback" not in errors
+    events = seen + [json.loads(line) for line in rest.splitlines()]
+    done_before = [e[counter] for e in events if e["event"] == "progress"]
+    stopped = events[-1]
+    assert stopped["event"] == "stopped" and stopped["reason"] == "SIGTERM"
+    assert stopped[counter] == done_before[-1] < total
+    assert stopped["checkpoint"] == str(output / f"checkpoint-{done_before[-1]}")
+    assert Path(stopped["checkpoint"], "trainer_state.pt").exists()
+
+    resumed = subprocess.run(cli_process(*argv), env=ENV, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    again = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert [e[counter] for e in again if e["event"] == "progress"] == list(
+        range(done_before[-1] + 1, total + 1))
+    assert again[-1]["event"] == "done"
+    assert not list(output.glob("checkpoint-*")) and (output / "model.safetensors").exists()
+    return again[-1]
+
+
+@pytest.fixture(scope="module")
+def sft_data(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sft") / "sft.jsonl"
+    path.write_text("".join(json.dumps({"id": f"e{i}", "messages": [
+        {"role": "user", "content": f"How do tides work, {i}?"},
+        {"role": "assistant", "content": "The moon pulls the water."}]}) + "\n"
+        for i in range(160)))
+    return path
+
+
+def test_sft_stops_on_sigterm_with_a_checkpoint_and_resumes(models, sft_data, tmp_path):
+    out = tmp_path / "sft"
+    done = interrupt_then_resume(
+        ["sft", "--model", models["policy"], "--data", sft_data, "--output", out,
+         "--set", "epochs=1", "--set", "batch_sequences=2", "--set", "micro_batch_sequences=2",
+         "--set", 'bf16="no"'], out, "step", 80)
+    assert done["metrics"]["steps"] == 80
+    assert json.loads((out / "sft_config.json").read_text())["save_every_steps"] == 50
+
+
+def test_ppo_stops_on_sigterm_with_a_checkpoint_and_resumes(models, prompts, tmp_path):
+    out = tmp_path / "ppo"
+    done = interrupt_then_resume(ppo_argv(models, prompts, out, "iterations=30", "eval_every=0"),
+                                 out, "iteration", 30)
+    assert done["metrics"]["iterations"] == 30
+    assert json.loads((out / "ppo_config.json").read_text())["save_every_iterations"] == 5
+
+
+@pytest.mark.parametrize("command", ["sft", "rejection", "ppo"])
+def test_a_second_run_on_a_locked_output_folder_is_refused(command, models, prompts, sft_data,
+                                                          tmp_path):
+    from paddock.training.run_guard import LOCK_FILE, FolderLock
+
+    out = tmp_path / "out"
+    argv = {
+        "sft": ["sft", "--model", models["policy"], "--data", sft_data, "--output", out],
+        "rejection": ["rejection", "--model", models["policy"], "--prompts", prompts,
+                      "--helpfulness-rm", models["helpfulness"], "--safety-rm",
+                      models["safety"], "--output", out],
+        "ppo": ppo_argv(models, prompts, out),
+    }[command]
+    with FolderLock(out):  # another run (this test's process) holds the folder
+        refused = subprocess.run(cli_process(*argv), env=ENV, capture_output=True, text=True,
+                                 timeout=300)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"paddock.training.policy: output folder {out} is in use by another run "
+        f"(pid {os.getpid()}, lock file {out / LOCK_FILE})"]
+    assert refused.stdout == "" and sorted(p.name for p in out.iterdir()) == []
+
+
+# --- model folders: one line, no traceback ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken(models, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("broken")
+    truncated = shutil.copytree(models["policy"], root / "truncated")
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])
+    not_json = shutil.copytree(models["policy"], root / "not-json")
+    (not_json / "config.json").write_text('{"model_type": "llama",')
+    return {"missing": root / "missing", "truncated": truncated, "not-json": not_json}
+
+
+@pytest.mark.parametrize("case", ["missing-policy", "truncated-policy", "config-not-json",
+                                  "reward-model-as-policy", "policy-as-reward-model",
+                                  "truncated-reward-model"])
+def test_a_bad_model_folder_fails_in_one_line(case, models, prompts, sft_data, broken, tmp_path):
+    policy, rm = models["policy"], models["helpfulness"]
+    if case == "missing-policy":
+        policy, expected = broken["missing"], f"{broken['missing']}: no such model folder"
+    elif case == "truncated-policy":
+        policy = broken["truncated"]
+        expected = f"{broken['truncated'] / 'model.safetensors'}: truncated"
+    elif case == "config-not-json":
+        policy = broken["not-json"]
+        expected = f"{broken['not-json'] / 'config.json'}: not JSON"
+    elif case == "reward-model-as-policy":
+        policy = rm
+        expected = (f"{Path(rm) / 'config.json'}: a reward model "
+                    "(LlamaForSequenceClassification), not a causal language model")
+    elif case == "policy-as-reward-model":
+        rm = policy
+        expected = f"{Path(policy) / 'config.json'}: architecture LlamaForCausalLM is not a reward"
+    else:
+        rm = shutil.copytree(models["helpfulness"], tmp_path / "rm")
+        (rm / "model.safetensors").write_bytes((rm / "model.safetensors").read_bytes()[:-64])
+        expected = f"{rm / 'model.safetensors'}: truncated"
+    argv = {"sft": ["sft", "--model", policy, "--data", sft_data, "--output", tmp_path / "o"],
+            "ppo": ["ppo", "--model", policy, "--prompts", prompts, "--helpfulness-rm", rm,
+                    "--safety-rm", models["safety"], "--output", tmp_path / "o"],
+            "rejection": ["rejection", "--model", policy, "--prompts", prompts,
+                          "--helpfulness-rm", rm, "--safety-rm", models["safety"],
+                          "--output", tmp_path / "o"]}
+    command = {"missing-policy": "sft", "truncated-policy": "ppo", "config-not-json": "rejection",
+               "reward-model-as-policy": "sft", "policy-as-reward-model": "ppo",
+               "truncated-reward-model": "rejection"}[case]
+    result = subprocess.run(cli_process(*argv[command]), env=ENV, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert lines[0].startswith(f"paddock.training.policy: {expected}"), lines[0]
