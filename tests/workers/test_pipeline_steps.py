@@ -320,6 +320,10 @@ def test_the_next_batch_asks_new_prompts_first_in_its_axis_mix_and_never_a_held_
     conversation_create(batch=batch, turns=[TurnSpec("user", "Waiting safety prompt")],
                         axis=Axis.SAFETY, risk_category=RiskCategory.ILLICIT_CRIMINAL)
     unjudged = {c.conversation_id for c in batch.comparisons.filter(axis=Axis.SAFETY)[:1]}
+    placeholder = conversation_create(batch=batch, turns=[TurnSpec("user", "Written prompt")])
+    comparison_create(conversation=placeholder,  # judged below, on placeholder text only
+                      response_a=ResponseSpec("[stand-in] A", "stand-in:newest"),
+                      response_b=ResponseSpec("[stand-in] B", "stand-in:newest"))
     for comparison in batch.comparisons.exclude(conversation_id__in=unjudged):
         lease = Assignment.objects.create(comparison=comparison, annotator=rater,
                                           expires_at=timezone.now() + timedelta(minutes=5),
@@ -348,7 +352,7 @@ def test_the_next_batch_asks_new_prompts_first_in_its_axis_mix_and_never_a_held_
     assert by_axis == {"helpfulness": 6, "safety": 2} == result["by_axis"]
     fresh_ids = conversation_prompt_ids(
         [*Conversation.objects.filter(batch=batch, comparisons__isnull=True),
-         *Conversation.objects.filter(pk__in=unjudged)])
+         *Conversation.objects.filter(pk__in=unjudged), placeholder])
     fresh_ids -= held_out
     assert fresh_ids <= ids  # every prompt not yet asked came first
     reasked = [c for c in asked if c.metadata.get(REASKED)]

@@ -47,6 +47,7 @@ from paddock.annotation.models import (
 from paddock.annotation.services.batches import batch_move
 from paddock.annotation.services.export import (
     REASKED,
+    STAND_IN_PREFIX,
     export_batch,
     export_path,
     held_out_comparisons,
@@ -504,13 +505,17 @@ def prompt_pool(batch: Batch, following: Batch, held_out: set[str]
                 ) -> tuple[list[dict], list[dict]]:
     """The prompts the next batch may ask: (not yet asked, asked before), one record per
     prompt id. Drawn from this batch and every earlier closed one (prompts imported
-    without responses, prompts nobody judged, judged ones); never a held-out prompt, nor
+    without responses, prompts nobody judged or judged only on stand-in text, judged
+    ones); never a held-out prompt, nor
     one already in ``following``; public preference data is not a prompt source. A prompt
     asked before is marked (``metadata.reasked``): it was training data, so the next
     batch's split never holds it out."""
     history = [b.pk for b in earlier_batches(batch)] + [batch.pk]
-    judged = set(Judgement.objects.filter(skipped=False, comparison__batch_id__in=history)
-                 .values_list("comparison__conversation_id", flat=True).distinct())
+    judged = set(  # a judgement on placeholder text never asked the prompt for real
+        Judgement.objects.filter(skipped=False, comparison__batch_id__in=history)
+        .exclude(comparison__response_a__model_version__startswith=STAND_IN_PREFIX)
+        .exclude(comparison__response_b__model_version__startswith=STAND_IN_PREFIX)
+        .values_list("comparison__conversation_id", flat=True).distinct())
     queued = {record["id"] for _, record in
               prompt_records(Conversation.objects.filter(batch=following))}
     pool: dict[str, tuple[dict, bool]] = {}
