@@ -72,17 +72,17 @@ STRENGTH_SIGMAS = (  # (gap in judge sigmas at least, strength)
 )
 TARGET_WIN_RATE = 0.60
 
-FULL = {
-    "judge_train_helpful": 1600, "judge_train_harmless": None, "judge_eval": 600,
+FULL = {  # sized for ~45 minutes on 2 shared CPU cores
+    "judge_train_helpful": 1200, "judge_train_harmless": None, "judge_eval": 600,
     "judge_max_length": 128, "judge_epochs": 1, "judge_lr": 5e-5,
-    "loop_helpful": 80, "loop_safety": 48, "held_out_per_axis": 200,
-    "pair_max_new_tokens": 64, "eval_max_new_tokens": 64, "rounds": 2,
+    "loop_helpful": 60, "loop_safety": 36, "held_out_per_axis": 200,
+    "pair_max_new_tokens": 48, "eval_max_new_tokens": 48, "rounds": 2,
     "public_helpful": 300, "public_harmless": 200,
     "reward": {"epochs": 1, "max_length": 128, "batch_pairs": 16, "micro_batch_pairs": 16,
                "learning_rate": 5e-5},
-    "rejection": {"k": 4, "max_new_tokens": 64, "epochs": 4, "temperature": 1.2,
+    "rejection": {"k": 4, "max_new_tokens": 48, "epochs": 3, "temperature": 1.2,
                   "max_prompts": 100000},
-    "sampling": {"max_prompts": 96, "max_new_tokens": 64, "temperature": 0.7},
+    "sampling": {"max_prompts": 64, "max_new_tokens": 48, "temperature": 0.7},
     "test_share": 0.15, "speed_prompts": 16, "speed_tokens": 32,
 }
 QUICK = {
@@ -789,7 +789,11 @@ def main() -> None:
             backend, generations = policy_samples(policy_path, eval_prompts,
                                                   max_new_tokens=sizes["eval_max_new_tokens"])
             values = judge_scores(generations)
-            kls = kl_to_reference(backend.model, v0_model, generations, pad_id)
+            try:
+                kls = kl_to_reference(backend.model, v0_model, generations, pad_id)
+            except Exception as error:  # noqa: BLE001 - report it, keep the run's figures
+                say(f"KL failed: {error!r}")
+                kls = [float("nan")]
             entry = {"round": round_number, "policy": registered["version"],
                      "batch": current.name, "judgements": labels,
                      "comparisons": current.comparisons.count()}
@@ -802,7 +806,11 @@ def main() -> None:
             entry["unsafe_rate"] = round(statistics.fmean(
                 s < threshold for s in axis_values(values, "safety")), 4)
             entry["kl_to_v0"] = round(statistics.fmean(kls), 4)
-            entry["loop_rm_evaluation"] = rm_evaluation(run)
+            try:
+                entry["loop_rm_evaluation"] = rm_evaluation(run)
+            except Exception as error:  # noqa: BLE001 - report it, keep the run's figures
+                entry["loop_rm_evaluation"] = {"error": repr(error),
+                                               "raw": run.steps.get(step="evaluate_rms").result}
             rejection = run.steps.get(step="rejection_sampling").result or {}
             entry["rejection_sft_metrics"] = rejection.get("metrics", {})
             entry["plan"] = run.plan
