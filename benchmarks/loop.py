@@ -791,7 +791,7 @@ def main() -> None:
             values = judge_scores(generations)
             try:
                 kls = kl_to_reference(backend.model, v0_model, generations, pad_id)
-            except Exception as error:  # noqa: BLE001 - report it, keep the run's figures
+            except Exception as error:
                 say(f"KL failed: {error!r}")
                 kls = [float("nan")]
             entry = {"round": round_number, "policy": registered["version"],
@@ -808,7 +808,7 @@ def main() -> None:
             entry["kl_to_v0"] = round(statistics.fmean(kls), 4)
             try:
                 entry["loop_rm_evaluation"] = rm_evaluation(run)
-            except Exception as error:  # noqa: BLE001 - report it, keep the run's figures
+            except Exception as error:
                 entry["loop_rm_evaluation"] = {"error": repr(error),
                                                "raw": run.steps.get(step="evaluate_rms").result}
             rejection = run.steps.get(step="rejection_sampling").result or {}
