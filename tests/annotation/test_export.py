@@ -39,6 +39,13 @@ from tests.annotation.factories import make_batch, make_comparisons
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def own_artifacts(settings, tmp_path):
+    """Exports are named by batch id, and ids come again after a test's rollback: each
+    test gets its own folder, so no test reads another's export or manifest."""
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+
+
 def read(path):
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]

@@ -46,6 +46,13 @@ from tests.workers.pipeline_support import (
 )
 
 
+@pytest.fixture(autouse=True)
+def own_artifacts(settings, tmp_path):
+    """Exports are named by batch id, and ids come again after a test's rollback: each
+    test gets its own folder, so no test reads another's export or manifest."""
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+
+
 def run_all(run: PipelineRun) -> None:
     for step in STEP_NAMES:
         run_step(str(run.pk), step, FUNCTIONS[step], task_id=f"test-{step}", worker="test")
