@@ -38,9 +38,9 @@ NEWEST = "newest"  # no version named: the generator takes the newest registered
 STAND_IN_PREFIX = "stand-in"  # model_version prefix of every placeholder response
 
 
-def is_stand_in(model_version: str) -> bool:
+def is_stand_in(model_version: str | None) -> bool:
     """Whether a response's model version names the placeholder generator."""
-    return model_version.startswith(STAND_IN_PREFIX)
+    return (model_version or "").startswith(STAND_IN_PREFIX)
 
 
 def default_variants(model_versions: Sequence[str]) -> tuple[Variant, Variant]:

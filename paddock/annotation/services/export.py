@@ -40,6 +40,7 @@ from typing import Any
 
 from django.conf import settings
 
+from paddock.annotation.generation import is_stand_in
 from paddock.annotation.models import (
     MARGINS,
     Axis,
@@ -64,12 +65,7 @@ def pseudonym(user_id: int) -> str:
 
 
 HELD_OUT_FRACTION = 0.2  # of a batch's comparisons held out as its test split
-STAND_IN_PREFIX = "stand-in"  # model_version of paddock.annotation.generation's placeholders
 REASKED = "reasked"  # Conversation.metadata key: a prompt asked again (training data before)
-
-
-def is_stand_in(model_version: str | None) -> bool:
-    return (model_version or "").startswith(STAND_IN_PREFIX)
 
 
 def _manifest_path(batch: Batch, kind: str) -> Path:

@@ -74,7 +74,7 @@ class BatchForm(forms.ModelForm):
             "safety_quota": "Safety quota",
             "overlap": "Overlap",
             "gold_share": "Gold share",
-            "test_split_size": "Held-out test comparisons",
+            "test_split_size": "Held-out test comparisons (at most)",
             "reveal_gold_accuracy": "Show annotators their gold accuracy",
             "pipeline_on_close": "Run the weekly cycle when it closes",
         }
@@ -83,7 +83,9 @@ class BatchForm(forms.ModelForm):
             "safety_quota": "Comparisons wanted on the safety axis (0: no target).",
             "overlap": "Judgements wanted per comparison (2 or more measures agreement).",
             "gold_share": "Share of gold comparisons served, from 0 to 1 (0.05 is 5%).",
-            "test_split_size": "Comparisons held out from training as this batch's test set.",
+            "test_split_size": "At most this many comparisons are held out from training as "
+                               "this batch's test set: 20% of the batch by default (the "
+                               "plan's held_out fraction), so a small batch still trains.",
         }
         widgets = {
             "opens_at": DateTimeLocalInput(),

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from paddock.annotation.generation import STAND_IN_PREFIX
 from paddock.annotation.importers import prompt_id
 from paddock.annotation.models import (
     Axis,
@@ -47,7 +48,6 @@ from paddock.annotation.models import (
 from paddock.annotation.services.batches import batch_move
 from paddock.annotation.services.export import (
     REASKED,
-    STAND_IN_PREFIX,
     export_batch,
     export_path,
     held_out_comparisons,
