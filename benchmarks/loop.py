@@ -72,17 +72,17 @@ STRENGTH_SIGMAS = (  # (gap in judge sigmas at least, strength)
 )
 TARGET_WIN_RATE = 0.60
 
-FULL = {  # sized for ~45 minutes on 2 shared CPU cores
-    "judge_train_helpful": 1200, "judge_train_harmless": None, "judge_eval": 600,
+FULL = {  # sized for ~45 minutes on 2 CPU cores that other work shares
+    "judge_train_helpful": 800, "judge_train_harmless": None, "judge_eval": 500,
     "judge_max_length": 128, "judge_epochs": 1, "judge_lr": 5e-5,
-    "loop_helpful": 60, "loop_safety": 36, "held_out_per_axis": 200,
-    "pair_max_new_tokens": 48, "eval_max_new_tokens": 48, "rounds": 2,
-    "public_helpful": 300, "public_harmless": 200,
+    "loop_helpful": 40, "loop_safety": 24, "held_out_per_axis": 200,
+    "pair_max_new_tokens": 32, "eval_max_new_tokens": 32, "rounds": 2,
+    "public_helpful": 200, "public_harmless": 150,
     "reward": {"epochs": 1, "max_length": 128, "batch_pairs": 16, "micro_batch_pairs": 16,
                "learning_rate": 5e-5},
-    "rejection": {"k": 4, "max_new_tokens": 48, "epochs": 3, "temperature": 1.2,
+    "rejection": {"k": 4, "max_new_tokens": 32, "epochs": 3, "temperature": 1.2,
                   "max_prompts": 100000},
-    "sampling": {"max_prompts": 64, "max_new_tokens": 48, "temperature": 0.7},
+    "sampling": {"max_prompts": 48, "max_new_tokens": 32, "temperature": 0.7},
     "test_share": 0.15, "speed_prompts": 16, "speed_tokens": 32,
 }
 QUICK = {
