@@ -551,12 +551,9 @@ def rm_evaluation(run) -> dict:
             figures[rm] = entry
             continue
         table = json.loads(Path(entry["json"]).read_text())
-        levels = {}
-        for level in table.get("levels", []):
-            if isinstance(level, dict) and level.get("accuracy") is not None:
-                levels[level.get("level") or level.get("name")] = {
-                    "pairs": level.get("n", level.get("pairs")),
-                    "accuracy": round(level["accuracy"], 4)}
+        levels = {level: {"pairs": row.get("n"), "accuracy": row.get("accuracy")}
+                  for level, row in (table.get("by_strength") or {}).items()
+                  if row.get("n")}
         figures[rm] = {"pairs": entry["pairs"], "accuracy": round(entry["accuracy"], 4),
                        "by_strength": levels}
     return figures
