@@ -206,3 +206,13 @@ def test_a_batch_with_a_refused_stored_plan_is_named_and_the_tick_goes_on():
     assert result["started"] == [] and PipelineRun.objects.count() == 0
     assert len(result["refused"]) == 1
     assert result["refused"][0].startswith("broken plan: plan.ppo: ")
+
+
+def test_a_sampling_pass_shows_as_progress_on_the_step():
+    from paddock.workers.pipeline.child import _describe
+
+    fraction, message = _describe({"event": "sampling", "what": "4 samples per prompt",
+                                   "step": 12, "total_steps": 48})
+    assert fraction == 0.25 and message == "sampled 12/48 responses (4 samples per prompt)"
+    assert _describe({"event": "progress", "step": 3, "total_steps": 6, "loss": 0.5})[1] == (
+        "step 3/6, loss 0.5000")

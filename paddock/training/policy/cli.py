@@ -81,6 +81,15 @@ SFT_DEFAULTS = {"save_every_steps": run_guard.DEFAULT_SAVE_EVERY_STEPS}
 PPO_DEFAULTS = {"save_every_iterations": run_guard.DEFAULT_SAVE_EVERY_ITERATIONS}
 
 
+def report_sampling(backend, what: str):
+    """The backend's batches as progress lines (``{"event": "sampling", "step", "total_steps"}``),
+    so the pipeline's step shows how far a long sampling pass is; returns the backend."""
+    if hasattr(backend, "on_batch"):
+        backend.on_batch = lambda done, total: emit("sampling", what=what, step=done,
+                                                   total_steps=total)
+    return backend
+
+
 def stopped(guard: run_guard.RunGuard, folder: str | Path, **fields) -> int:
     """The ``stopped`` line for a run a signal interrupted; the exit status (143)."""
     return guard.emit_stopped(latest_checkpoint(folder), **fields)
@@ -90,9 +99,10 @@ def sample(args: argparse.Namespace) -> None:
     from paddock.training.policy.generation import load_backend
     from paddock.training.policy.sampling import SamplingPlan, Side, Variant, sample_file
 
-    backend_a = load_backend(args.backend, args.model_a, batch_size=args.batch_size)
-    backend_b = backend_a if args.model_b in (None, args.model_a) else load_backend(
-        args.backend, args.model_b, batch_size=args.batch_size)
+    backend_a = report_sampling(
+        load_backend(args.backend, args.model_a, batch_size=args.batch_size), "side A")
+    backend_b = backend_a if args.model_b in (None, args.model_a) else report_sampling(
+        load_backend(args.backend, args.model_b, batch_size=args.batch_size), "side B")
     plan = SamplingPlan(
         a=Side(Variant(args.version_a, args.temperature_a, args.top_p), backend_a),
         b=Side(Variant(args.version_b or args.version_a, args.temperature_b, args.top_p),
@@ -146,7 +156,9 @@ def rejection(args: argparse.Namespace) -> int | None:
         if not pool_path.exists():  # a second run of the same round reuses its samples
             for rm in (args.helpfulness_rm, args.safety_rm):
                 check_model_folder(rm, REWARD_MODEL)
-            backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
+            backend = report_sampling(
+                load_backend(args.backend, args.model, batch_size=args.batch_size),
+                f"{args.k} samples per prompt")
             chat = ChatFormat(backend.tokenizer)
             ids = {p.id: chat.prompt_ids(list(p.messages)) for p in prompts}
             reward = CombinedReward(CombinedScorer(RewardScorer.load(args.helpfulness_rm),

@@ -177,6 +177,10 @@ class TransformersBackend:
 
     name = "transformers"
 
+    # Called after each batch with (requests done, requests in this call): the CLIs turn it
+    # into progress lines, so a long sampling pass is not silent.
+    on_batch: Callable[[int, int], None] | None = None
+
     def __init__(self, model, tokenizer, *, device: str | torch.device | None = None,
                  batch_size: int = 32, bf16: str = "auto") -> None:
         if batch_size < 1:
@@ -236,6 +240,8 @@ class TransformersBackend:
                 for index, generation in zip(batch, generations, strict=True):
                     results[index] = generation
                     tokens += len(generation.output_ids)
+                if self.on_batch is not None:
+                    self.on_batch(min(start + self.batch_size, len(order)), len(order))
         finally:
             self.model.train(training)
         self._stats += GenerationStats(len(requests), tokens, time.perf_counter() - started)

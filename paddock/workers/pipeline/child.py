@@ -35,6 +35,9 @@ def _describe(event: dict[str, Any]) -> tuple[float | None, str]:
     step, total = event.get("step"), event.get("total_steps") or event.get("total")
     if step is None or not total:
         return None, event.get("event", "")
+    if event.get("event") == "sampling":  # a policy CLI's sampling pass
+        what = f" ({event['what']})" if event.get("what") else ""
+        return float(step) / float(total), f"sampled {step}/{total} responses{what}"
     parts = [f"step {step}/{total}"]
     if event.get("loss") is not None:
         parts.append(f"loss {float(event['loss']):.4f}")

@@ -5,7 +5,8 @@ Training and sampling run as child processes (``python -m paddock.training.rewar
 stays small, a CUDA crash takes down the child and not the worker, and progress comes
 back as the CLIs' JSON lines. Each step writes into its own folder of the run
 (``$PADDOCK_ARTIFACTS_DIR/pipelines/<run>/<step>/``), where the trainers keep their
-checkpoints, so a step re-run after a killed worker resumes from them. Models are
+checkpoints (every 50 steps or 10 minutes, the CLIs' defaults), so a step re-run after a
+killed worker resumes from them. Models are
 registered under keys made of the run's id, so a repeated registration returns the
 version the first one made.
 
@@ -270,8 +271,7 @@ def _train_rm(ctx: StepContext, rm: str) -> dict:
     done = run_training_cli(
         ctx, "paddock.training.reward",
         ["train", "--model", _reward_base(), "--output", str(output), "--rm", rm,
-         "--split", "train", *_repeated("--data", data), *_repeated("--set", overrides),
-         "--set", f"save_every_steps={max(1, int(plan.get('save_every_steps', 1)))}"],
+         "--split", "train", *_repeated("--data", data), *_repeated("--set", overrides)],
     )
     version = model_registry().register(
         RM_KINDS[rm], done["output_dir"], key=f"{ctx.pipeline.pk}:{RM_KINDS[rm]}",
@@ -334,8 +334,7 @@ def evaluate_rms(ctx: StepContext) -> dict:
         done = run_training_cli(
             ctx, "paddock.training.reward",
             ["eval", "--model", trained["path"], "--data", f"paddock={data}",
-             "--split", "test", "--name", name, "--output", str(Path(trained["path"]) / "eval"),
-             "--max-length", str(_plan(ctx, "reward").get("max_length", 512))],
+             "--split", "test", "--name", name, "--output", str(Path(trained["path"]) / "eval")],
             allow_usage_error="no pairs to evaluate",
         )
         results[rm] = ({"skipped": f"no usable held-out {rm} pairs", "eval_set": eval_set}
@@ -404,7 +403,7 @@ def rejection_sampling(ctx: StepContext) -> dict:
          "--k", str(plan["k"]), "--temperature", str(plan["temperature"]),
          "--max-new-tokens", str(plan["max_new_tokens"]),
          "--round", str(ctx.pipeline.pk), "--output", str(folder),
-         "--set", f"epochs={plan['epochs']}", "--set", "save_every_steps=1"],
+         "--set", f"epochs={plan['epochs']}"],
     )
     return {"model": done["output_dir"], "pool": done["pool"], "from": policy.version,
             "prompts": str(prompts), "prompt_count": count,

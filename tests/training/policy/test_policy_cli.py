@@ -58,6 +58,7 @@ def test_sample_writes_an_annotation_import(models, prompts, tmp_path, capsys):
                  "--model-a", models["policy"], "--version-a", "policy-0002",
                  "--temperature-b", "1.0", "--max-new-tokens", "8")
     assert events[-1]["event"] == "done" and events[-1]["report"]["pairs"] == 5
+    assert [e["step"] for e in events if e["event"] == "sampling"][-1] == 5
     parsed = list(read_pairs(tmp_path / "pairs.jsonl"))
     assert not [p for p in parsed if isinstance(p, ImportProblem)] and len(parsed) == 5
     assert parsed[0].response_a.model == "policy-0002"
@@ -72,6 +73,9 @@ def test_rejection_then_sft_and_a_second_run_reuses_the_pool(models, prompts, tm
     events = run(capsys, *argv)
     sampled = next(e for e in events if e["event"] == "sampled")
     assert sampled["report"]["samples"] == 15 and sampled["report"]["pool_size"] == 5
+    progress = [e for e in events if e["event"] == "sampling"]  # the run page's progress
+    assert progress and progress[-1]["step"] == progress[-1]["total_steps"] == 15
+    assert [e["step"] for e in progress] == sorted(e["step"] for e in progress)
     assert (tmp_path / "round" / "model" / "model.safetensors").exists()
     pool = (tmp_path / "round" / "pool.jsonl").read_text()
     again = run(capsys, *argv)
