@@ -63,17 +63,30 @@ class PolicyGenerator:
                 "answers annotators: run 'manage.py paddock_bootstrap_models' for SmolLM2")
         return found.version, str(found.path)
 
-    def _sample(self, messages: list[dict], variant: Variant, seed: int) -> ResponseSpec:
+    def _sample(self, messages: list[dict], variants: Sequence[Variant],
+                seeds: Sequence[int]) -> list[ResponseSpec]:
+        """One response per (variant, seed); variants of one model share a batch, so the
+        two sides of a comparison cost about one response's time."""
         from paddock.training.policy.generation import GenerationRequest, SamplingParams
 
-        version, path = self._path(variant.model_version)
-        params = SamplingParams(temperature=variant.temperature, top_p=variant.top_p,
-                                max_new_tokens=MAX_NEW_TOKENS, seed=seed)
-        text = _backend(path).generate(
-            [GenerationRequest(f"prompt-{seed}", messages=messages, params=params)])[0].text
-        return ResponseSpec(text=text.strip() or "(the model answered nothing)",
-                            model_version=version, temperature=variant.temperature,
-                            top_p=variant.top_p, seed=seed)
+        by_path: dict[str, list[int]] = {}
+        resolved = [self._path(variant.model_version) for variant in variants]
+        for index, (_, path) in enumerate(resolved):
+            by_path.setdefault(path, []).append(index)
+        texts: dict[int, str] = {}
+        for path, indices in by_path.items():
+            requests = [GenerationRequest(
+                f"prompt-{seeds[i]}-{i}", messages=messages,
+                params=SamplingParams(temperature=variants[i].temperature,
+                                      top_p=variants[i].top_p,
+                                      max_new_tokens=MAX_NEW_TOKENS, seed=seeds[i]))
+                for i in indices]
+            for i, generation in zip(indices, _backend(path).generate(requests), strict=True):
+                texts[i] = generation.text
+        return [ResponseSpec(text=texts[i].strip() or "(the model answered nothing)",
+                             model_version=resolved[i][0], temperature=variant.temperature,
+                             top_p=variant.top_p, seed=seeds[i])
+                for i, variant in enumerate(variants)]
 
     def generate(
         self, turns: Sequence[TurnSpec], variants: Sequence[Variant], *, seed: int
@@ -81,10 +94,12 @@ class PolicyGenerator:
         """One response per variant; the second is resampled (new seed) while it repeats
         the first, since a comparison of two equal texts teaches nothing."""
         messages = [{"role": turn.role, "content": turn.content} for turn in turns]
-        first = self._sample(messages, variants[0], seed)
-        for attempt in range(RESAMPLES):
-            second = self._sample(messages, variants[1], seed + 1 + attempt * 7919)
+        first, second = self._sample(messages, variants[:2], [seed, seed + 1])
+        for attempt in range(1, RESAMPLES):
             if second.text != first.text:
                 return [first, second]
+            (second,) = self._sample(messages, variants[1:2], [seed + 1 + attempt * 7919])
+        if second.text != first.text:
+            return [first, second]
         raise RuntimeError(f"both variants gave the same response {RESAMPLES} times; "
                            "sample again or use variants that differ more")
