@@ -45,11 +45,13 @@ def is_stand_in(model_version: str | None) -> bool:
 
 def default_variants(model_versions: Sequence[str]) -> tuple[Variant, Variant]:
     """Newest vs previous model when the batch names two, else one model at two
-    temperatures (Llama 2 paper, section 3.2.1: different variants and temperatures)."""
+    temperatures (Llama 2 paper, section 3.2.1: different variants and temperatures).
+    The second is 1.0, not higher: at 1.2 a small model such as SmolLM2-135M writes word
+    salad, and a comparison against nonsense teaches the reward models little."""
     if len(model_versions) >= 2:
         return Variant(model_versions[0], 0.7), Variant(model_versions[1], 0.7)
     model = model_versions[0] if model_versions else NEWEST
-    return Variant(model, 0.7), Variant(model, 1.2)
+    return Variant(model, 0.7), Variant(model, 1.0)
 
 
 def configured_generator() -> ResponseGenerator:
