@@ -13,14 +13,15 @@ os.environ.setdefault("PADDOCK_REDIS_KEY_PREFIX", f"paddock-test-{uuid.uuid4().h
 # Run ids restart at 1 in every test database: each session gets its own artifacts folder.
 os.environ.setdefault("PADDOCK_ARTIFACTS_DIR", tempfile.mkdtemp(prefix="paddock-test-artifacts-"))
 
-# The stand-in is an explicit test double here (the default is the registered policy), and
-# the fast tests' tiny random models may answer.
-os.environ.setdefault("PADDOCK_RESPONSE_GENERATOR",
-                      "paddock.annotation.generation.StandInGenerator")
-os.environ.setdefault("PADDOCK_ALLOW_TINY_MODELS", "1")
-
 from paddock.platform.settings import *  # noqa: F403
 from paddock.platform.settings import DATABASES
+
+# The stand-in is an explicit test double here (the default is the registered policy), and
+# the fast tests' tiny random models may answer. Set here, not in os.environ, so the
+# production-settings subprocesses some tests start do not inherit them.
+PADDOCK_RESPONSE_GENERATOR = os.environ.get("PADDOCK_RESPONSE_GENERATOR",
+                                            "paddock.annotation.generation.StandInGenerator")
+PADDOCK_ALLOW_TINY_MODELS = True
 
 # Fast hashing: the suite creates many users; production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
