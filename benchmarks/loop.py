@@ -72,17 +72,19 @@ STRENGTH_SIGMAS = (  # (gap in judge sigmas at least, strength)
 )
 TARGET_WIN_RATE = 0.60
 
-FULL = {  # sized for ~45 minutes on 2 CPU cores that other work shares
+FULL = {  # sized for about 45 minutes on 2 otherwise idle CPU cores
     "judge_train_helpful": 800, "judge_train_harmless": None, "judge_eval": 500,
     "judge_max_length": 128, "judge_epochs": 1, "judge_lr": 5e-5,
-    "loop_helpful": 40, "loop_safety": 24, "held_out_per_axis": 200,
-    "pair_max_new_tokens": 32, "eval_max_new_tokens": 32, "rounds": 2,
+    "loop_helpful": 60, "loop_safety": 36, "held_out_per_axis": 200,
+    "pair_max_new_tokens": 64, "eval_max_new_tokens": 48, "rounds": 2,
     "public_helpful": 200, "public_harmless": 150,
     "reward": {"epochs": 1, "max_length": 128, "batch_pairs": 16, "micro_batch_pairs": 16,
                "learning_rate": 5e-5},
-    "rejection": {"k": 4, "max_new_tokens": 32, "epochs": 3, "temperature": 1.2,
-                  "max_prompts": 100000},
-    "sampling": {"max_prompts": 48, "max_new_tokens": 32, "temperature": 0.7},
+    # The demo preset's rejection sampling: temperature 0.8 (SmolLM2 writes word salad at
+    # the paper's 1.2), SFT batch 8 so a round makes real steps.
+    "rejection": {"k": 4, "max_new_tokens": 64, "epochs": 2, "temperature": 0.8,
+                  "max_prompts": 100000, "learning_rate": 2e-5, "batch_sequences": 8},
+    "sampling": {"max_prompts": 64, "max_new_tokens": 64, "temperature": 0.7},
     "test_share": 0.15, "speed_prompts": 16, "speed_tokens": 32,
 }
 QUICK = {
@@ -93,8 +95,8 @@ QUICK = {
     "public_helpful": 8, "public_harmless": 8,
     "reward": {"epochs": 1, "max_length": 64, "batch_pairs": 8, "micro_batch_pairs": 8,
                "learning_rate": 5e-5},
-    "rejection": {"k": 2, "max_new_tokens": 8, "epochs": 1, "temperature": 1.2,
-                  "max_prompts": 100000},
+    "rejection": {"k": 2, "max_new_tokens": 8, "epochs": 1, "temperature": 0.8,
+                  "max_prompts": 100000, "learning_rate": 2e-5, "batch_sequences": 8},
     "sampling": {"max_prompts": 4, "max_new_tokens": 8, "temperature": 0.7},
     "test_share": 0.2, "speed_prompts": 4, "speed_tokens": 8,
 }

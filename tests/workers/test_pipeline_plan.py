@@ -4,6 +4,7 @@ would refuse hours later. No database, no worker: plain dictionaries."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -22,7 +23,8 @@ KEYS = {
     "preset": None,
     "steps": {"rejection_sampling", "ppo", "sample_next_batch", "open_next_batch"},
     "reward": {"epochs", "max_length", "batch_pairs", "micro_batch_pairs", "learning_rate"},
-    "rejection": {"k", "max_new_tokens", "epochs", "temperature", "max_prompts"},
+    "rejection": {"k", "max_new_tokens", "epochs", "temperature", "max_prompts",
+                  "learning_rate", "batch_sequences"},
     "ppo": {"iterations", "batch_size", "minibatch_size", "micro_batch_size", "max_new_tokens",
             "eval_every", "patience", "max_eval_prompts"},
     "sampling": {"max_prompts", "max_new_tokens", "temperature"},
@@ -76,8 +78,9 @@ def test_demo_sizes():
     plan = plan_for_preset("demo")
     assert plan["reward"] == {"epochs": 2, "max_length": 256, "batch_pairs": 8,
                               "micro_batch_pairs": 8, "learning_rate": 5e-5}
-    assert plan["rejection"] == {"k": 4, "max_new_tokens": 96, "epochs": 1,
-                                 "temperature": 1.2, "max_prompts": 48}
+    assert plan["rejection"] == {"k": 4, "max_new_tokens": 96, "epochs": 2,
+                                 "temperature": 0.8, "max_prompts": 48,
+                                 "learning_rate": 2e-5, "batch_sequences": 8}
     assert {k: plan["ppo"][k] for k in ("iterations", "batch_size", "minibatch_size",
                                        "micro_batch_size", "eval_every", "patience")} == {
         "iterations": 4, "batch_size": 8, "minibatch_size": 4, "micro_batch_size": 4,
@@ -96,6 +99,8 @@ def test_recipe_preset_is_the_papers_sizes():
     assert plan["rejection"]["temperature"] == recipe.REJECTION_TEMPERATURE
     assert plan["rejection"]["k"] >= 10
     assert plan["rejection"]["epochs"] == recipe.SFT_EPOCHS
+    assert plan["rejection"]["learning_rate"] == recipe.SFT_LEARNING_RATE
+    assert plan["rejection"]["batch_sequences"] == recipe.SFT_BATCH_SEQUENCES
     assert plan["ppo"]["batch_size"] == recipe.PPO_BATCH
     assert plan["ppo"]["minibatch_size"] == recipe.PPO_MINIBATCH
     assert plan["ppo"]["iterations"] == recipe.PPO_ITERATIONS[0]
@@ -112,6 +117,8 @@ def test_restated_recipe_numbers_equal_paddock_training_recipe():
     assert plan_module.RM_LEARNING_RATE == recipe.RM_LEARNING_RATE
     assert plan_module.RM_BATCH_PAIRS == recipe.RM_BATCH_PAIRS
     assert plan_module.SFT_EPOCHS == recipe.SFT_EPOCHS
+    assert plan_module.SFT_LEARNING_RATE == recipe.SFT_LEARNING_RATE
+    assert plan_module.SFT_BATCH_SEQUENCES == recipe.SFT_BATCH_SEQUENCES
     assert plan_module.REJECTION_TEMPERATURE == recipe.REJECTION_TEMPERATURE
     assert plan_module.PPO_BATCH == recipe.PPO_BATCH
     assert plan_module.PPO_MINIBATCH == recipe.PPO_MINIBATCH
@@ -216,3 +223,18 @@ def test_a_sampling_pass_shows_as_progress_on_the_step():
     assert fraction == 0.25 and message == "sampled 12/48 responses (4 samples per prompt)"
     assert _describe({"event": "progress", "step": 3, "total_steps": 6, "loss": 0.5})[1] == (
         "step 3/6, loss 0.5000")
+
+
+def test_rejection_sampling_passes_its_sft_settings_to_the_trainer():
+    from paddock.training.policy.sft import SFTConfig
+    from paddock.workers.pipeline.steps import _sft_settings
+
+    for name in ("demo", "recipe"):
+        settings = dict(item.split("=", 1) for item in _sft_settings(
+            plan_for_preset(name)["rejection"]))
+        config = SFTConfig(model_path="m", output_dir="o",
+                           **{key: json.loads(value) for key, value in settings.items()})
+        assert config.batch_sequences == plan_for_preset(name)["rejection"]["batch_sequences"]
+        assert config.learning_rate == plan_for_preset(name)["rejection"]["learning_rate"]
+    # A plan stored before the SFT keys existed still runs, on SFTConfig's defaults.
+    assert _sft_settings({"epochs": 1}) == ["epochs=1"]

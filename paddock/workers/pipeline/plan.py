@@ -61,6 +61,8 @@ RM_EPOCHS = 1  # section 3.2.2: "training longer can lead to over-fitting"
 RM_LEARNING_RATE = 1e-5  # section 3.2.2 (5e-6 for 70B)
 RM_BATCH_PAIRS = 512  # section 3.2.2
 SFT_EPOCHS = 2  # section 3.1, also for the rejection-sampled data (section 3.2.3)
+SFT_LEARNING_RATE = 2e-5  # section 3.1
+SFT_BATCH_SEQUENCES = 64  # section 3.1
 REJECTION_TEMPERATURE = 1.2  # section 3.2.3: best at 10-100 samples was 1.2-1.3
 PPO_BATCH = 512  # section 3.2.3
 PPO_MINIBATCH = 64  # section 3.2.3: one gradient step per minibatch
@@ -78,8 +80,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "open_next_batch": True},
         "reward": {"epochs": 2, "max_length": 256, "batch_pairs": 8, "micro_batch_pairs": 8,
                    "learning_rate": 5e-5},
-        "rejection": {"k": 4, "max_new_tokens": 96, "epochs": 1,
-                      "temperature": REJECTION_TEMPERATURE, "max_prompts": 48},
+        # Temperature 0.8, not the paper's 1.2: at 1.2 SmolLM2-135M writes word salad, and
+        # SFT on the best of K nonsense answers made the policy worse (benchmarks/loop.py).
+        # The SFT batch is small so a few dozen prompts still make several steps.
+        "rejection": {"k": 4, "max_new_tokens": 96, "epochs": 2, "temperature": 0.8,
+                      "max_prompts": 48, "learning_rate": SFT_LEARNING_RATE,
+                      "batch_sequences": 8},
         "ppo": {"iterations": 4, "batch_size": 8, "minibatch_size": 4, "micro_batch_size": 4,
                 "max_new_tokens": 64, "eval_every": 2, "patience": 2, "max_eval_prompts": 16},
         "sampling": {"max_prompts": 32, "max_new_tokens": 128, "temperature": 0.7},
@@ -101,7 +107,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rejection": {"k": 10,  # the paper explored 10-100 samples per prompt
                       "max_new_tokens": 1024,  # ours
                       "epochs": SFT_EPOCHS, "temperature": REJECTION_TEMPERATURE,
-                      "max_prompts": 20000},  # ours: a cap, most batches have fewer
+                      "max_prompts": 20000,  # ours: a cap, most batches have fewer
+                      "learning_rate": SFT_LEARNING_RATE,
+                      "batch_sequences": SFT_BATCH_SEQUENCES},
         "ppo": {"iterations": PPO_ITERATIONS, "batch_size": PPO_BATCH,
                 "minibatch_size": PPO_MINIBATCH,
                 "micro_batch_size": 8,  # ours: accumulated to the minibatch of 64
@@ -251,7 +259,7 @@ def validate_plan(plan: dict[str, Any]) -> None:
     _multiple("reward", reward, "batch_pairs", "micro_batch_pairs")
     _check("rejection", plan["rejection"], {
         "k": "int>=2", "max_new_tokens": "int>0", "epochs": "int>0", "temperature": "num>0",
-        "max_prompts": "int>0"})
+        "max_prompts": "int>0", "learning_rate": "num>0", "batch_sequences": "int>0"})
     ppo = plan["ppo"]
     _check("ppo", ppo, {"iterations": "int>0", "batch_size": "int>0",
                         "minibatch_size": "int>0", "micro_batch_size": "int>0",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
@@ -389,6 +390,19 @@ def _training_prompts(ctx: StepContext, *, limit: int | None, salt: str) -> list
     return records
 
 
+def _sft_settings(plan: dict) -> list[str]:
+    """The SFT half of rejection sampling, from the plan (a plan stored before the SFT keys
+    existed gets SFTConfig's own defaults for them)."""
+    settings = [f"epochs={plan['epochs']}"]
+    if "learning_rate" in plan:
+        settings.append(f"learning_rate={json.dumps(plan['learning_rate'])}")
+    if "batch_sequences" in plan:
+        batch = int(plan["batch_sequences"])
+        settings += [f"batch_sequences={batch}",
+                     f"micro_batch_sequences={math.gcd(batch, 8)}"]  # divides the batch
+    return settings
+
+
 def rejection_sampling(ctx: StepContext) -> dict:
     plan = _plan(ctx, "rejection")
     policy = current_policy()
@@ -403,7 +417,7 @@ def rejection_sampling(ctx: StepContext) -> dict:
          "--k", str(plan["k"]), "--temperature", str(plan["temperature"]),
          "--max-new-tokens", str(plan["max_new_tokens"]),
          "--round", str(ctx.pipeline.pk), "--output", str(folder),
-         "--set", f"epochs={plan['epochs']}"],
+         *_repeated("--set", _sft_settings(plan))],
     )
     return {"model": done["output_dir"], "pool": done["pool"], "from": policy.version,
             "prompts": str(prompts), "prompt_count": count,
