@@ -132,6 +132,20 @@ def test_a_step_running_elsewhere_drops_the_duplicate_delivery(db, base_models):
     assert (row.state, row.worker, row.attempts) == (RunState.RUNNING, "gpu0@elsewhere", 0)
 
 
+def test_a_run_whose_plan_switches_off_the_last_step_still_succeeds(db):
+    batch = demo_batch_seed(repeats=1)
+    run = pipeline_start(batch, plan={"steps": {"open_next_batch": False}})
+    StepRun.objects.filter(pipeline=run).exclude(step="open_next_batch").update(
+        state=RunState.SUCCEEDED)
+    PipelineRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING)
+    calls = []
+    result = run_step(str(run.pk), "open_next_batch", lambda ctx: calls.append(1) or {},
+                      task_id="last", worker="test")
+    assert calls == [] and "skipped" in result
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED and run.finished_at is not None
+
+
 def test_a_failed_step_fails_the_run_with_the_error_and_a_rerun_resumes_there(db, base_models):
     from paddock.workers.pipeline.service import pipeline_rerun
 

@@ -127,6 +127,7 @@ def _claim(pipeline_id: str, step: str, *, task_id: str, worker: str) -> StepRun
             row.finished_at = now
             row.result = {"skipped": "switched off in the run's plan"}
             row.save(update_fields=["state", "finished_at", "result"])
+            _succeed_if_last(row, now)  # a plan may switch off the last step
             return row.result
         resumed = row.state == RunState.RUNNING
         row.state = RunState.RUNNING
@@ -154,10 +155,15 @@ def _finish(row: StepRun, *, result: dict, seconds: float) -> None:
             state=RunState.SUCCEEDED, progress=1.0, result=result, finished_at=now,
             heartbeat_at=now, message="done", seconds_inside=row.seconds_inside + seconds,
         )
-        if row.step == STEP_NAMES[-1]:
-            PipelineRun.objects.filter(pk=row.pipeline_id, state=RunState.RUNNING).update(
-                state=RunState.SUCCEEDED, finished_at=now
-            )
+        _succeed_if_last(row, now)
+
+
+def _succeed_if_last(row: StepRun, now) -> None:
+    """The run is done when its last step is, whether that step ran or was skipped."""
+    if row.step == STEP_NAMES[-1]:
+        PipelineRun.objects.filter(pk=row.pipeline_id, state=RunState.RUNNING).update(
+            state=RunState.SUCCEEDED, finished_at=now
+        )
 
 
 def _fail(row: StepRun, *, error: BaseException, seconds: float) -> None:
