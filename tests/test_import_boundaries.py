@@ -4,7 +4,9 @@
   it is plain torch + transformers, run on GPU workers, under torchrun or in a notebook.
 - The web process (``paddock.platform``, ``paddock.annotation``) never imports torch or
   transformers: checked statically over module-level imports, and at run time by loading
-  every URL's view in a fresh interpreter.
+  every URL's view in a fresh interpreter; nor ``paddock.training`` at all, not even
+  inside a function.
+- ``paddock.kernel`` (what every part shares) imports none of the parts and no framework.
 """
 
 import json
@@ -42,6 +44,23 @@ def test_web_modules_do_not_import_torch_at_module_level(part):
     graph = ImportGraph(PACKAGE, module_level_only=True)
     chains = graph.forbidden_paths(part, HEAVY | {"paddock.training"})
     assert not chains, f"{part} loads heavy ML code at import:\n" + format_chains(chains)
+
+
+@pytest.mark.parametrize("part", WEB_PARTS)
+def test_web_modules_never_reach_paddock_training_even_inside_a_function(part):
+    """What both sides need lives in paddock.kernel; a function-level import of
+    paddock.training in a web module would only hide the dependency from the test above."""
+    graph = ImportGraph(PACKAGE, module_level_only=False)
+    chains = graph.forbidden_paths(part, {"paddock.training"})
+    assert not chains, f"{part} reaches paddock.training:\n" + format_chains(chains)
+
+
+def test_the_kernel_imports_no_other_part_and_no_framework():
+    graph = ImportGraph(PACKAGE, module_level_only=False)
+    forbidden = HEAVY | {"django", "rest_framework", "celery", "kombu", "paddock.platform",
+                         "paddock.annotation", "paddock.workers", "paddock.training"}
+    chains = graph.forbidden_paths("paddock.kernel", forbidden)
+    assert not chains, "paddock.kernel depends on a part:\n" + format_chains(chains)
 
 
 def test_web_process_loads_no_ml_library_at_run_time():

@@ -189,7 +189,7 @@ if PRODUCTION and PADDOCK_RESPONSE_GENERATOR.rsplit(".", 1)[-1] in STAND_IN_GENE
 PADDOCK_ALLOW_TINY_MODELS = env_bool("PADDOCK_ALLOW_TINY_MODELS", False)
 
 # --- The weekly pipeline (paddock.workers.pipeline) -----------------------------------
-# Every model version the loop trains, numbered, with its lineage (paddock.training.registry).
+# Every model version the loop trains, numbered, with its lineage (paddock.kernel.registry).
 MODEL_REGISTRY_DIR = Path(env_str("PADDOCK_MODEL_REGISTRY_DIR", str(ARTIFACTS_DIR / "models")))
 # Checkpoints the loop starts from: the reward models' base, and the first policy.
 PADDOCK_REWARD_BASE_MODEL = env_str(

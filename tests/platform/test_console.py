@@ -432,7 +432,7 @@ def test_no_training_run_yet_is_said_plainly(client, manager, settings, tmp_path
 
 def test_reward_model_accuracy_per_strength_across_batches(client, manager, settings,
                                                           tmp_path):
-    from paddock.training.registry import REWARD_SAFETY, ModelRegistry
+    from paddock.kernel.registry import REWARD_SAFETY, ModelRegistry
     from paddock.training.reward.evaluation import ScoredPair, evaluate, file_stem, to_json
     from paddock.training.reward.pairs import PreferencePair, Turn
 
@@ -509,7 +509,7 @@ def _register_evaluated(registry, kind, tmp_path, *, key, batch, name, by_level,
 
 def test_reward_models_compare_like_with_like_per_axis_across_weeks(client, manager, settings,
                                                                     tmp_path):
-    from paddock.training.registry import REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
+    from paddock.kernel.registry import REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
     from paddock.workers.models import RunState, StepRun
     from tests.platform.test_console_pipelines import make_run
 

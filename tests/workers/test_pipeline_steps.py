@@ -28,8 +28,8 @@ from paddock.annotation.services.comparisons import (
     conversation_create,
 )
 from paddock.annotation.services.export import REASKED, held_out_comparisons
+from paddock.kernel.registry import POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
 from paddock.training.policy.cli import build_parser
-from paddock.training.registry import POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
 from paddock.workers.demo import demo_batch_seed
 from paddock.workers.models import PipelineRun, RunState, StepRun
 from paddock.workers.pipeline import steps

@@ -14,8 +14,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from paddock.annotation.models import Axis, BatchStatus
+from paddock.kernel.registry import POLICY, REWARD_HELPFULNESS, ModelRegistry
 from paddock.platform.accounts.models import Role
-from paddock.training.registry import POLICY, REWARD_HELPFULNESS, ModelRegistry
 from paddock.workers.models import RunState, StepRun
 from paddock.workers.pipeline.service import pipeline_start, pipeline_watch
 from paddock.workers.tasks.pipeline import STEP_TASKS

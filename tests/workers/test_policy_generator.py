@@ -6,7 +6,7 @@ import pytest
 
 from paddock.annotation.generation import default_variants
 from paddock.annotation.services.comparisons import TurnSpec
-from paddock.training.registry import POLICY, ModelRegistry
+from paddock.kernel.registry import POLICY, ModelRegistry
 from paddock.training.tiny import build_tiny_llama
 from paddock.workers.generation import NoPolicyRegistered, PolicyGenerator
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from paddock.annotation.generation import StandInGenerator, default_variants
 from paddock.annotation.models import Axis, Comparison
 from paddock.annotation.services.comparisons import TurnSpec
-from paddock.training.registry import POLICY, ModelRegistry
+from paddock.kernel.registry import POLICY, ModelRegistry
 from paddock.training.tiny import build_tiny_llama, is_tiny
 from paddock.workers.demo import (
     DEMO_LIVE_BATCH,

@@ -1,7 +1,7 @@
 """Reward-model accuracy per strength level, across batches, as training left it on disk.
 
 Training writes it; the console only reads it. Every reward model the loop trains is a
-version in the model registry (:mod:`paddock.training.registry`), whose record names the
+version in the model registry (:mod:`paddock.kernel.registry`), whose record names the
 batch it learned from, and ``python -m paddock.training.reward eval`` writes its
 evaluations as ``eval-<name>.json`` into ``<model>/eval/`` (the paper's table 8 layout:
 accuracy per strength level and overall). Nothing is invented: with no registered reward
@@ -32,6 +32,7 @@ from typing import Any
 from django.conf import settings
 
 from paddock.annotation.models import Batch, Strength
+from paddock.kernel.registry import REWARD_KINDS, ModelRegistry, RegistryError
 from paddock.platform.console.charts import Chart, Row, Series, line_chart
 
 NONE = "\N{EN DASH}"  # shown where a figure is undefined
@@ -219,11 +220,6 @@ def _axis_chart(axis: str, rows: tuple[EvaluationRow, ...]) -> Chart:
 def reward_model_table(root: Path | None = None) -> RewardModelTable:
     """Every evaluation of every registered reward model, oldest model first, and the
     like-with-like comparison per axis."""
-    # Imported here, not at module level: the web process keeps paddock.training out of
-    # its import graph (tests/test_import_boundaries.py). The registry itself is plain
-    # Python (json, fcntl), no torch.
-    from paddock.training.registry import REWARD_KINDS, ModelRegistry, RegistryError
-
     root = root or registry_root()
     registry = ModelRegistry(root)
     versions, unreadable, notes = [], [], []

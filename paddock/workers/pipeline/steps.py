@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -55,23 +55,23 @@ from paddock.annotation.services.export import (
     held_out_comparisons,
 )
 from paddock.annotation.services.importing import import_file
+from paddock.kernel.registry import (
+    POLICY,
+    REWARD_HELPFULNESS,
+    REWARD_SAFETY,
+    ModelRegistry,
+    ModelVersion,
+)
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
 from paddock.workers.pipeline.runner import StepContext
-
-if TYPE_CHECKING:
-    from paddock.training.registry import ModelVersion
 
 
 class StepError(RuntimeError):
     """A step cannot go on; the message says why and what to do."""
 
 
-def model_registry():
-    # Imported here: the web process imports this module (through the task declarations)
-    # and must not import paddock.training, even its torch-free parts.
-    from paddock.training.registry import ModelRegistry
-
+def model_registry() -> ModelRegistry:
     return ModelRegistry(settings.MODEL_REGISTRY_DIR)
 
 
@@ -248,9 +248,7 @@ def export(ctx: StepContext) -> dict:
 
 # --- reward models -------------------------------------------------------------------
 
-# The registry's kinds (paddock.training.registry.REWARD_HELPFULNESS, REWARD_SAFETY, POLICY).
-RM_KINDS = {"helpfulness": "reward-helpfulness", "safety": "reward-safety"}
-POLICY = "policy"
+RM_KINDS = {"helpfulness": REWARD_HELPFULNESS, "safety": REWARD_SAFETY}
 
 
 def _reward_base() -> str:

@@ -96,7 +96,7 @@ class Command(BaseCommand):
     def _register_policy(self, base: Path) -> None:
         """The base as the registry's first policy, so the generation workers answer with
         it at once; a registry whose newest policy is a tiny test model gets it on top."""
-        from paddock.training.registry import POLICY, ModelRegistry
+        from paddock.kernel.registry import POLICY, ModelRegistry
         from paddock.training.tiny import is_tiny
 
         registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paddock.training.registry import (
+from paddock.kernel.registry import (
     ModelRegistry,
     RegistryError,
     UnknownVersionError,
@@ -116,7 +116,7 @@ def test_bad_registrations_name_what_is_wrong(tmp_path):
 REGISTER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from paddock.training.registry import ModelRegistry
+    from paddock.kernel.registry import ModelRegistry
     root, source, start, keys = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
     time.sleep(max(0.0, start - time.time()))
     registry = ModelRegistry(root)
