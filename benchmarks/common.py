@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -137,3 +138,13 @@ def clear_redis_keys() -> None:
     keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+def shared_data(benchmark: str, needs: str = "hh-rlhf") -> Path:
+    """``../shared/data`` (or ``$PADDOCK_SHARED_DATA``), or exit naming what is missing."""
+    root = Path(__file__).resolve().parents[1]
+    path = Path(os.environ.get("PADDOCK_SHARED_DATA", root.parent / "shared" / "data"))
+    if not (path / needs).exists():
+        sys.exit(f"benchmarks.{benchmark}: {path / needs} is missing: the real data lives in "
+                 "../shared/data (set PADDOCK_SHARED_DATA to point elsewhere)")
+    return path

@@ -16,23 +16,12 @@ Side by side, in one run:
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from benchmarks.common import isolate_environment
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_data() -> Path:
-    path = Path(os.environ.get("PADDOCK_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    if not path.exists():
-        sys.exit(f"benchmarks.dedup: {path} is missing: the corpus is built from ../shared/data")
-    return path
+from benchmarks.common import isolate_environment, shared_data
 
 
 def pairs_of(left, right) -> set[tuple[int, int]]:
@@ -164,7 +153,7 @@ def main() -> None:
     Path(settings.ARTIFACTS_DIR).mkdir(parents=True, exist_ok=True)
     config = NearDedupConfig()
     print(f"building a corpus of {documents:,} documents ...", flush=True)
-    corpus = build_corpus(shared_data(), documents)
+    corpus = build_corpus(shared_data("dedup", needs=""), documents)
     truth, similarities = corpus.true_pairs(config.threshold)
     histogram = np.histogram(similarities, bins=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0001])[0]
     print(f"ground truth: {len(truth):,} pairs >= {config.threshold}", flush=True)

@@ -108,14 +108,6 @@ def say(message: str) -> None:
     print(f"[{time.perf_counter() - STARTED:7.1f} s] {message}", flush=True)
 
 
-def shared_data() -> Path:
-    path = Path(os.environ.get("PADDOCK_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    if not (path / "hh-rlhf").is_dir():
-        sys.exit(f"benchmarks.loop: {path}/hh-rlhf is missing: the real data lives in "
-                 "../shared/data (set PADDOCK_SHARED_DATA to point elsewhere)")
-    return path
-
-
 def bucket(pair) -> int:
     return pair.stable_hash % 10
 
@@ -570,7 +562,9 @@ def main() -> None:
                         help="a few prompts, one round, tiny token counts and judges")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    data_dir = shared_data()
+    from benchmarks.common import shared_data
+
+    data_dir = shared_data("loop")
 
     # --- bases
     import torch

