@@ -233,12 +233,16 @@ def test_each_rm_is_evaluated_on_its_axis_held_out_pairs_of_every_batch_so_far(
     db, make_user, fake_cli, tmp_path
 ):
     rater = make_user()
+
+    def evaluate(batch, number: int):
+        judge_all(batch, rater)
+        run = close_and_export(batch, FAST_PLAN)
+        for rm in ("helpfulness", "safety"):
+            set_result(run, f"train_{rm}_rm", {"path": str(tmp_path / f"{rm}-{number}")})
+        return run, steps.evaluate_rms(step_context(run, "evaluate_rms"))
+
     first = week("week 1", days_ago=7, helpful=20, safety=0)
-    judge_all(first, rater)
-    run1 = close_and_export(first, FAST_PLAN)
-    for rm in ("helpfulness", "safety"):
-        set_result(run1, f"train_{rm}_rm", {"path": str(tmp_path / f"{rm}-1")})
-    result1 = steps.evaluate_rms(step_context(run1, "evaluate_rms"))
+    run1, result1 = evaluate(first, 1)
 
     assert result1["helpfulness"]["eval_set"] == {"axis": "helpfulness", "batches": ["week 1"],
                                                   "pairs": 4}  # ceil(0.2 * 20)
@@ -247,11 +251,7 @@ def test_each_rm_is_evaluated_on_its_axis_held_out_pairs_of_every_batch_so_far(
     assert len(fake_cli.commands("eval")) == 1
 
     second = week("week 2", days_ago=0, helpful=10, safety=10)
-    judge_all(second, rater)
-    run2 = close_and_export(second, FAST_PLAN)
-    for rm in ("helpfulness", "safety"):
-        set_result(run2, f"train_{rm}_rm", {"path": str(tmp_path / f"{rm}-2")})
-    result2 = steps.evaluate_rms(step_context(run2, "evaluate_rms"))
+    _, result2 = evaluate(second, 2)
 
     helpful, safety = result2["helpfulness"]["eval_set"], result2["safety"]["eval_set"]
     held_out_2 = held_out_comparisons(second)
