@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from paddock.training.tiny import build_tiny_llama
+from tests.support.cli_runs import frozen_at_first_progress, stop_with_sigterm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +149,6 @@ def events_of(stdout: str) -> list[dict]:
 def test_sigterm_checkpoints_and_a_rerun_resumes_while_a_second_run_is_refused(tiny_model,
                                                                                tmp_path):
     import os
-    import signal
 
     from paddock.training.run_guard import LOCK_FILE
 
@@ -158,31 +158,14 @@ def test_sigterm_checkpoints_and_a_rerun_resumes_while_a_second_run_is_refused(t
             "--output", str(out), "--data", f"paddock={data}", "--set", "batch_pairs=2",
             "--set", "micro_batch_pairs=2", "--set", "max_length=48", "--set", 'bf16="no"']
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    try:
-        seen = []
-        for line in first.stdout:  # wait until it trains, then freeze it mid-run
-            seen.append(json.loads(line))
-            if seen[-1]["event"] == "progress":
-                first.send_signal(signal.SIGSTOP)
-                break
-        assert seen and seen[-1]["event"] == "progress", first.stderr.read()
-
+    with frozen_at_first_progress(argv, cwd=ROOT, env=env) as (first, seen):
         second = run_cli(*argv[3:])  # same folder, while the first one holds it
         assert second.returncode == 2
         assert second.stderr.strip().splitlines() == [
             f"paddock.training.reward: output folder {out} is in use by another run "
             f"(pid {first.pid}, lock file {out / LOCK_FILE})"]
         assert second.stdout == ""
-
-        first.send_signal(signal.SIGTERM)
-        first.send_signal(signal.SIGCONT)
-        rest, errors = first.communicate(timeout=120)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        rest, errors = stop_with_sigterm(first, timeout=120)
     assert first.returncode == 143, errors[-2000:]
     events = seen + events_of(rest)
     stopped = events[-1]

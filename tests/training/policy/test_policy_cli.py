@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from paddock.training.reward.config import RewardConfig
 from paddock.training.reward.pairs import PreferencePair, Turn
 from paddock.training.reward.trainer import RewardTrainer
 from paddock.training.tiny import build_tiny_llama
+from tests.support.cli_runs import frozen_at_first_progress, stop_with_sigterm
 
 
 @pytest.fixture(scope="module")
@@ -211,23 +211,8 @@ def cli_process(*argv) -> list:
 
 def interrupt_then_resume(argv: list, output: Path, counter: str, total: int):
     """Run, freeze at the first progress line, SIGTERM, check the stop, then rerun."""
-    first = subprocess.Popen(cli_process(*argv), env=ENV, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    try:
-        seen = []
-        for line in first.stdout:
-            seen.append(json.loads(line))
-            if seen[-1]["event"] == "progress":
-                first.send_signal(signal.SIGSTOP)
-                break
-        assert seen and seen[-1]["event"] == "progress", first.stderr.read()
-        first.send_signal(signal.SIGTERM)
-        first.send_signal(signal.SIGCONT)
-        rest, errors = first.communicate(timeout=300)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+    with frozen_at_first_progress(cli_process(*argv), env=ENV) as (first, seen):
+        rest, errors = stop_with_sigterm(first, timeout=300)
     assert first.returncode == 143, errors[-3000:]
     assert "Traceback" not in errors
     events = seen + [json.loads(line) for line in rest.splitlines()]
