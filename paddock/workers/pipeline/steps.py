@@ -378,11 +378,9 @@ def _previous_pool(ctx: StepContext) -> list[str]:
 
 
 def _training_prompts(ctx: StepContext, *, limit: int | None, salt: str) -> list[dict]:
-    """This batch's training prompts (never a held-out one), at most ``limit`` of them in
-    a fixed order drawn from the batch (the same on a re-run)."""
-    held_out = _held_out_ids(ctx)
-    records = [r for r in _read_jsonl(ctx.result_of("export")["prompts"])
-               if r["id"] not in held_out]
+    """This batch's training prompts (the export step left every held-out one out), at
+    most ``limit`` of them in a fixed order drawn from the batch (the same on a re-run)."""
+    records = _read_jsonl(ctx.result_of("export")["prompts"])
     if limit is not None and len(records) > limit:
         records = _ranked(records, f"{salt}:{ctx.pipeline.batch_id}")[:limit]
     return records
