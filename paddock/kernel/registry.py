@@ -39,6 +39,9 @@ REWARD_HELPFULNESS = "reward-helpfulness"
 REWARD_SAFETY = "reward-safety"
 KINDS = (POLICY, REWARD_HELPFULNESS, REWARD_SAFETY)
 REWARD_KINDS = (REWARD_HELPFULNESS, REWARD_SAFETY)
+# The annotation axis each reward model is trained for (Llama 2 paper, section 3.2.2).
+REWARD_KIND_BY_AXIS = {"helpfulness": REWARD_HELPFULNESS, "safety": REWARD_SAFETY}
+AXIS_BY_REWARD_KIND = {kind: axis for axis, kind in REWARD_KIND_BY_AXIS.items()}
 RECORD = "version.json"
 ARTIFACT = "model"
 _VERSION = re.compile(r"^(?P<kind>[a-z-]+)-(?P<number>\d{4,})$")

@@ -12,8 +12,8 @@ the helpfulness held-out set, the safety RM on the safety held-out set, each axi
 table and its own chart across weeks. Which held-out set an evaluation was measured on is
 its ``eval_set`` (``{"axis": "helpfulness"|"safety", "batches": [...], "pairs": N}``), read
 from the evaluation JSON's top level, else from the ``evaluate_rms`` step result that
-wrote that JSON (``result[rm]["eval_set"]`` or ``result["eval_set"]``, next to
-``result[rm]["json"]``). An evaluation without one cannot be placed: it is left out of the
+wrote that JSON (``result[rm]["eval_set"]``, next to ``result[rm]["json"]``). An
+evaluation without one cannot be placed: it is left out of the
 comparison with a note saying why, as is a file missing a figure; an RM measured on the
 other axis's set is listed apart. No file can make the page fail.
 
@@ -32,13 +32,18 @@ from typing import Any
 from django.conf import settings
 
 from paddock.annotation.models import Batch, Strength
-from paddock.kernel.registry import REWARD_KINDS, ModelRegistry, RegistryError
+from paddock.kernel.registry import (
+    AXIS_BY_REWARD_KIND,
+    REWARD_KIND_BY_AXIS,
+    REWARD_KINDS,
+    ModelRegistry,
+    RegistryError,
+)
 from paddock.platform.console.charts import Chart, Row, Series, line_chart
 
 NONE = "\N{EN DASH}"  # shown where a figure is undefined
 KIND_LABELS = {"reward-helpfulness": "Helpfulness", "reward-safety": "Safety"}
-KIND_AXES = {"reward-helpfulness": "helpfulness", "reward-safety": "safety"}
-AXES = ("helpfulness", "safety")
+AXES = tuple(REWARD_KIND_BY_AXIS)
 AXIS_LABELS = {"helpfulness": "Helpfulness", "safety": "Safety"}
 EVALUATE_STEP = "evaluate_rms"
 # The chart's lines: the strength levels strongest first, then the average (table 8).
@@ -157,15 +162,11 @@ def step_eval_sets() -> dict[str, EvalSet]:
     for result in results:
         if not isinstance(result, dict):
             continue
-        shared = result.get("eval_set")
         for rm in AXES:
             entry = result.get(rm)
             if not isinstance(entry, dict) or not isinstance(entry.get("json"), str):
                 continue
-            candidates = [entry.get("eval_set")]
-            if isinstance(shared, dict):
-                candidates += [shared.get(rm), shared]
-            eval_set = next((s for s in map(_eval_set, candidates) if s is not None), None)
+            eval_set = _eval_set(entry.get("eval_set"))
             if eval_set is not None:
                 found[_key(entry["json"])] = eval_set
     return found
@@ -250,7 +251,7 @@ def reward_model_table(root: Path | None = None) -> RewardModelTable:
                     created_at=version.created_at[:16].replace("T", " "),
                     evaluation=str(data.get("name", path.stem)),
                     n=_count(data.get("n", 0), "n"), accuracy=accuracy, levels=levels,
-                    model_axis=KIND_AXES.get(version.kind), eval_set=eval_set,
+                    model_axis=AXIS_BY_REWARD_KIND.get(version.kind), eval_set=eval_set,
                 ))
             except (OSError, ValueError, TypeError, AttributeError) as error:
                 unreadable.append(f"{path}: {error}")

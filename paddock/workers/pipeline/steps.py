@@ -55,13 +55,7 @@ from paddock.annotation.services.export import (
     held_out_comparisons,
 )
 from paddock.annotation.services.importing import import_file
-from paddock.kernel.registry import (
-    POLICY,
-    REWARD_HELPFULNESS,
-    REWARD_SAFETY,
-    ModelRegistry,
-    ModelVersion,
-)
+from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelRegistry, ModelVersion
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
 from paddock.workers.pipeline.runner import StepContext
@@ -248,7 +242,7 @@ def export(ctx: StepContext) -> dict:
 
 # --- reward models -------------------------------------------------------------------
 
-RM_KINDS = {"helpfulness": REWARD_HELPFULNESS, "safety": REWARD_SAFETY}
+RM_KINDS = REWARD_KIND_BY_AXIS  # axis -> the registry's kind
 
 
 def _reward_base() -> str:
