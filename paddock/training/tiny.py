@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from paddock.kernel.origin import write_origin
+
 DEFAULT_CORPUS = (
     "The tide rises and falls twice a day because of the moon.",
     "Water boils at one hundred degrees Celsius at sea level.",
@@ -67,37 +69,6 @@ def build_tiny_llama(directory: str | Path, *, corpus: Iterable[str] = DEFAULT_C
     model = LlamaForCausalLM(config)
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
-    mark_tiny(directory)
+    write_origin(directory, model="tiny random Llama", licence="none (random weights)",
+                 tiny=True)
     return directory
-
-
-TINY_MARKER = "paddock_origin.json"
-
-
-def mark_tiny(directory: str | Path) -> None:
-    """Label a folder as a tiny random model, so nothing serves its text to people."""
-    import json
-
-    (Path(directory) / TINY_MARKER).write_text(json.dumps(
-        {"model": "tiny random Llama", "tiny": True, "licence": "none (random weights)"},
-        indent=2) + "\n", encoding="utf-8")
-
-
-def is_tiny(directory: str | Path) -> bool:
-    """Whether a checkpoint folder holds a tiny random model: its marker, or (folders built
-    before the marker existed) a Llama config of toy size."""
-    import json
-
-    directory = Path(directory)
-    try:
-        origin = json.loads((directory / TINY_MARKER).read_text(encoding="utf-8"))
-        if isinstance(origin, dict) and "tiny" in origin:
-            return bool(origin["tiny"])
-    except (OSError, ValueError):
-        pass
-    try:
-        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (config.get("model_type") == "llama" and config.get("hidden_size", 1 << 30) <= 128
-            and config.get("vocab_size", 1 << 30) <= 1024)

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from paddock.annotation.generation import Variant
 from paddock.annotation.services.comparisons import ResponseSpec, TurnSpec
+from paddock.kernel.origin import is_tiny
 from paddock.kernel.registry import POLICY, UnknownVersionError
 
 MAX_NEW_TOKENS = 256
@@ -41,7 +42,6 @@ class PolicyGenerator:
     def _path(self, version: str) -> tuple[str, str]:
         from django.conf import settings
 
-        from paddock.training.tiny import is_tiny
         from paddock.workers.pipeline.steps import model_registry
 
         registry = model_registry()

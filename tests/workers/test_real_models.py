@@ -14,8 +14,9 @@ from django.core.management import call_command
 from paddock.annotation.generation import StandInGenerator, default_variants
 from paddock.annotation.models import Axis, Comparison
 from paddock.annotation.services.comparisons import TurnSpec
+from paddock.kernel.origin import ORIGIN_FILE, is_tiny
 from paddock.kernel.registry import POLICY, ModelRegistry
-from paddock.training.tiny import build_tiny_llama, is_tiny
+from paddock.training.tiny import build_tiny_llama
 from paddock.workers.demo import (
     DEMO_LIVE_BATCH,
     LIVE_HELPFUL,
@@ -40,7 +41,7 @@ def test_smollm2_becomes_a_plain_checkpoint_with_its_licence(smollm2):
     config = json.loads((smollm2 / "config.json").read_text())
     assert "quantization_config" not in config  # loads as an ordinary float checkpoint
     assert config["model_type"] == "llama" and config["num_hidden_layers"] == 30
-    origin = json.loads((smollm2 / "paddock_origin.json").read_text())
+    origin = json.loads((smollm2 / ORIGIN_FILE).read_text())
     assert origin["licence"] == "Apache-2.0" and origin["model"] == "SmolLM2-135M-Instruct"
     assert not is_tiny(smollm2)
     model = LlamaForCausalLM.from_pretrained(smollm2)
@@ -72,7 +73,7 @@ def test_bootstrap_registers_smollm2_and_replaces_a_tiny_demo_model(smollm2, set
     assert "moved the tiny test model" in text
     newest = registry.latest(POLICY)
     assert newest.version == "policy-0002" and not is_tiny(newest.path)
-    assert (newest.path / "paddock_origin.json").is_file()
+    assert (newest.path / ORIGIN_FILE).is_file()
     reward_base = tmp_path / "base" / "reward-base"
     assert json.loads((reward_base / "config.json").read_text())["model_type"] == "bert"
     assert "kept" in again.getvalue() and "policy: registered" not in again.getvalue()

@@ -24,6 +24,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from paddock.kernel.origin import ORIGIN_FILE, is_tiny
+from paddock.kernel.registry import POLICY, ModelRegistry
+
 DEMO_CORPUS = (
     "How do tides work? The moon pulls the oceans, so the water rises and falls twice a day.",
     "Water boils at one hundred degrees Celsius at sea level, and lower on a mountain.",
@@ -73,7 +76,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: built a tiny Llama at {path} (tests only)")
 
     def _real(self, name: str, path: Path, build, model: str) -> None:
-        from paddock.training.tiny import is_tiny
 
         if (path / "config.json").is_file():
             if not is_tiny(path):
@@ -91,13 +93,11 @@ class Command(BaseCommand):
         self.stdout.flush()
         build(path)
         self.stdout.write(f"{name}: {model} at {path} (Apache-2.0; origin in "
-                          f"{path / 'paddock_origin.json'})")
+                          f"{path / ORIGIN_FILE})")
 
     def _register_policy(self, base: Path) -> None:
         """The base as the registry's first policy, so the generation workers answer with
         it at once; a registry whose newest policy is a tiny test model gets it on top."""
-        from paddock.kernel.registry import POLICY, ModelRegistry
-        from paddock.training.tiny import is_tiny
 
         registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
         latest = registry.latest(POLICY)
@@ -107,5 +107,5 @@ class Command(BaseCommand):
         key = BOOTSTRAP_POLICY_KEY if latest is None else f"bootstrap:{base.resolve()}"
         version = registry.register(POLICY, base, key=key, batch=None,
                                     data_manifest={"base": str(base)},
-                                    metrics={"origin": "paddock_origin.json"})
+                                    metrics={"origin": ORIGIN_FILE})
         self.stdout.write(f"policy: registered {base} as {version.version}")
