@@ -572,3 +572,17 @@ def test_real_hh_rlhf_first_record_of_helpful_base():
     )
     assert first.chosen.startswith("To be honest, I don\N{RIGHT SINGLE QUOTATION MARK}t know")
     assert first.rejected.endswith("maybe this will help you figure it out?")
+
+
+def test_a_prompt_has_one_id_whatever_its_spelling_of_quotes_dashes_case_and_spaces():
+    from paddock.annotation.importers import prompt_id
+
+    def one(text: str) -> str:
+        return prompt_id([{"role": "user", "content": text}])
+
+    plain = one("Don't you know \"green\" tea - and oolong...?")
+    assert one("Don\u2019t  you KNOW \u201cgreen\u201d tea \u2014 and oolong\u2026?") == plain
+    assert one("Don\u2019t you know \u201cgreen\u201d tea \u2013 and oolong...?") == plain
+    assert one("Don't you know green tea - and oolong...?") != plain  # quotes are content
+    assert prompt_id([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "A"},
+                      {"role": "user", "content": "More"}]) != one("Hi")  # the thread counts
