@@ -9,8 +9,8 @@ function (broker hops, claims, heartbeats, result passing). Target: under 5%.
 
 ``--models real`` runs the cycle ``make run`` offers instead: SmolLM2-135M-Instruct as the
 policy, MiniLM as the reward base, the ``demo`` plan preset; it writes
-``results/weekly_cycle_demo.json``, the figure the README gives for **Run the weekly cycle
-now** on 2 cores.
+``results/weekly_cycle_demo.json`` (the time **Run the weekly cycle now** takes on the demo
+batch).
 
     python -m benchmarks.weekly_cycle [--quick] [--models tiny|real]
 """
