@@ -20,7 +20,12 @@ BENCHMARKS = sorted(
 
 NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle", "sustained_load",
                   "loop"}
-NEEDS_SHARED_DATA = {"reward_model", "reward_throughput", "loop"}
+# What each benchmark reads from ../shared/data ("": the whole folder).
+NEEDS_SHARED_DATA = {
+    "reward_model": ("hh-rlhf",), "reward_throughput": ("hh-rlhf",),
+    "loop": ("hh-rlhf", "oasst-en-100-trees"), "dedup": ("",),
+    "pii": ("presidio-synth-pii", "web-c4-sample"),
+}
 NEEDS_CHROMIUM = {"ui"}
 
 
@@ -38,8 +43,8 @@ def postgres_answers() -> bool:
 def test_benchmark_runs_in_quick_mode(script):
     if script.stem in NEEDS_POSTGRES and not postgres_answers():
         skip_or_fail(f"{script.stem} runs against PostgreSQL at 127.0.0.1:5432, which is down")
-    if script.stem in NEEDS_SHARED_DATA:
-        shared_data("hh-rlhf")
+    for dataset in NEEDS_SHARED_DATA.get(script.stem, ()):
+        shared_data(dataset)
     if script.stem in NEEDS_CHROMIUM and (reason := _chromium.missing()):
         skip_or_fail(reason)
     result = subprocess.run(
