@@ -75,7 +75,7 @@ def run_datasketch_redis(minhashes, threshold: float, num_perm: int, redis_url: 
 
 
 def run_paddock_single(texts, config, shard_size: int):
-    from paddock.platform.curation.core.near_dedup import WorkDir, load_edges, run_single_process
+    from paddock.curation.core.near_dedup import WorkDir, load_edges, run_single_process
 
     with tempfile.TemporaryDirectory() as directory:
         start = time.perf_counter()
@@ -90,9 +90,9 @@ def run_paddock_workers(texts, config, shard_size: int, workers: int):
     import redis
     from django.conf import settings
 
+    from paddock.curation.core.near_dedup import WorkDir, cluster, load_edges
+    from paddock.curation.core.redis_bands import RedisBandStore
     from paddock.platform.celery import app
-    from paddock.platform.curation.core.near_dedup import WorkDir, cluster, load_edges
-    from paddock.platform.curation.core.redis_bands import RedisBandStore
     from paddock.workers.tasks.near_dedup import near_dedup_canvas
     from tests.support.celery_worker import WorkerProcess, worker_environment
 
@@ -147,7 +147,7 @@ def main() -> None:
     from django.conf import settings
 
     from benchmarks.common import write_results
-    from paddock.platform.curation.core.near_dedup import NearDedupConfig
+    from paddock.curation.core.near_dedup import NearDedupConfig
     from tests.support.near_dup_corpus import build_corpus, precision_recall
 
     Path(settings.ARTIFACTS_DIR).mkdir(parents=True, exist_ok=True)

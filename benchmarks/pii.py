@@ -1,7 +1,7 @@
 """PII detectors: precision and recall per type on labelled data, throughput on web text.
 
 Quality: Presidio's synthetic PII sentences (../shared/data/presidio-synth-pii), matched by
-type and overlap (see ``paddock.platform.curation.core.pii.evaluate``). Throughput:
+type and overlap (see ``paddock.curation.core.pii.evaluate``). Throughput:
 ``count_pii`` over the 300-document C4 sample, repeated to a few MB, on one core.
 
     python -m benchmarks.pii [--quick]
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import write_results
-from paddock.platform.curation.core.pii import (
+from paddock.curation.core.pii import (
     GoldSpan,
     PiiType,
     count_pii,

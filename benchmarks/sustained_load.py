@@ -147,7 +147,7 @@ def main() -> None:
         cpu = cpu_per_request(before, cpu_seconds(server_pid=server.pid), stats.requests)
 
         from paddock.annotation.models import Judgement
-        from paddock.platform.curation.models import CurationRun
+        from paddock.curation.models import CurationRun
         from paddock.workers.models import Job
 
         duplicated = (Judgement.objects.filter(skipped=False)

@@ -379,8 +379,8 @@ def _records(
 ) -> Iterator[_Parsed | ImportProblem]:
     # Imported here, not at module level: the curation package's __init__ loads the Celery
     # app and with it Django, which a parser of files has no need of at import.
-    from paddock.platform.curation.core.documents import CurationInputError
-    from paddock.platform.curation.core.readers import (
+    from paddock.curation.core.documents import CurationInputError
+    from paddock.curation.core.readers import (
         DamagedStreamError,
         open_binary,
     )

@@ -1,4 +1,4 @@
-"""The Django project: settings, URLs, the Celery app, accounts and roles, curation.
+"""The Django project: settings, URLs, the Celery app, accounts and roles, health, errors.
 
 Importing the Celery app here (Django's convention) makes ``@shared_task`` bind to it in
 every process, web and worker alike.

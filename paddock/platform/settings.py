@@ -65,7 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "paddock.platform.accounts",
     "paddock.platform.health",
-    "paddock.platform.curation",
+    "paddock.curation",
+    "paddock.console",
     "paddock.workers",
     "paddock.annotation",
 ]

@@ -14,8 +14,8 @@ urlpatterns = [
     path("accounts/login/", account_views.login, name="login"),  # failed attempts limited
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("annotate/", include("paddock.annotation.urls")),
-    path("manage/", include("paddock.platform.console.urls")),
-    path("manage/curation/", include("paddock.platform.curation.urls")),
+    path("manage/", include("paddock.console.urls")),
+    path("manage/curation/", include("paddock.curation.urls")),
     path("api/v1/annotation/", include("paddock.annotation.api.urls")),
     path("api/v1/jobs/<uuid:pk>", JobDetail.as_view(), name="api-job"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

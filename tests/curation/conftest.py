@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from paddock.platform.curation.services.ingest import source_ingest
+from paddock.curation.services.ingest import source_ingest
 from tests.support.shared_data import shared_data
 
 

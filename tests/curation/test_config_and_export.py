@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from paddock.platform.curation.core.config import CurationConfig, ExportConfig
-from paddock.platform.curation.core.export import ExportRecord, copies, write_export
-from paddock.platform.curation.core.pii import PiiType
+from paddock.curation.core.config import CurationConfig, ExportConfig
+from paddock.curation.core.export import ExportRecord, copies, write_export
+from paddock.curation.core.pii import PiiType
 
 
 def test_config_round_trips_through_json_and_names_every_section():

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from paddock.platform.curation.core.config import CurationConfig, ExportConfig
-from paddock.platform.curation.core.near_dedup import NearDedupConfig
-from paddock.platform.curation.models import CurationRun, DroppedDocument, RunStatus
-from paddock.platform.curation.services import runs
+from paddock.curation.core.config import CurationConfig, ExportConfig
+from paddock.curation.core.near_dedup import NearDedupConfig
+from paddock.curation.models import CurationRun, DroppedDocument, RunStatus
+from paddock.curation.services import runs
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.tasks.curation import run_pipeline
 
@@ -81,7 +81,7 @@ def test_a_failing_finishing_stage_fails_the_run_with_the_error(real_sources, cu
 def test_a_failing_shard_task_fails_the_run_through_the_errback(real_sources, curation_workers):
     from django.conf import settings
 
-    from paddock.platform.curation.core.near_dedup import WorkDir
+    from paddock.curation.core.near_dedup import WorkDir
     from paddock.workers.tasks.curation import run_canvas
 
     run = runs.run_create(name="broken shard", sources=real_sources[:1], config=CONFIG)

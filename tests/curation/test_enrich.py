@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paddock.platform.curation.core.enrich import detect_language, registered_domain
-from paddock.platform.curation.core.readers import read_documents
+from paddock.curation.core.enrich import detect_language, registered_domain
+from paddock.curation.core.readers import read_documents
 from tests.support.shared_data import shared_data
 
 ENGLISH = (

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash
 
-from paddock.platform.curation.core import minhash
-from paddock.platform.curation.core.near_dedup import (
+from paddock.curation.core import minhash
+from paddock.curation.core.near_dedup import (
     MemoryBandStore,
     NearDedupConfig,
     WorkDir,
@@ -15,7 +15,7 @@ from paddock.platform.curation.core.near_dedup import (
     load_edges,
     run_single_process,
 )
-from paddock.platform.curation.core.normalize import normalize_text
+from paddock.curation.core.normalize import normalize_text
 from tests.support.near_dup_corpus import (
     build_corpus,
     exact_jaccard,

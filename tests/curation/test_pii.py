@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from benchmarks.pii import load_presidio_samples
-from paddock.platform.curation.core.pii import (
+from paddock.curation.core.pii import (
     PRIORITY,
     PiiSpan,
     PiiType,

@@ -6,9 +6,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from paddock.platform.curation.core.config import CurationConfig, ExportConfig
-from paddock.platform.curation.core.documents import CurationInputError
-from paddock.platform.curation.models import (
+from paddock.curation.core.config import CurationConfig, ExportConfig
+from paddock.curation.core.documents import CurationInputError
+from paddock.curation.models import (
     Document,
     DomainAction,
     DomainRule,
@@ -19,8 +19,8 @@ from paddock.platform.curation.models import (
     SiteReport,
     Source,
 )
-from paddock.platform.curation.services import runs
-from paddock.platform.curation.services.ingest import source_ingest
+from paddock.curation.services import runs
+from paddock.curation.services.ingest import source_ingest
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from paddock.platform.curation.core import readers
-from paddock.platform.curation.core.documents import CurationInputError, RawDocument, ReadProblem
-from paddock.platform.curation.core.readers import (
+from paddock.curation.core import readers
+from paddock.curation.core.documents import CurationInputError, RawDocument, ReadProblem
+from paddock.curation.core.readers import (
     file_fingerprint,
     guess_format,
     open_binary,

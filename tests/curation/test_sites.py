@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from paddock.platform.curation.core.pii import PiiType
-from paddock.platform.curation.core.sites import (
+from paddock.curation.core.pii import PiiType
+from paddock.curation.core.sites import (
     DomainList,
     PiiFilterConfig,
     Reason,

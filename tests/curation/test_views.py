@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from paddock.curation.models import CurationRun, DomainRule, RunStatus
+from paddock.curation.services import runs
 from paddock.platform.accounts.models import Role
-from paddock.platform.curation.models import CurationRun, DomainRule, RunStatus
-from paddock.platform.curation.services import runs
 from paddock.workers.models import Job
 
 pytestmark = pytest.mark.django_db

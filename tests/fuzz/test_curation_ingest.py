@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paddock.platform.curation.core.documents import RawDocument
-from paddock.platform.curation.core.readers import read_documents
-from paddock.platform.curation.models import Document, IngestProblem, Source, SourceStatus
-from paddock.platform.curation.services.ingest import source_ingest
+from paddock.curation.core.documents import RawDocument
+from paddock.curation.core.readers import read_documents
+from paddock.curation.models import Document, IngestProblem, Source, SourceStatus
+from paddock.curation.services.ingest import source_ingest
 from tests.fuzz.strategies import FUZZ_DB, files_of, json_values, nasty_text, near, plain_keys
 
 # Values stored in text and JSON columns are drawn without lone surrogates here (the tests
@@ -88,7 +88,7 @@ def test_a_failed_ingest_is_marked_failed_with_its_error(db, tmp_path, monkeypat
     def refused(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr("paddock.platform.curation.services.ingest._flush", refused)
+    monkeypatch.setattr("paddock.curation.services.ingest._flush", refused)
     with pytest.raises(DatabaseError):
         ingest_one(tmp_path, b'{"text": "hello"}')
     source = Source.objects.get(name="one")

@@ -1,6 +1,6 @@
 """Property tests for the curation ingest readers (JSONL, lines, text folders, WARC, WET).
 
-The contract (paddock.platform.curation.core.readers): a reader yields documents and
+The contract (paddock.curation.core.readers): a reader yields documents and
 ReadProblems naming file and place, goes on after a bad record, never raises for one, and
 never yields part of a document. A damaged compressed stream ends the source with one
 problem, keeping what came before.
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from paddock.platform.curation.core.documents import RawDocument, ReadProblem
-from paddock.platform.curation.core.readers import read_documents
+from paddock.curation.core.documents import RawDocument, ReadProblem
+from paddock.curation.core.readers import read_documents
 from tests.fuzz.strategies import (
     FUZZ,
     files_of,

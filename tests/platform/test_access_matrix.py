@@ -34,14 +34,14 @@ from rest_framework.authtoken.models import Token
 
 from paddock.annotation.models import Assignment, Judgement
 from paddock.annotation.services.assignment import next_assignment, submit_judgement
-from paddock.platform.accounts.models import Role
-from paddock.platform.curation.models import (
+from paddock.curation.models import (
     DomainRule,
     Source,
     SourceFormat,
     SourceStatus,
 )
-from paddock.platform.curation.services import runs as curation_runs
+from paddock.curation.services import runs as curation_runs
+from paddock.platform.accounts.models import Role
 from paddock.workers.models import Job, PipelineRun
 from tests.annotation.factories import make_batch, make_comparisons
 from tests.platform.test_console import CONSOLE_URLS

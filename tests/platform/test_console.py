@@ -24,8 +24,7 @@ from paddock.annotation.services.assignment import (
     submit_judgement,
 )
 from paddock.annotation.services.export import export_batch
-from paddock.platform.accounts.models import Role
-from paddock.platform.console.charts import (
+from paddock.console.charts import (
     Row,
     Series,
     axis_ticks,
@@ -33,6 +32,7 @@ from paddock.platform.console.charts import (
     column_chart,
     line_chart,
 )
+from paddock.platform.accounts.models import Role
 from paddock.workers.jobs import job_succeed
 from paddock.workers.models import Job, JobState, PipelineRun
 from tests.annotation.factories import make_batch, make_comparisons
@@ -77,7 +77,7 @@ EXPECTED = {
 
 def test_every_console_url_is_classified_for_roles():
     """A new console page must say who may open it: add it to CONSOLE_URLS."""
-    from paddock.platform.console.urls import app_name, urlpatterns
+    from paddock.console.urls import app_name, urlpatterns
 
     names = {f"{app_name}:{pattern.name}" for pattern in urlpatterns}
     classified = {name for _method, name, *_ in CONSOLE_URLS}

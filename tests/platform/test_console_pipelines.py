@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from paddock.annotation.models import BatchStatus
+from paddock.console.pipelines import result_figures
 from paddock.platform.accounts.models import Role
-from paddock.platform.console.pipelines import result_figures
 from paddock.workers.models import PipelineRun, RunState, StepRun
 from paddock.workers.pipeline.plan import STEP_NAMES, STEPS
 from tests.annotation.factories import make_batch

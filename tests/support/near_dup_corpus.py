@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-from paddock.platform.curation.core.normalize import normalize_text
+from paddock.curation.core.normalize import normalize_text
 
 # The same tokens as paddock's byte-level tokeniser: runs of ASCII letters and digits or
 # non-ASCII characters, after normalisation.

@@ -51,7 +51,7 @@ from paddock.annotation.models import (
     Turn,
     safety_bin,
 )
-from paddock.platform.progress import Progress, no_progress
+from paddock.kernel.progress import Progress, no_progress
 
 CHUNK = 2000
 KINDS = ("preferences", "raw")

@@ -32,8 +32,8 @@ from paddock.annotation.services.comparisons import (
     comparison_create,
     conversation_create,
 )
-from paddock.platform.curation.core.readers import file_fingerprint
-from paddock.platform.progress import Progress, no_progress
+from paddock.curation.core.readers import file_fingerprint
+from paddock.kernel.progress import Progress, no_progress
 
 CHUNK = 500
 KEPT_PROBLEMS = 1000

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from celery.result import AsyncResult
 
-from paddock.platform.curation.models import CurationRun, Stage
-from paddock.platform.curation.services import runs
-from paddock.platform.curation.services.ingest import source_ingest
+from paddock.curation.models import CurationRun, Stage
+from paddock.curation.services import runs
+from paddock.curation.services.ingest import source_ingest
 from paddock.workers.declare import paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
@@ -64,7 +64,7 @@ def finish_run(run_id: int) -> dict:
     reporter = runs.RunReporter(run)
     try:
         if Stage.NEAR.value not in run.completed_stages:
-            from paddock.platform.curation.core.near_dedup import WorkDir
+            from paddock.curation.core.near_dedup import WorkDir
 
             runs.near_record(run, WorkDir(runs.work_dir(run)))
         runs.stage_pii(run, reporter)

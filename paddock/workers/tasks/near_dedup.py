@@ -10,8 +10,8 @@ import redis
 from celery import chain, group
 from django.conf import settings
 
-from paddock.platform.curation.core.near_dedup import WorkDir, index_shard, join_chunk
-from paddock.platform.curation.core.redis_bands import RedisBandStore
+from paddock.curation.core.near_dedup import WorkDir, index_shard, join_chunk
+from paddock.curation.core.redis_bands import RedisBandStore
 from paddock.workers.declare import RetryPolicy, paddock_task
 from paddock.workers.queues import Queue
 

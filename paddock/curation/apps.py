@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class CurationConfig(AppConfig):
-    name = "paddock.platform.curation"
+    name = "paddock.curation"
     label = "curation"
     verbose_name = "Curation"

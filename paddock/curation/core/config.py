@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from paddock.platform.curation.core.near_dedup import NearDedupConfig
-from paddock.platform.curation.core.pii import PiiType
-from paddock.platform.curation.core.sites import PiiFilterConfig
+from paddock.curation.core.near_dedup import NearDedupConfig
+from paddock.curation.core.pii import PiiType
+from paddock.curation.core.sites import PiiFilterConfig
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from paddock.annotation.models import (
 )
 from paddock.annotation.services.export import pseudonym
 from paddock.annotation.services.quality import batch_quality
-from paddock.platform.console.charts import Chart, Row, Series, bar_chart, column_chart
+from paddock.console.charts import Chart, Row, Series, bar_chart, column_chart
 
 NONE = "\N{EN DASH}"  # shown where a figure is undefined
 MAX_DAYS = 42  # judgements per day: the last six weeks of a batch at most

@@ -32,6 +32,7 @@ from typing import Any
 from django.conf import settings
 
 from paddock.annotation.models import Batch, Strength
+from paddock.console.charts import Chart, Row, Series, line_chart
 from paddock.kernel.registry import (
     AXIS_BY_REWARD_KIND,
     REWARD_KIND_BY_AXIS,
@@ -39,7 +40,6 @@ from paddock.kernel.registry import (
     ModelRegistry,
     RegistryError,
 )
-from paddock.platform.console.charts import Chart, Row, Series, line_chart
 
 NONE = "\N{EN DASH}"  # shown where a figure is undefined
 KIND_LABELS = {"reward-helpfulness": "Helpfulness", "reward-safety": "Safety"}

@@ -24,17 +24,17 @@ from django.db.models import Count
 from django.utils import timezone
 
 import paddock
-from paddock.platform.curation.core.config import CurationConfig
-from paddock.platform.curation.core.export import ExportRecord, copies, write_export
-from paddock.platform.curation.core.near_dedup import WorkDir, cluster, run_single_process
-from paddock.platform.curation.core.pii import PiiType
-from paddock.platform.curation.core.sites import (
+from paddock.curation.core.config import CurationConfig
+from paddock.curation.core.export import ExportRecord, copies, write_export
+from paddock.curation.core.near_dedup import WorkDir, cluster, run_single_process
+from paddock.curation.core.pii import PiiType
+from paddock.curation.core.sites import (
     DomainList,
     SiteStats,
     decide_site,
     starter_blocklist,
 )
-from paddock.platform.curation.models import (
+from paddock.curation.models import (
     CurationRun,
     Document,
     DomainAction,
@@ -48,7 +48,7 @@ from paddock.platform.curation.models import (
     SourceStatus,
     Stage,
 )
-from paddock.platform.progress import Progress
+from paddock.kernel.progress import Progress
 
 STAGES = [Stage.QUALITY, Stage.EXACT, Stage.NEAR, Stage.PII, Stage.EXPORT]
 BATCH = 2000

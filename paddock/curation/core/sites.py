@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from paddock.platform.curation.core.pii import PiiType
+from paddock.curation.core.pii import PiiType
 
 STARTER_BLOCKLIST = "people_search_domains.txt"
 
@@ -126,7 +126,7 @@ def starter_blocklist() -> DomainList:
     the detectors measure on the pages a crawl happened to fetch.
     """
     data = (
-        resources.files("paddock.platform.curation.core")
+        resources.files("paddock.curation.core")
         .joinpath("data")
         .joinpath(STARTER_BLOCKLIST)
     )

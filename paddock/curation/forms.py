@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from paddock.platform.curation.models import DomainAction, Source, SourceFormat, SourceStatus
+from paddock.curation.models import DomainAction, Source, SourceFormat, SourceStatus
 
 
 class IngestForm(forms.Form):

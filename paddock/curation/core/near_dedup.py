@@ -43,9 +43,9 @@ from typing import Protocol
 import numpy as np
 from numba import njit
 
-from paddock.platform.curation.core import minhash
-from paddock.platform.curation.core.normalize import normalize_text
-from paddock.platform.progress import Progress, no_progress
+from paddock.curation.core import minhash
+from paddock.curation.core.normalize import normalize_text
+from paddock.kernel.progress import Progress, no_progress
 
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
 PLAN_FILE = "plan.json"

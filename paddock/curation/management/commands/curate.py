@@ -18,11 +18,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from paddock.platform.curation.core.config import CurationConfig
-from paddock.platform.curation.core.documents import CurationInputError
-from paddock.platform.curation.models import CurationRun, Source, SourceFormat, Stage
-from paddock.platform.curation.services import runs
-from paddock.platform.curation.services.ingest import source_ingest
+from paddock.curation.core.config import CurationConfig
+from paddock.curation.core.documents import CurationInputError
+from paddock.curation.models import CurationRun, Source, SourceFormat, Stage
+from paddock.curation.services import runs
+from paddock.curation.services.ingest import source_ingest
 
 STAGE_GROUPS = {
     "dedup": [Stage.QUALITY, Stage.EXACT, Stage.NEAR],

@@ -24,9 +24,8 @@ from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services.batches import TRANSITIONS, BatchTransitionError, batch_move
 from paddock.annotation.services.export import export_path
 from paddock.annotation.services.importing import upload_save
-from paddock.platform.accounts.access import data_manager_required
-from paddock.platform.console import dashboard
-from paddock.platform.console.forms import (
+from paddock.console import dashboard
+from paddock.console.forms import (
     OWN_FIELDS,
     BatchForm,
     ExportForm,
@@ -37,7 +36,8 @@ from paddock.platform.console.forms import (
     stored_overrides,
     stored_plan,
 )
-from paddock.platform.console.reward_models import reward_model_table
+from paddock.console.reward_models import reward_model_table
+from paddock.platform.accounts.access import data_manager_required
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState, PipelineRun
 from paddock.workers.pipeline.plan import STEPS

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from paddock.annotation.models import Batch
-from paddock.platform.console.forms import RunPipelineForm, stored_overrides
-from paddock.platform.console.views import RUNNABLE, console_page
+from paddock.console.forms import RunPipelineForm, stored_overrides
+from paddock.console.views import RUNNABLE, console_page
 from paddock.workers.models import (
     ACTIVE_RUN_STATES,
     DONE_STEP_STATES,

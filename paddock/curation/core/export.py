@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paddock.platform.curation.core.config import ExportConfig
+from paddock.curation.core.config import ExportConfig
 
 MANIFEST = "manifest.json"
 MAX_SHARDS = 256  # open gzip streams at once

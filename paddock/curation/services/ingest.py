@@ -14,19 +14,19 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from paddock.platform.curation.core.documents import RawDocument, ReadProblem
-from paddock.platform.curation.core.enrich import detect_language, registered_domain
-from paddock.platform.curation.core.normalize import content_hash
-from paddock.platform.curation.core.pii import count_pii, word_count
-from paddock.platform.curation.core.readers import file_fingerprint, guess_format, read_documents
-from paddock.platform.curation.models import (
+from paddock.curation.core.documents import RawDocument, ReadProblem
+from paddock.curation.core.enrich import detect_language, registered_domain
+from paddock.curation.core.normalize import content_hash
+from paddock.curation.core.pii import count_pii, word_count
+from paddock.curation.core.readers import file_fingerprint, guess_format, read_documents
+from paddock.curation.models import (
     Document,
     IngestProblem,
     Source,
     SourceFormat,
     SourceStatus,
 )
-from paddock.platform.progress import Progress, no_progress
+from paddock.kernel.progress import Progress, no_progress
 
 BATCH = 1000
 MAX_STORED_CHARS = 5_000_000  # longer texts are stored cut (and dropped as too long by runs)

@@ -14,19 +14,19 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from paddock.platform.accounts.access import data_manager_required
-from paddock.platform.curation.core.config import CurationConfig, ExportConfig
-from paddock.platform.curation.core.near_dedup import NearDedupConfig
-from paddock.platform.curation.core.sites import PiiFilterConfig
-from paddock.platform.curation.forms import DomainRuleForm, IngestForm, RunForm
-from paddock.platform.curation.models import (
+from paddock.curation.core.config import CurationConfig, ExportConfig
+from paddock.curation.core.near_dedup import NearDedupConfig
+from paddock.curation.core.sites import PiiFilterConfig
+from paddock.curation.forms import DomainRuleForm, IngestForm, RunForm
+from paddock.curation.models import (
     CurationRun,
     DomainRule,
     DropReason,
     RunStatus,
     Source,
 )
-from paddock.platform.curation.services import runs
+from paddock.curation.services import runs
+from paddock.platform.accounts.access import data_manager_required
 from paddock.workers.jobs import job_enqueue
 
 DROPS_PER_PAGE = 50

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from paddock.platform.console import pipelines, views
+from paddock.console import pipelines, views
 
 app_name = "console"
 urlpatterns = [

@@ -60,7 +60,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
-from paddock.platform.curation.core.documents import (
+from paddock.curation.core.documents import (
     CurationInputError,
     RawDocument,
     ReadProblem,

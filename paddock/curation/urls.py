@@ -1,6 +1,6 @@
 from django.urls import path
 
-from paddock.platform.curation import views
+from paddock.curation import views
 
 app_name = "curation"
 urlpatterns = [
