@@ -28,6 +28,22 @@ from benchmarks.common import create_postgres_database, drop_postgres_database, 
 TARGET_OVERHEAD = 0.05
 
 
+def step_metrics(result: object, prefix: str = "") -> dict[str, float]:
+    """A step's numeric results (losses, accuracies, counts), flattened to dotted keys, so
+    two commits' runs can be compared for the same training outcome; timings are left out
+    because they vary run to run."""
+    found: dict[str, float] = {}
+    if isinstance(result, dict):
+        for key, value in result.items():
+            found.update(step_metrics(value, f"{prefix}{key}."))
+    elif isinstance(result, bool):
+        pass
+    elif isinstance(result, int | float) and not any(
+            word in prefix for word in ("seconds", "second.", "_s.", "rate.", "per_s")):
+        found[prefix.rstrip(".")] = round(float(result), 6)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller demo batch and plan")
@@ -103,7 +119,8 @@ def main() -> None:
             "steps": {
                 s.step: {"state": s.state, "inside_seconds": round(s.seconds_inside, 2),
                          "clock_seconds": (round((s.finished_at - s.started_at).total_seconds(),
-                                                 2) if s.started_at and s.finished_at else 0.0)}
+                                                 2) if s.started_at and s.finished_at else 0.0),
+                         "metrics": step_metrics(s.result)}
                 for s in steps
             },
             "next_batch_comparisons": PipelineRun.objects.get(pk=run.pk)
