@@ -164,12 +164,11 @@ class BatchForm(forms.ModelForm):
         return {"preset": data.get("pipeline_preset") or preset_name(self.instance),
                 "steps": steps, **(data.get("pipeline_overrides") or {})}
 
-    def save(self, commit: bool = True) -> Batch:
-        batch = super().save(commit=False)
-        batch.pipeline_plan = self.plan_overrides()
-        if commit:
-            batch.save()
-        return batch
+    def batch_values(self) -> dict[str, Any]:
+        """The settings the batch services store: the fields above and the cycle's plan."""
+        data = self.cleaned_data
+        return {**{name: data[name] for name in self.Meta.fields},
+                "pipeline_plan": self.plan_overrides()}
 
     def clean(self):
         data = super().clean()
