@@ -1,0 +1,61 @@
+"""What a data manager starts in curation: ingesting a source, a curation run. The pages
+call these, so the rules (one job per run at a time, a path the workers can read) are
+written once, beside the run engine in :mod:`paddock.curation.services.runs`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+
+from paddock.curation.models import CurationRun, RunStatus
+from paddock.workers.jobs import job_enqueue
+from paddock.workers.models import Job
+from paddock.workers.tasks.curation import ingest_source, run_pipeline
+
+LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class CurationActionError(ValueError):
+    """A start the request's input refuses; the message names the input and what to do."""
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """``created`` is False when the run was already queued or running (nothing sent)."""
+
+    run: CurationRun
+    created: bool
+
+
+def curation_run_start(*, run: CurationRun, requested_by=None) -> RunStarted:
+    """Queue ``run`` (again, after it finished or failed) as one job; a run already queued
+    or running is left as it is, so a second click sends nothing."""
+    with transaction.atomic():
+        locked = CurationRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status in LIVE:
+            return RunStarted(locked, created=False)
+        locked.status, locked.progress, locked.message, locked.error = (
+            RunStatus.QUEUED, 0.0, "queued", "")
+        locked.save(update_fields=["status", "progress", "message", "error"])
+        job_enqueue(task=run_pipeline, kwargs={"run_id": locked.pk},
+                    label=f"Curation run {locked.name}", created_by=requested_by)
+    return RunStarted(locked, created=True)
+
+
+def source_ingest_start(
+    *, path: str | Path, name: str, fmt: str, text_field: str = "text",
+    url_field: str = "url", requested_by=None,
+) -> Job:
+    """Queue the ingestion of ``path`` (a file or folder on the workers' shared storage) as
+    source ``name``; a path that does not exist here is refused before anything is sent."""
+    path = Path(path)
+    if not path.exists():
+        raise CurationActionError(f"{path} does not exist on this server")
+    return job_enqueue(
+        task=ingest_source,
+        kwargs={"path": str(path), "name": name, "fmt": fmt, "text_field": text_field or "text",
+                "url_field": url_field or "url"},
+        label=f"Ingest {path.name}", created_by=requested_by,
+    )
