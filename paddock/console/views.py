@@ -22,6 +22,7 @@ from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services import batches as batch_service
 from paddock.annotation.services.batch_jobs import (
     LIVE_STATES,
+    RUNNABLE,
     batch_export_start,
     batch_import_start,
 )
@@ -48,8 +49,6 @@ RECENT_JOBS = 10
 ALL_JOBS = 200
 BATCH_JOBS = 10
 BATCH_RUNS = 5
-# A batch that never opened has no judgements: its weekly cycle's first step would fail.
-RUNNABLE = (BatchStatus.OPEN, BatchStatus.CLOSED, BatchStatus.EXPORTED)
 EXPORT_TASK = "annotation.export_batch"
 IMPORT_TASK = "annotation.import_file"
 

@@ -4,7 +4,8 @@ stored state, because both doors call one service.
 
 The three disagreements issue 16 found are pinned here: re-opening a batch whose closing
 time has passed, a second export click while the first is queued, and editing a closed
-batch's settings.
+batch's settings. The weekly cycle (start, cancel, re-run from a step) goes through both
+doors as well.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import timedelta
 import pytest
 from django.contrib import messages
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -24,8 +26,9 @@ from rest_framework.test import APIClient
 
 from paddock.annotation.models import Batch, BatchStatus
 from paddock.platform.accounts.models import Role
-from paddock.workers.models import Job
+from paddock.workers.models import Job, PipelineRun, RunState
 from tests.annotation.factories import make_batch
+from tests.platform.test_console_pipelines import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +56,11 @@ class ConsoleDoor:
         self.client = Client()
         self.client.force_login(user)
 
-    @staticmethod
-    def _outcome(response) -> Outcome:
+    def _post(self, url: str, data: dict | None = None) -> Outcome:
+        """POST, with the messages of earlier requests (kept until a page shows them)
+        dropped, so the outcome read is this request's alone."""
+        self.client.cookies.pop(CookieStorage.cookie_name, None)
+        response = self.client.post(url, data or {})
         if response.status_code == 200:  # a form drawn again with its errors
             errors = response.context["form"].errors
             return Outcome(False, " ".join(" ".join(e) for e in errors.values()))
@@ -74,26 +80,33 @@ class ConsoleDoor:
 
     def create(self, values: dict, *, schedule: bool = False) -> Outcome:
         form = self._form(values) | ({"then": "scheduled"} if schedule else {})
-        return self._outcome(self.client.post(reverse("console:batch_create"), form))
+        return self._post(reverse("console:batch_create"), form)
 
     def edit(self, batch: Batch, changes: dict) -> Outcome:
         current = {name: getattr(batch, name) for name in (*SETTINGS, "opens_at", "closes_at")}
-        form = self._form(current | changes)
-        return self._outcome(self.client.post(reverse("console:batch_edit", args=[batch.pk]),
-                                              form))
+        return self._post(reverse("console:batch_edit", args=[batch.pk]),
+                          self._form(current | changes))
 
     def move(self, batch: Batch, to: str) -> Outcome:
-        return self._outcome(self.client.post(reverse("console:batch_move", args=[batch.pk]),
-                                              {"to": to}))
+        return self._post(reverse("console:batch_move", args=[batch.pk]), {"to": to})
 
     def export(self, batch: Batch, kind: str) -> Outcome:
-        return self._outcome(self.client.post(reverse("console:batch_export", args=[batch.pk]),
-                                              {"kind": kind}))
+        return self._post(reverse("console:batch_export", args=[batch.pk]), {"kind": kind})
 
     def upload(self, batch: Batch, name: str, content: bytes, kind: str) -> Outcome:
-        return self._outcome(self.client.post(
+        return self._post(
             reverse("console:batch_import", args=[batch.pk]),
-            {"file": SimpleUploadedFile(name, content), "kind": kind, "axis": "helpfulness"}))
+            {"file": SimpleUploadedFile(name, content), "kind": kind, "axis": "helpfulness"})
+
+    def pipeline_start(self, batch: Batch, preset: str | None = None) -> Outcome:
+        return self._post(reverse("console:batch_run_pipeline", args=[batch.pk]),
+                          {"preset": preset} if preset else {})
+
+    def pipeline_cancel(self, run: PipelineRun) -> Outcome:
+        return self._post(reverse("console:run_cancel", args=[run.pk]))
+
+    def pipeline_rerun(self, run: PipelineRun, from_step: str) -> Outcome:
+        return self._post(reverse("console:run_rerun", args=[run.pk]), {"from_step": from_step})
 
 
 class ApiDoor:
@@ -144,6 +157,20 @@ class ApiDoor:
             reverse("annotation-api:batch-import", args=[batch.pk]),
             {"file": SimpleUploadedFile(name, content), "kind": kind, "axis": "helpfulness"},
             format="multipart"))
+
+    def pipeline_start(self, batch: Batch, preset: str | None = None) -> Outcome:
+        return self._outcome(self.client.post(
+            reverse("annotation-api:batch-pipeline", args=[batch.pk]),
+            {"preset": preset} if preset else {}, format="json"))
+
+    def pipeline_cancel(self, run: PipelineRun) -> Outcome:
+        return self._outcome(self.client.post(
+            reverse("annotation-api:pipeline-run-cancel", args=[run.pk])))
+
+    def pipeline_rerun(self, run: PipelineRun, from_step: str) -> Outcome:
+        return self._outcome(self.client.post(
+            reverse("annotation-api:pipeline-run-rerun", args=[run.pk]),
+            {"from_step": from_step}, format="json"))
 
 
 @pytest.fixture
@@ -297,3 +324,66 @@ def test_an_upload_is_queued_for_a_worker(door):
     assert job.kwargs["path"].endswith("-week12-pairs.jsonl")
     assert open(job.kwargs["path"]).read() == line
     assert job.label == f"Import week12-pairs.jsonl into {batch.name}"
+
+
+# --- The weekly cycle --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_start_the_weekly_cycle_once(door):
+    batch = make_batch(status=BatchStatus.OPEN)
+    assert door.pipeline_start(batch).ok
+    run = PipelineRun.objects.get(batch=batch)
+    assert run.trigger == PipelineRun.Trigger.MANUAL and run.created_by is not None
+    assert run.steps.count() == 10
+    assert door.pipeline_start(batch).ok  # the run going answers
+    assert PipelineRun.objects.filter(batch=batch).count() == 1
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_start_with_a_preset_the_batch_keeps(door):
+    batch = make_batch(status=BatchStatus.CLOSED)
+    assert door.pipeline_start(batch, preset="recipe").ok
+    assert PipelineRun.objects.get(batch=batch).plan["preset"] == "recipe"
+    batch.refresh_from_db()
+    assert batch.pipeline_plan["preset"] == "recipe"
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+@pytest.mark.parametrize(("status", "plan", "preset", "says"), [
+    (BatchStatus.DRAFT, {}, None, "only an open or closed batch has judgements"),
+    (BatchStatus.OPEN, ["not", "an", "object"], None, "is not a JSON object"),
+    (BatchStatus.OPEN, {"ppo": {"batch_size": 8}}, "recipe",
+     "batch_size 8 is not a multiple of minibatch_size 64"),
+], ids=["draft", "stored-plan-not-an-object", "plan-the-preset-breaks"])
+def test_a_cycle_that_cannot_run_is_refused_with_the_reason(door, status, plan, preset, says):
+    batch = make_batch(status=status, pipeline_plan=plan)
+    outcome = door.pipeline_start(batch, preset=preset)
+    assert not outcome.ok and says in outcome.detail
+    assert not PipelineRun.objects.exists()
+    batch.refresh_from_db()
+    assert batch.pipeline_plan == plan
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_cancel_a_run(door):
+    run = make_run(steps={"close_batch": RunState.SUCCEEDED, "export": RunState.RUNNING})
+    assert door.pipeline_cancel(run).ok
+    run.refresh_from_db()
+    assert run.state == RunState.CANCELLED
+    assert door.pipeline_cancel(run).ok  # already stopped: said, not refused
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_rerun_from_a_step(door):
+    active = make_run(steps={"close_batch": RunState.RUNNING})
+    outcome = door.pipeline_rerun(active, "close_batch")
+    assert not outcome.ok and "this run is still active" in outcome.detail
+    failed = make_run(state=RunState.FAILED,
+                      steps={"close_batch": RunState.SUCCEEDED, "export": RunState.FAILED})
+    outcome = door.pipeline_rerun(failed, "ppo")
+    assert not outcome.ok and "cannot start at ppo: export" in outcome.detail
+    assert PipelineRun.objects.count() == 2
+    assert door.pipeline_rerun(failed, "export").ok
+    new = PipelineRun.objects.exclude(pk__in=[active.pk, failed.pk]).get()
+    assert new.trigger == PipelineRun.Trigger.RERUN and new.batch_id == failed.batch_id

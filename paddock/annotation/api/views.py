@@ -55,13 +55,14 @@ def _accepted(job, *, created: bool = True) -> Response:
                     status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
-class BatchRefused(APIException):
-    """A manager's action the batch's state refuses (409), with the service's reason."""
+class Refused(APIException):
+    """A manager's action a service refuses in the state things are in (409), with the
+    service's reason: the console shows the same sentence."""
 
     status_code = status.HTTP_409_CONFLICT
 
-    def __init__(self, error: BatchError):
-        super().__init__({"error": error.code, "detail": str(error)})
+    def __init__(self, error: Exception):
+        super().__init__({"error": getattr(error, "code", "refused"), "detail": str(error)})
 
 
 def _refused(error: service.AnnotationError) -> Response:
@@ -277,7 +278,7 @@ class BatchDetail(generics.RetrieveUpdateAPIView):
             serializer.instance = batch_edit(batch=serializer.instance,
                                              values=serializer.validated_data)
         except BatchError as error:
-            raise BatchRefused(error) from None
+            raise Refused(error) from None
 
 
 class BatchStats(APIView):
@@ -370,5 +371,5 @@ class BatchMove(APIView):
         try:
             batch = batch_status_set(batch=batch, to=payload.validated_data["status"])
         except BatchError as error:
-            raise BatchRefused(error) from None
+            raise Refused(error) from None
         return Response(s.BatchSerializer(batch).data)

@@ -1,7 +1,9 @@
-"""The background jobs a data manager starts on a batch: an export, an import.
+"""The background work a data manager starts on a batch: an export, an import, its
+weekly cycle (the training pipeline).
 
-Both front doors (the console and the REST API) start them here, so a second export click
-gets the job already under way on either door, never a second job writing the same file.
+Both front doors (the console and the REST API) start them here, so a second click gets
+the job or run already under way on either door, never a second one writing the same
+files.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from paddock.annotation.models import Batch
+from paddock.annotation.models import Batch, BatchStatus
+from paddock.annotation.services.batches import BatchError
 from paddock.annotation.services.export import KINDS as EXPORT_KINDS
 from paddock.annotation.services.importing import upload_save
 from paddock.workers.jobs import job_enqueue
-from paddock.workers.models import Job, JobState
+from paddock.workers.models import ACTIVE_RUN_STATES, Job, JobState, PipelineRun
+from paddock.workers.pipeline.service import pipeline_start
 from paddock.workers.tasks.annotation import export_batch_task, import_file_task
 
 LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+# A batch that never opened has no judgements: its weekly cycle's first step would fail.
+RUNNABLE = (BatchStatus.OPEN, BatchStatus.CLOSED, BatchStatus.EXPORTED)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,15 @@ class Started:
     """A job a manager asked for: ``created`` is False when one already under way answered."""
 
     job: Job
+    created: bool
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A weekly cycle a manager asked for: ``created`` is False when the batch's active run
+    answered."""
+
+    run: PipelineRun
     created: bool
 
 
@@ -57,3 +72,31 @@ def batch_import_start(
                 "axis": axis, "user_id": requested_by.pk if requested_by else None},
         label=f"Import {upload.name} into {batch.name}", created_by=requested_by,
     )
+
+
+def batch_pipeline_start(
+    *, batch: Batch, preset: str | None = None, requested_by=None
+) -> RunStarted:
+    """Start ``batch``'s weekly cycle by hand (its first step closes the batch), with the
+    plan stored on the batch, or with ``preset`` in its place, which the batch then keeps
+    for its next start. A batch with an active run gets that run, not a second one."""
+    if batch.status not in RUNNABLE:
+        raise BatchError(f"batch {batch.name} is {batch.get_status_display().lower()}; only "
+                         "an open or closed batch has judgements to train on")
+    active = batch.pipeline_runs.filter(state__in=ACTIVE_RUN_STATES).first()
+    if active is not None:
+        return RunStarted(active, created=False)
+    stored = batch.pipeline_plan
+    if not isinstance(stored, dict):  # stored past the forms (admin, SQL)
+        raise BatchError("plan: the plan stored with this batch is not a JSON object; edit "
+                         "the batch to set one")
+    overrides = {"preset": preset} if preset else {}
+    try:
+        with transaction.atomic():
+            run = pipeline_start(batch, trigger=PipelineRun.Trigger.MANUAL, plan=overrides,
+                                 user=requested_by)
+            if overrides and stored.get("preset") != preset:
+                Batch.objects.filter(pk=batch.pk).update(pipeline_plan={**stored, **overrides})
+    except ValueError as error:  # a plan the preset and the batch's overrides make bad
+        raise BatchError(str(error)) from error
+    return RunStarted(run, created=True)
