@@ -262,11 +262,14 @@ def test_bad_settings_are_refused_by_both_doors(door):
     make_batch(name="week 12")
     values = new_batch_values() | {"name": "week 13", "gold_share": 1.5}
     outcome = door.create(values)
-    assert not outcome.ok and "gold_share" not in Batch.objects.values_list("name", flat=True)
+    assert not outcome.ok and "Write a share from 0 to 1" in outcome.detail
     assert not Batch.objects.filter(name="week 13").exists()
     swapped = new_batch_values("week 14")
     swapped["closes_at"] = swapped["opens_at"] - timedelta(days=1)
-    assert not door.create(swapped).ok
+    outcome = door.create(swapped)
+    assert not outcome.ok and "A batch must close after it opens." in outcome.detail
+    outcome = door.edit(Batch.objects.get(), {"overlap": 0})
+    assert not outcome.ok and "At least one judgement per comparison." in outcome.detail
     assert not door.create(new_batch_values("week 12")).ok  # the name is taken
     assert Batch.objects.count() == 1
 

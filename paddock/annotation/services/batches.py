@@ -48,6 +48,44 @@ class BatchSettingsFinal(BatchError):
     code = "settings_final"
 
 
+class BatchSettingsInvalid(BatchError):
+    """Settings that break a batch's rules; ``problems`` maps each field to what is wrong."""
+
+    code = "invalid"
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {text}" for name, text in problems.items()))
+        self.problems = problems
+
+
+def batch_settings_problems(
+    *, values: Mapping[str, Any], batch: Batch | None = None
+) -> dict[str, str]:
+    """What is wrong with ``values`` as the settings of ``batch`` (a new batch when None),
+    field by field; {} when nothing is. A setting left out keeps the batch's value (a new
+    batch's default), so one date given is checked against the other. Both doors show
+    these next to their fields."""
+
+    def setting(name: str) -> Any:
+        if name in values:
+            return values[name]
+        if batch is not None:
+            return getattr(batch, name)
+        return Batch._meta.get_field(name).get_default()
+
+    problems = {}
+    opens, closes = setting("opens_at"), setting("closes_at")
+    if opens and closes and closes <= opens:
+        problems["closes_at"] = "A batch must close after it opens."
+    gold = values.get("gold_share")
+    if gold is not None and not 0.0 <= gold <= 1.0:
+        problems["gold_share"] = "Write a share from 0 to 1, e.g. 0.05 for 5%."
+    overlap = values.get("overlap")
+    if overlap is not None and overlap < 1:
+        problems["overlap"] = "At least one judgement per comparison."
+    return problems
+
+
 def batch_move(*, batch: Batch, to: str) -> Batch:
     """Move ``batch`` to status ``to``; raise BatchTransitionError naming the allowed moves."""
     with transaction.atomic():
@@ -99,9 +137,9 @@ def batch_status_set(*, batch: Batch, to: str) -> Batch:
 def batch_create(
     *, values: Mapping[str, Any], created_by=None, schedule: bool = False
 ) -> Batch:
-    """A new batch with the manager's ``values`` (settings checked by the door's form);
-    a draft, or scheduled to open at its opening time when ``schedule``."""
-    _settings_only(values)
+    """A new batch with the manager's ``values``; a draft, or scheduled to open at its
+    opening time when ``schedule``."""
+    _settings_checked(values, None)
     with transaction.atomic():
         batch = Batch.objects.create(**values, created_by=created_by)
         if schedule:
@@ -112,7 +150,6 @@ def batch_create(
 def batch_edit(*, batch: Batch, values: Mapping[str, Any]) -> Batch:
     """Change ``batch``'s settings to ``values``; refused once the batch has closed (its
     export and training read them), with BatchSettingsFinal."""
-    _settings_only(values)
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
         if values and locked.status not in EDITABLE:
@@ -120,6 +157,7 @@ def batch_edit(*, batch: Batch, values: Mapping[str, Any]) -> Batch:
                 f"batch {locked.name} is {locked.get_status_display().lower()}: its settings "
                 f"are final ({', '.join(sorted(values))} not changed)"
             )
+        _settings_checked(values, locked)
         for name, value in values.items():
             setattr(locked, name, value)
         if values:
@@ -127,7 +165,10 @@ def batch_edit(*, batch: Batch, values: Mapping[str, Any]) -> Batch:
     return locked
 
 
-def _settings_only(values: Mapping[str, Any]) -> None:
+def _settings_checked(values: Mapping[str, Any], batch: Batch | None) -> None:
     wrong = sorted(set(values) & NOT_SETTINGS)
     if wrong:
         raise ValueError(f"{', '.join(wrong)} cannot be set as a batch setting")
+    problems = batch_settings_problems(values=values, batch=batch)
+    if problems:
+        raise BatchSettingsInvalid(problems)
