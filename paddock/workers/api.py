@@ -1,6 +1,6 @@
 """Background work for API clients: a job's status (an export or import started through
-the API), and a batch's weekly cycle (the training pipeline): start it, follow it, cancel
-it, re-run it from a step.
+the API), a batch's weekly cycle (the training pipeline): start it, follow it, cancel it,
+re-run it from a step; and a curation run's start.
 
 The views parse and answer; the rules are the services' (the console calls the same ones),
 so a refusal reads the same on both doors: 409 with the reason.
@@ -19,6 +19,8 @@ from paddock.annotation.api.views import Refused
 from paddock.annotation.models import Batch
 from paddock.annotation.services.batch_jobs import batch_pipeline_start
 from paddock.annotation.services.batches import BatchError
+from paddock.curation.models import CurationRun
+from paddock.curation.services.actions import curation_run_start
 from paddock.workers.models import Job, PipelineRun, StepRun
 from paddock.workers.pipeline.plan import PRESETS, STEP_NAMES
 from paddock.workers.pipeline.service import PipelineError, pipeline_cancel, pipeline_rerun
@@ -131,3 +133,23 @@ class PipelineRunRerun(APIView):
         except PipelineError as error:
             raise Refused(error) from None
         return _run(new, status.HTTP_202_ACCEPTED)
+
+
+class CurationRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CurationRun
+        fields = ["id", "name", "status", "stage", "progress", "message"]
+
+
+class CurationRunStart(APIView):
+    """Queue a curation run (202); one already queued or running answers as it is (200)."""
+
+    permission_classes = [IsDataManager]
+
+    @extend_schema(request=None,
+                   responses={202: CurationRunSerializer, 200: CurationRunSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        run = generics.get_object_or_404(CurationRun, pk=pk)
+        started = curation_run_start(run=run, requested_by=request.user)
+        code = status.HTTP_202_ACCEPTED if started.created else status.HTTP_200_OK
+        return Response(CurationRunSerializer(started.run).data, status=code)

@@ -70,6 +70,7 @@ ROLES_TESTED_ELSEWHERE = {
     "annotation-api:pipeline-run": "tests/platform/test_access_matrix.py",
     "annotation-api:pipeline-run-cancel": "tests/platform/test_access_matrix.py",
     "annotation-api:pipeline-run-rerun": "tests/platform/test_access_matrix.py",
+    "annotation-api:curation-run-start": "tests/platform/test_access_matrix.py",
 }
 
 

@@ -218,6 +218,8 @@ MATRIX: list[Entry] = [
     manager_api("annotation-api:pipeline-run-cancel", "post", 200, args=("run",), body={}),
     manager_api("annotation-api:pipeline-run-rerun", "post", 202, args=("finished_run",),
                 body={"from_step": "close_batch"}),
+    manager_api("annotation-api:curation-run-start", "post", 202, args=("curation_run",),
+                body={}),
     # Public: drf-spectacular serves the schema with AllowAny unless SPECTACULAR_SETTINGS
     # sets SERVE_PERMISSIONS (SECURITY.md, known limits). It lists paths, never data.
     Entry("api-schema", "get", statuses(401, 200, 200, 200, 200), api=True),  # signed in

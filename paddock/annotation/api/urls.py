@@ -26,4 +26,6 @@ urlpatterns = [
          name="pipeline-run-cancel"),
     path("pipeline-runs/<uuid:pk>/rerun", work.PipelineRunRerun.as_view(),
          name="pipeline-run-rerun"),
+    path("curation-runs/<int:pk>/start", work.CurationRunStart.as_view(),
+         name="curation-run-start"),
 ]
