@@ -80,23 +80,29 @@ def batch_pipeline_start(
     """Start ``batch``'s weekly cycle by hand (its first step closes the batch), with the
     plan stored on the batch, or with ``preset`` in its place, which the batch then keeps
     for its next start. A batch with an active run gets that run, not a second one."""
-    if batch.status not in RUNNABLE:
-        raise BatchError(f"batch {batch.name} is {batch.get_status_display().lower()}; only "
-                         "an open or closed batch has judgements to train on")
-    active = batch.pipeline_runs.filter(state__in=ACTIVE_RUN_STATES).first()
-    if active is not None:
-        return RunStarted(active, created=False)
-    stored = batch.pipeline_plan
-    if not isinstance(stored, dict):  # stored past the forms (admin, SQL)
-        raise BatchError("plan: the plan stored with this batch is not a JSON object; edit "
-                         "the batch to set one")
-    overrides = {"preset": preset} if preset else {}
     try:
         with transaction.atomic():
-            run = pipeline_start(batch, trigger=PipelineRun.Trigger.MANUAL, plan=overrides,
+            # The batch's row lock orders two clicks: the second sees the first one's run.
+            locked = Batch.objects.select_for_update().get(pk=batch.pk)
+            if locked.status not in RUNNABLE:
+                raise BatchError(
+                    f"batch {locked.name} is {locked.get_status_display().lower()}; only an "
+                    "open or closed batch has judgements to train on")
+            active = locked.pipeline_runs.filter(state__in=ACTIVE_RUN_STATES).first()
+            if active is not None:
+                return RunStarted(active, created=False)
+            stored = locked.pipeline_plan
+            if not isinstance(stored, dict):  # stored past the forms (admin, SQL)
+                raise BatchError("plan: the plan stored with this batch is not a JSON object; "
+                                 "edit the batch to set one")
+            overrides = {"preset": preset} if preset else {}
+            run = pipeline_start(locked, trigger=PipelineRun.Trigger.MANUAL, plan=overrides,
                                  user=requested_by)
             if overrides and stored.get("preset") != preset:
-                Batch.objects.filter(pk=batch.pk).update(pipeline_plan={**stored, **overrides})
+                locked.pipeline_plan = {**stored, **overrides}
+                locked.save(update_fields=["pipeline_plan"])
+    except BatchError:  # a ValueError too, already worded for the manager
+        raise
     except ValueError as error:  # a plan the preset and the batch's overrides make bad
         raise BatchError(str(error)) from error
     return RunStarted(run, created=True)
