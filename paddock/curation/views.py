@@ -22,12 +22,8 @@ from paddock.curation.models import (
     RunStatus,
     Source,
 )
-from paddock.curation.services import runs
-from paddock.curation.services.actions import (
-    CurationActionError,
-    curation_run_start,
-    source_ingest_start,
-)
+from paddock.curation.services import actions, runs
+from paddock.curation.services.actions import CurationActionError
 from paddock.platform.accounts.access import data_manager_required
 
 DROPS_PER_PAGE = 50
@@ -58,7 +54,7 @@ def ingest(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            job = source_ingest_start(
+            job = actions.source_ingest_start(
                 path=data["path"], name=data["name"], fmt=data["format"],
                 text_field=data["text_field"], url_field=data["url_field"],
                 requested_by=request.user,
@@ -103,7 +99,7 @@ def run_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def run_start(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(CurationRun, pk=run_id)
-    if not curation_run_start(run=run, requested_by=request.user).created:
+    if not actions.curation_run_start(run=run, requested_by=request.user).created:
         messages.info(request, "This run is already queued or running.")
     return redirect("curation:run", run_id=run.pk)
 
@@ -170,17 +166,10 @@ def source_problems(request: HttpRequest, source_id: int) -> HttpResponse:
 def domain_rule_set(request: HttpRequest) -> HttpResponse:
     form = DomainRuleForm(request.POST)
     if form.is_valid():
-        domain = form.cleaned_data["domain"].strip().lower().removeprefix("www.")
-        DomainRule.objects.update_or_create(
-            domain=domain,
-            defaults={
-                "action": form.cleaned_data["action"], "note": form.cleaned_data["note"],
-                "created_by": request.user,
-            },
-        )
-        messages.success(
-            request, f"{domain}: {form.cleaned_data['action']} (applies from the next run)"
-        )
+        data = form.cleaned_data
+        rule = actions.domain_rule_set(domain=data["domain"], action=data["action"],
+                                       note=data["note"], created_by=request.user)
+        messages.success(request, f"{rule.domain}: {rule.action} (applies from the next run)")
     else:
         messages.error(request, "Rule not saved: " + _errors(form))
     return _back(request)

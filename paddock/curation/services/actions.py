@@ -1,6 +1,7 @@
-"""What a data manager starts in curation: ingesting a source, a curation run. The pages
-call these, so the rules (one job per run at a time, a path the workers can read) are
-written once, beside the run engine in :mod:`paddock.curation.services.runs`."""
+"""What a data manager does in curation: ingest a source, start a run, set a site's
+override. The pages (and the API, for a run's start) call these, so the rules (one job per
+run at a time, a path the workers can read, one spelling of a domain) are written once,
+beside the run engine in :mod:`paddock.curation.services.runs`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from paddock.curation.models import CurationRun, RunStatus
+from paddock.curation.models import CurationRun, DomainRule, RunStatus
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job
 from paddock.workers.tasks.curation import ingest_source, run_pipeline
@@ -59,3 +60,12 @@ def source_ingest_start(
                 "url_field": url_field or "url"},
         label=f"Ingest {path.name}", created_by=requested_by,
     )
+
+
+def domain_rule_set(*, domain: str, action: str, note: str = "", created_by=None) -> DomainRule:
+    """Allow or block a site from the next run on, whatever the personal-information
+    figures say; ``WWW.Example.org`` and ``example.org`` are one site, one rule."""
+    domain = domain.strip().lower().removeprefix("www.")
+    rule, _created = DomainRule.objects.update_or_create(
+        domain=domain, defaults={"action": action, "note": note, "created_by": created_by})
+    return rule
