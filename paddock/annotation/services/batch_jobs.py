@@ -9,6 +9,7 @@ files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -20,6 +21,11 @@ from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import ACTIVE_RUN_STATES, Job, JobState, PipelineRun
 from paddock.workers.pipeline.service import pipeline_start
 from paddock.workers.tasks.annotation import export_batch_task, import_file_task
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from paddock.platform.accounts.models import User
 
 LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 # A batch that never opened has no judgements: its weekly cycle's first step would fail.
@@ -43,7 +49,9 @@ class RunStarted:
     created: bool
 
 
-def batch_export_start(*, batch: Batch, kind: str, requested_by=None) -> Started:
+def batch_export_start(
+    *, batch: Batch, kind: str, requested_by: User | None = None
+) -> Started:
     """Queue an export of ``kind`` (preferences or raw) of ``batch``; while one of that kind
     is queued or running, that job answers instead (both would write the same file)."""
     if kind not in EXPORT_KINDS:
@@ -61,7 +69,8 @@ def batch_export_start(*, batch: Batch, kind: str, requested_by=None) -> Started
 
 
 def batch_import_start(
-    *, batch: Batch, upload, kind: str, dataset: str = "", axis: str, requested_by=None
+    *, batch: Batch, upload: UploadedFile, kind: str, dataset: str = "", axis: str,
+    requested_by: User | None = None,
 ) -> Job:
     """Save ``upload`` where every worker reads it and queue its import into ``batch``
     (prompts, pairs or HH-RLHF preferences; ``dataset`` and ``axis`` label the latter)."""
@@ -75,7 +84,7 @@ def batch_import_start(
 
 
 def batch_pipeline_start(
-    *, batch: Batch, preset: str | None = None, requested_by=None
+    *, batch: Batch, preset: str | None = None, requested_by: User | None = None
 ) -> RunStarted:
     """Start ``batch``'s weekly cycle by hand (its first step closes the batch), with the
     plan stored on the batch, or with ``preset`` in its place, which the batch then keeps

@@ -12,12 +12,15 @@ split are what its export and training read, so they are final.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from paddock.annotation.models import Batch, BatchStatus
+
+if TYPE_CHECKING:
+    from paddock.platform.accounts.models import User
 
 TRANSITIONS: dict[str, set[str]] = {
     BatchStatus.DRAFT: {BatchStatus.SCHEDULED, BatchStatus.OPEN},
@@ -135,7 +138,7 @@ def batch_status_set(*, batch: Batch, to: str) -> Batch:
 
 
 def batch_create(
-    *, values: Mapping[str, Any], created_by=None, schedule: bool = False
+    *, values: Mapping[str, Any], created_by: User | None = None, schedule: bool = False
 ) -> Batch:
     """A new batch with the manager's ``values``; a draft, or scheduled to open at its
     opening time when ``schedule``."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -14,6 +15,9 @@ from paddock.curation.models import CurationRun, DomainRule, RunStatus
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job
 from paddock.workers.tasks.curation import ingest_source, run_pipeline
+
+if TYPE_CHECKING:
+    from paddock.platform.accounts.models import User
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -30,7 +34,7 @@ class RunStarted:
     created: bool
 
 
-def curation_run_start(*, run: CurationRun, requested_by=None) -> RunStarted:
+def curation_run_start(*, run: CurationRun, requested_by: User | None = None) -> RunStarted:
     """Queue ``run`` (again, after it finished or failed) as one job; a run already queued
     or running is left as it is, so a second click sends nothing."""
     with transaction.atomic():
@@ -47,7 +51,7 @@ def curation_run_start(*, run: CurationRun, requested_by=None) -> RunStarted:
 
 def source_ingest_start(
     *, path: str | Path, name: str, fmt: str, text_field: str = "text",
-    url_field: str = "url", requested_by=None,
+    url_field: str = "url", requested_by: User | None = None,
 ) -> Job:
     """Queue the ingestion of ``path`` (a file or folder on the workers' shared storage) as
     source ``name``; a path that does not exist here is refused before anything is sent."""
@@ -62,7 +66,9 @@ def source_ingest_start(
     )
 
 
-def domain_rule_set(*, domain: str, action: str, note: str = "", created_by=None) -> DomainRule:
+def domain_rule_set(
+    *, domain: str, action: str, note: str = "", created_by: User | None = None
+) -> DomainRule:
     """Allow or block a site from the next run on, whatever the personal-information
     figures say; ``WWW.Example.org`` and ``example.org`` are one site, one rule."""
     domain = domain.strip().lower().removeprefix("www.")
