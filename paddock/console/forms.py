@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from paddock.annotation.models import Axis, Batch, ImportKind
+from paddock.annotation.services.batches import batch_settings_problems
 from paddock.annotation.services.export import KINDS as EXPORT_KINDS
 from paddock.workers.pipeline.plan import (
     DEFAULT_PRESET,
@@ -124,18 +125,6 @@ class BatchForm(forms.ModelForm):
             self.fields[name].help_text = f"Time zone {zone}."
         self.fields["name"].help_text = "Unique, e.g. “week 12”."
 
-    def clean_gold_share(self) -> float:
-        share = self.cleaned_data["gold_share"]
-        if not 0.0 <= share <= 1.0:
-            raise forms.ValidationError("Write a share from 0 to 1, e.g. 0.05 for 5%.")
-        return share
-
-    def clean_overlap(self) -> int:
-        overlap = self.cleaned_data["overlap"]
-        if overlap < 1:
-            raise forms.ValidationError("At least one judgement per comparison.")
-        return overlap
-
     def step_fields(self):
         return [self[f"step_{step.name}"] for step in STEPS if step.optional]
 
@@ -164,18 +153,20 @@ class BatchForm(forms.ModelForm):
         return {"preset": data.get("pipeline_preset") or preset_name(self.instance),
                 "steps": steps, **(data.get("pipeline_overrides") or {})}
 
-    def save(self, commit: bool = True) -> Batch:
-        batch = super().save(commit=False)
-        batch.pipeline_plan = self.plan_overrides()
-        if commit:
-            batch.save()
-        return batch
+    def batch_values(self) -> dict[str, Any]:
+        """The settings the batch services store: the fields above and the cycle's plan."""
+        data = self.cleaned_data
+        return {**{name: data[name] for name in self.Meta.fields},
+                "pipeline_plan": self.plan_overrides()}
 
     def clean(self):
         data = super().clean()
-        opens, closes = data.get("opens_at"), data.get("closes_at")
-        if opens and closes and closes <= opens:
-            self.add_error("closes_at", "A batch must close after it opens.")
+        settings_given = {name: data[name] for name in self.Meta.fields if name in data}
+        if not {"opens_at", "closes_at"} <= set(settings_given):  # one was refused above
+            settings_given.pop("opens_at", None)
+            settings_given.pop("closes_at", None)
+        for name, problem in batch_settings_problems(values=settings_given).items():
+            self.add_error(name, problem)
         if "pipeline_overrides" in data and "pipeline_preset" in data:
             try:  # the sizes the trainers would refuse hours later, refused now
                 plan_with(self.plan_overrides())

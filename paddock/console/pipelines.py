@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,8 +22,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from paddock.annotation.models import Batch
-from paddock.console.forms import RunPipelineForm, stored_overrides
-from paddock.console.views import RUNNABLE, console_page
+from paddock.annotation.services.batch_jobs import batch_pipeline_start
+from paddock.annotation.services.batches import BatchError
+from paddock.console.forms import RunPipelineForm
+from paddock.console.views import console_page
 from paddock.workers.models import (
     ACTIVE_RUN_STATES,
     DONE_STEP_STATES,
@@ -37,7 +38,6 @@ from paddock.workers.pipeline.service import (
     PipelineError,
     pipeline_cancel,
     pipeline_rerun,
-    pipeline_start,
 )
 
 NONE = "\N{EN DASH}"
@@ -191,38 +191,23 @@ def batch_run_pipeline(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The batch page's "Run the weekly cycle now". Its first step closes the batch, so an
     open batch stops taking judgements; a batch with an active run gets no second one."""
     batch = get_object_or_404(Batch, pk=batch_id)
-    if batch.status not in RUNNABLE:
-        messages.error(request, f"Not started: batch {batch.name} is "
-                                f"{batch.get_status_display().lower()}; only an open or "
-                                "closed batch has judgements to train on.")
-        return redirect("console:batch", batch_id=batch.pk)
-    active = batch.pipeline_runs.filter(state__in=ACTIVE_RUN_STATES).first()
-    if active is not None:
-        messages.info(request, f"Batch {batch.name} already has a run going: here it is.")
-        return redirect("console:run", run_id=active.pk)
-    form = RunPipelineForm(request.POST)
-    overrides = {}
+    preset = None
     if "preset" in request.POST:  # the form's choice; without it, the batch's own plan
+        form = RunPipelineForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Not started: "
                            + " ".join(" ".join(errors) for errors in form.errors.values()))
             return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
-        overrides = {"preset": form.cleaned_data["preset"]}
-    if not isinstance(batch.pipeline_plan, dict):  # stored past the form (admin, API)
-        messages.error(request, "Not started: plan: the plan stored with this batch is not a "
-                                "JSON object; edit the batch to set one.")
-        return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
+        preset = form.cleaned_data["preset"]
     try:
-        with transaction.atomic():
-            run = pipeline_start(batch, trigger=PipelineRun.Trigger.MANUAL, plan=overrides,
-                                 user=request.user)
-            stored = stored_overrides(batch)
-            if overrides and stored.get("preset") != overrides["preset"]:
-                # The batch keeps the preset it ran with: the next start uses it too.
-                Batch.objects.filter(pk=batch.pk).update(pipeline_plan={**stored, **overrides})
-    except ValueError as error:  # a plan the preset and the batch's overrides make bad
+        started = batch_pipeline_start(batch=batch, preset=preset, requested_by=request.user)
+    except BatchError as error:
         messages.error(request, f"Not started: {error}.")
         return redirect(reverse("console:batch", args=[batch.pk]) + "#training")
+    run = started.run
+    if not started.created:
+        messages.info(request, f"Batch {batch.name} already has a run going: here it is.")
+        return redirect("console:run", run_id=run.pk)
     messages.success(request, f"Weekly cycle of {batch.name} started: its steps run on the "
                               "workers and show here as they go.")
     return redirect("console:run", run_id=run.pk)

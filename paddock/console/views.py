@@ -13,17 +13,21 @@ from datetime import UTC, datetime
 from functools import wraps
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from paddock.annotation.models import Batch, BatchStatus
-from paddock.annotation.services.batches import TRANSITIONS, BatchTransitionError, batch_move
+from paddock.annotation.services import batches as batch_service
+from paddock.annotation.services.batch_jobs import (
+    LIVE_STATES,
+    RUNNABLE,
+    batch_export_start,
+    batch_import_start,
+)
+from paddock.annotation.services.batches import EDITABLE, TRANSITIONS, BatchError
 from paddock.annotation.services.export import export_path
-from paddock.annotation.services.importing import upload_save
 from paddock.console import dashboard
 from paddock.console.forms import (
     OWN_FIELDS,
@@ -38,7 +42,6 @@ from paddock.console.forms import (
 )
 from paddock.console.reward_models import reward_model_table
 from paddock.platform.accounts.access import data_manager_required
-from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState, PipelineRun
 from paddock.workers.pipeline.plan import STEPS
 
@@ -46,11 +49,8 @@ RECENT_JOBS = 10
 ALL_JOBS = 200
 BATCH_JOBS = 10
 BATCH_RUNS = 5
-# A batch that never opened has no judgements: its weekly cycle's first step would fail.
-RUNNABLE = (BatchStatus.OPEN, BatchStatus.CLOSED, BatchStatus.EXPORTED)
 EXPORT_TASK = "annotation.export_batch"
 IMPORT_TASK = "annotation.import_file"
-LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 # Console pages run one local script and no inline code or styles (the charts are SVG
 # with classes, styled from console.css).
@@ -172,12 +172,9 @@ def batch_create(request: HttpRequest) -> HttpResponse:
         form = BatchForm(request.POST)
         then = request.POST.get("then", BatchStatus.DRAFT)
         if form.is_valid():
-            with transaction.atomic():
-                batch = form.save(commit=False)
-                batch.created_by = request.user
-                batch.save()
-                if then == BatchStatus.SCHEDULED:
-                    batch = batch_move(batch=batch, to=BatchStatus.SCHEDULED)
+            batch = batch_service.batch_create(values=form.batch_values(),
+                                               created_by=request.user,
+                                               schedule=then == BatchStatus.SCHEDULED)
             status = batch.get_status_display().lower()
             messages.success(request, f"Batch {batch.name} created ({status}). Import prompts "
                                       "or pairs, then open it.")
@@ -191,14 +188,18 @@ def batch_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def batch_edit(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(Batch, pk=batch_id)
-    if batch.status not in (BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.OPEN):
+    if request.method == "GET" and batch.status not in EDITABLE:
         messages.error(request, f"Batch {batch.name} is {batch.get_status_display().lower()}: "
                                 "its settings are final.")
         return redirect("console:batch", batch_id=batch.pk)
     form = BatchForm(request.POST or None, instance=batch)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Batch {batch.name} saved.")
+        try:
+            batch = batch_service.batch_edit(batch=batch, values=form.batch_values())
+        except BatchError as error:
+            messages.error(request, f"Not saved: {error}.")
+        else:
+            messages.success(request, f"Batch {batch.name} saved.")
         return redirect("console:batch", batch_id=batch.pk)
     return render(request, "console/batch_form.html", {"form": form, "batch": batch})
 
@@ -260,29 +261,17 @@ def batch_live(request: HttpRequest, batch_id: int) -> HttpResponse:
 @console_page
 @require_POST
 def batch_move_view(request: HttpRequest, batch_id: int) -> HttpResponse:
-    """Open, close, schedule or unschedule by hand: the moves the batch service allows.
-
-    Opening by hand means "take judgements now": an opening time still in the future is
-    moved to now; a batch whose closing time has passed is not opened (edit it first).
-    """
+    """Open, close, schedule or unschedule by hand: the moves the batch service allows
+    (:func:`~paddock.annotation.services.batches.batch_status_set` says what opening by
+    hand means)."""
     batch = get_object_or_404(Batch, pk=batch_id)
     to = request.POST.get("to", "")
     if to not in BatchStatus.values:
         messages.error(request, f"Unknown status {to!r}.")
         return redirect("console:batch", batch_id=batch.pk)
-    now = timezone.now()
     try:
-        with transaction.atomic():
-            if to == BatchStatus.OPEN and batch.status != BatchStatus.OPEN:
-                if batch.closes_at <= now:
-                    closed = timezone.localtime(batch.closes_at).strftime("%Y-%m-%d %H:%M")
-                    raise BatchTransitionError(
-                        f"batch {batch.name} closed at {closed}; set a later closing time "
-                        "before opening it"
-                    )
-                Batch.objects.filter(pk=batch.pk, opens_at__gt=now).update(opens_at=now)
-            batch = batch_move(batch=batch, to=to)
-    except BatchTransitionError as error:
+        batch = batch_service.batch_status_set(batch=batch, to=to)
+    except BatchError as error:
         messages.error(request, f"Not changed: {error}.")
     else:
         messages.success(request, f"Batch {batch.name} is {batch.get_status_display().lower()}.")
@@ -292,8 +281,6 @@ def batch_move_view(request: HttpRequest, batch_id: int) -> HttpResponse:
 @console_page
 @require_POST
 def batch_import(request: HttpRequest, batch_id: int) -> HttpResponse:
-    from paddock.workers.tasks.annotation import import_file_task
-
     batch = get_object_or_404(Batch, pk=batch_id)
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -302,13 +289,8 @@ def batch_import(request: HttpRequest, batch_id: int) -> HttpResponse:
         messages.error(request, f"Nothing imported: {errors}")
         return redirect(reverse("console:batch", args=[batch.pk]) + "#imports")
     data = form.cleaned_data
-    target = upload_save(data["file"])
-    job_enqueue(
-        task=import_file_task,
-        kwargs={"batch_id": batch.pk, "path": str(target), "kind": data["kind"],
-                "dataset": data["dataset"], "axis": data["axis"], "user_id": request.user.pk},
-        label=f"Import {data['file'].name} into {batch.name}", created_by=request.user,
-    )
+    batch_import_start(batch=batch, upload=data["file"], kind=data["kind"],
+                       dataset=data["dataset"], axis=data["axis"], requested_by=request.user)
     messages.success(request, f"Importing {data['file'].name}: its progress is shown below.")
     return redirect(reverse("console:batch", args=[batch.pk]) + "#imports")
 
@@ -316,21 +298,16 @@ def batch_import(request: HttpRequest, batch_id: int) -> HttpResponse:
 @console_page
 @require_POST
 def batch_export(request: HttpRequest, batch_id: int) -> HttpResponse:
-    from paddock.workers.tasks.annotation import export_batch_task
-
     batch = get_object_or_404(Batch, pk=batch_id)
     form = ExportForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose what to export.")
         return redirect(reverse("console:batch", args=[batch.pk]) + "#exports")
     kind = form.cleaned_data["kind"]
-    running = Job.objects.filter(task_name=EXPORT_TASK, kwargs__batch_id=batch.pk,
-                                 kwargs__kind=kind, state__in=LIVE_STATES).exists()
-    if running:
+    started = batch_export_start(batch=batch, kind=kind, requested_by=request.user)
+    if not started.created:
         messages.info(request, f"An export of {kind} is already queued or running.")
     else:
-        job_enqueue(task=export_batch_task, kwargs={"batch_id": batch.pk, "kind": kind},
-                    label=f"Export {kind} of {batch.name}", created_by=request.user)
         messages.success(request, f"Exporting {kind}: the download link appears when it is done.")
     return redirect(reverse("console:batch", args=[batch.pk]) + "#exports")
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,9 +22,9 @@ from paddock.curation.models import (
     RunStatus,
     Source,
 )
-from paddock.curation.services import runs
+from paddock.curation.services import actions, runs
+from paddock.curation.services.actions import CurationActionError
 from paddock.platform.accounts.access import data_manager_required
-from paddock.workers.jobs import job_enqueue
 
 DROPS_PER_PAGE = 50
 TOP_SITES = 25
@@ -53,28 +50,21 @@ def home(request: HttpRequest) -> HttpResponse:
 @data_manager_required
 @require_POST
 def ingest(request: HttpRequest) -> HttpResponse:
-    from paddock.workers.tasks.curation import ingest_source
-
     form = IngestForm(request.POST)
     if form.is_valid():
-        path = Path(form.cleaned_data["path"])
-        if not path.exists():
-            form.add_error("path", f"{path} does not exist on this server")
+        data = form.cleaned_data
+        try:
+            job = actions.source_ingest_start(
+                path=data["path"], name=data["name"], fmt=data["format"],
+                text_field=data["text_field"], url_field=data["url_field"],
+                requested_by=request.user,
+            )
+        except CurationActionError as error:
+            form.add_error("path", str(error))
     if not form.is_valid():
         messages.error(request, "Ingest not started: " + _errors(form))
         return redirect("curation:home")
-    job_enqueue(
-        task=ingest_source,
-        kwargs={
-            "path": str(path),
-            "name": form.cleaned_data["name"],
-            "fmt": form.cleaned_data["format"],
-            "text_field": form.cleaned_data["text_field"] or "text",
-            "url_field": form.cleaned_data["url_field"] or "url",
-        },
-        label=f"Ingest {path.name}",
-        created_by=request.user,
-    )
+    path = job.kwargs["path"]
     messages.success(request, f"Ingesting {path}: follow it under Background jobs in the console.")
     return redirect("curation:home")
 
@@ -108,19 +98,9 @@ def run_create(request: HttpRequest) -> HttpResponse:
 @data_manager_required
 @require_POST
 def run_start(request: HttpRequest, run_id: int) -> HttpResponse:
-    from paddock.workers.tasks.curation import run_pipeline
-
-    with transaction.atomic():
-        run = get_object_or_404(CurationRun.objects.select_for_update(), pk=run_id)
-        if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-            messages.info(request, "This run is already queued or running.")
-            return redirect("curation:run", run_id=run.pk)
-        run.status, run.progress, run.message, run.error = RunStatus.QUEUED, 0.0, "queued", ""
-        run.save(update_fields=["status", "progress", "message", "error"])
-        job_enqueue(
-            task=run_pipeline, kwargs={"run_id": run.pk}, label=f"Curation run {run.name}",
-            created_by=request.user,
-        )
+    run = get_object_or_404(CurationRun, pk=run_id)
+    if not actions.curation_run_start(run=run, requested_by=request.user).created:
+        messages.info(request, "This run is already queued or running.")
     return redirect("curation:run", run_id=run.pk)
 
 
@@ -186,17 +166,10 @@ def source_problems(request: HttpRequest, source_id: int) -> HttpResponse:
 def domain_rule_set(request: HttpRequest) -> HttpResponse:
     form = DomainRuleForm(request.POST)
     if form.is_valid():
-        domain = form.cleaned_data["domain"].strip().lower().removeprefix("www.")
-        DomainRule.objects.update_or_create(
-            domain=domain,
-            defaults={
-                "action": form.cleaned_data["action"], "note": form.cleaned_data["note"],
-                "created_by": request.user,
-            },
-        )
-        messages.success(
-            request, f"{domain}: {form.cleaned_data['action']} (applies from the next run)"
-        )
+        data = form.cleaned_data
+        rule = actions.domain_rule_set(domain=data["domain"], action=data["action"],
+                                       note=data["note"], created_by=request.user)
+        messages.success(request, f"{rule.domain}: {rule.action} (applies from the next run)")
     else:
         messages.error(request, "Rule not saved: " + _errors(form))
     return _back(request)

@@ -110,3 +110,28 @@ def test_ingest_form_refuses_a_path_that_does_not_exist(manager_client):
     )
     assert b"does not exist on this server" in response.content
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("door", ["console", "api"])
+def test_both_doors_start_a_run_once(client, make_user, ingest, people_search_jsonl, door):
+    """The console's button and the API's call are one service: a second start while the
+    run is queued sends nothing, on either door."""
+    from rest_framework.test import APIClient
+
+    manager = make_user(Role.DATA_MANAGER)
+    run = runs.run_create(name="twice", sources=[ingest(people_search_jsonl, "web")])
+    if door == "console":
+        client.force_login(manager)
+        url = reverse("curation:run_start", args=[run.pk])
+        codes = [client.post(url).status_code for _ in range(2)]
+        assert codes == [302, 302]
+    else:
+        api = APIClient()
+        api.force_authenticate(manager)
+        url = reverse("annotation-api:curation-run-start", args=[run.pk])
+        answers = [api.post(url) for _ in range(2)]
+        assert [a.status_code for a in answers] == [202, 200]
+        assert answers[1].json()["status"] == RunStatus.QUEUED
+    assert Job.objects.filter(task_name="curation.run").count() == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED

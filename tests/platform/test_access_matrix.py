@@ -42,7 +42,7 @@ from paddock.curation.models import (
 )
 from paddock.curation.services import runs as curation_runs
 from paddock.platform.accounts.models import Role
-from paddock.workers.models import Job, PipelineRun
+from paddock.workers.models import Job, PipelineRun, RunState
 from tests.annotation.factories import make_batch, make_comparisons
 from tests.platform.test_console import CONSOLE_URLS
 
@@ -103,6 +103,9 @@ def world(make_user, settings, tmp_path, monkeypatch) -> Iterator[World]:
         "job": Job.objects.create(task_name="tests.count_words", queue="default",
                                   label="demo").pk,
         "run": PipelineRun.objects.create(batch=batch).pk,
+        # A failed run of another batch, to re-run (the run above is active).
+        "finished_run": PipelineRun.objects.create(batch=make_batch(),
+                                                   state=RunState.FAILED).pk,
         "curation_run": curation_runs.run_create(name="people", sources=[source],
                                                  created_by=manager).pk,
         "source": source.pk,
@@ -209,6 +212,14 @@ MATRIX: list[Entry] = [
                 body={"file": lambda: SimpleUploadedFile("p.jsonl", b'{"prompt": "Hi"}\n'),
                       "kind": "prompts"}),
     manager_api("api-job", "get", 200, args=("job",)),
+    # The weekly cycle: the batch's active run answers a start (200).
+    manager_api("annotation-api:batch-pipeline", "post", 200, args=("batch",), body={}),
+    manager_api("annotation-api:pipeline-run", "get", 200, args=("run",)),
+    manager_api("annotation-api:pipeline-run-cancel", "post", 200, args=("run",), body={}),
+    manager_api("annotation-api:pipeline-run-rerun", "post", 202, args=("finished_run",),
+                body={"from_step": "close_batch"}),
+    manager_api("annotation-api:curation-run-start", "post", 202, args=("curation_run",),
+                body={}),
     # Public: drf-spectacular serves the schema with AllowAny unless SPECTACULAR_SETTINGS
     # sets SERVE_PERMISSIONS (SECURITY.md, known limits). It lists paths, never data.
     Entry("api-schema", "get", statuses(401, 200, 200, 200, 200), api=True),  # signed in

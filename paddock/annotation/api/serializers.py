@@ -14,6 +14,7 @@ from paddock.annotation.models import (
     RiskCategory,
     Strength,
 )
+from paddock.annotation.services.batches import batch_settings_problems
 
 
 class TurnSerializer(serializers.Serializer):
@@ -145,20 +146,9 @@ class BatchSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, data):
-        # A date left out takes the model's default (opens now, closes a week later), so
-        # one given date is checked against the other's default, not skipped.
-        defaults = {name: Batch._meta.get_field(name).get_default()
-                    for name in ("opens_at", "closes_at")}
-        opens = data.get("opens_at", getattr(self.instance, "opens_at", defaults["opens_at"]))
-        closes = data.get("closes_at",
-                          getattr(self.instance, "closes_at", defaults["closes_at"]))
-        if opens and closes and closes <= opens:
-            raise serializers.ValidationError({"closes_at": "must be after opens_at"})
-        gold = data.get("gold_share")
-        if gold is not None and not 0 <= gold <= 1:
-            raise serializers.ValidationError({"gold_share": "must be between 0 and 1"})
-        if data.get("overlap") == 0:
-            raise serializers.ValidationError({"overlap": "must be at least 1"})
+        problems = batch_settings_problems(values=data, batch=self.instance)
+        if problems:
+            raise serializers.ValidationError(problems)
         return data
 
 

@@ -14,6 +14,7 @@ from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import APIException
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,17 +35,34 @@ from paddock.annotation.services.authoring import (
     continue_request,
     prompt_request,
 )
-from paddock.annotation.services.batches import BatchTransitionError, batch_move
+from paddock.annotation.services.batch_jobs import batch_export_start, batch_import_start
+from paddock.annotation.services.batches import (
+    BatchError,
+    batch_create,
+    batch_edit,
+    batch_status_set,
+)
 from paddock.annotation.services.export import export_path
-from paddock.annotation.services.importing import upload_save
 from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState
 
 
-def _accepted(job) -> Response:
-    """A job was queued: the client polls /api/v1/jobs/{id}."""
-    return Response({"job": str(job.pk), "state": job.state}, status=status.HTTP_202_ACCEPTED)
+def _accepted(job, *, created: bool = True) -> Response:
+    """A job was queued (202), or one already under way answers (200): the client polls
+    /api/v1/jobs/{id}."""
+    return Response({"job": str(job.pk), "state": job.state},
+                    status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class Refused(APIException):
+    """A manager's action a service refuses in the state things are in (409), with the
+    service's reason: the console shows the same sentence."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, error: Exception):
+        super().__init__({"error": getattr(error, "code", "refused"), "detail": str(error)})
 
 
 def _refused(error: service.AnnotationError) -> Response:
@@ -244,13 +262,23 @@ class BatchList(generics.ListCreateAPIView):
     queryset = Batch.objects.order_by("-opens_at")
 
     def perform_create(self, serializer):
-        serializer.save(created_by=self.request.user)
+        serializer.instance = batch_create(values=serializer.validated_data,
+                                           created_by=self.request.user)
 
 
 class BatchDetail(generics.RetrieveUpdateAPIView):
+    """A batch's settings; they change until it closes (then 409)."""
+
     permission_classes = [IsDataManager]
     serializer_class = s.BatchSerializer
     queryset = Batch.objects.all()
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = batch_edit(batch=serializer.instance,
+                                             values=serializer.validated_data)
+        except BatchError as error:
+            raise Refused(error) from None
 
 
 class BatchStats(APIView):
@@ -285,23 +313,19 @@ class BatchStats(APIView):
 
 
 class BatchExport(APIView):
-    """Start an export job (POST) or download the last finished export (GET ?kind=)."""
+    """Start an export job (POST: 202, or 200 with the export of that kind already queued
+    or running) or download the last finished export (GET ?kind=)."""
 
     permission_classes = [IsDataManager]
 
-    @extend_schema(request=s.ExportRequestSerializer, responses={202: dict})
+    @extend_schema(request=s.ExportRequestSerializer, responses={202: dict, 200: dict})
     def post(self, request: Request, pk: int) -> Response:
-        from paddock.workers.tasks.annotation import export_batch_task
-
         batch = generics.get_object_or_404(Batch, pk=pk)
         payload = s.ExportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        kind = payload.validated_data["kind"]
-        job = job_enqueue(
-            task=export_batch_task, kwargs={"batch_id": batch.pk, "kind": kind},
-            label=f"Export {kind} of {batch.name}", created_by=request.user,
-        )
-        return _accepted(job)
+        started = batch_export_start(batch=batch, kind=payload.validated_data["kind"],
+                                     requested_by=request.user)
+        return _accepted(started.job, created=started.created)
 
     @extend_schema(responses={200: OpenApiResponse(description="gzip'd JSONL")})
     def get(self, request: Request, pk: int) -> FileResponse:
@@ -323,25 +347,19 @@ class BatchImportUpload(APIView):
 
     @extend_schema(request=s.ImportRequestSerializer, responses={202: dict})
     def post(self, request: Request, pk: int) -> Response:
-        from paddock.workers.tasks.annotation import import_file_task
-
         batch = generics.get_object_or_404(Batch, pk=pk)
         payload = s.ImportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        upload = data["file"]
-        target = upload_save(upload)
-        job = job_enqueue(
-            task=import_file_task,
-            kwargs={"batch_id": batch.pk, "path": str(target), "kind": data["kind"],
-                    "dataset": data["dataset"], "axis": data["axis"], "user_id": request.user.pk},
-            label=f"Import {upload.name} into {batch.name}", created_by=request.user,
-        )
+        job = batch_import_start(batch=batch, upload=data["file"], kind=data["kind"],
+                                 dataset=data["dataset"], axis=data["axis"],
+                                 requested_by=request.user)
         return _accepted(job)
 
 
 class BatchMove(APIView):
-    """Move a batch along draft -> scheduled -> open -> closed -> exported."""
+    """Move a batch along draft -> scheduled -> open -> closed -> exported (409 with the
+    reason for a move the batch refuses)."""
 
     permission_classes = [IsDataManager]
 
@@ -351,8 +369,7 @@ class BatchMove(APIView):
         payload = s.BatchStatusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            batch = batch_move(batch=batch, to=payload.validated_data["status"])
-        except BatchTransitionError as error:
-            return Response({"error": "bad_transition", "detail": str(error)},
-                            status=status.HTTP_409_CONFLICT)
+            batch = batch_status_set(batch=batch, to=payload.validated_data["status"])
+        except BatchError as error:
+            raise Refused(error) from None
         return Response(s.BatchSerializer(batch).data)

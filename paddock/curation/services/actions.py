@@ -1,0 +1,77 @@
+"""What a data manager does in curation: ingest a source, start a run, set a site's
+override. The pages (and the API, for a run's start) call these, so the rules (one job per
+run at a time, a path the workers can read, one spelling of a domain) are written once,
+beside the run engine in :mod:`paddock.curation.services.runs`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from paddock.curation.models import CurationRun, DomainRule, RunStatus
+from paddock.workers.jobs import job_enqueue
+from paddock.workers.models import Job
+from paddock.workers.tasks.curation import ingest_source, run_pipeline
+
+if TYPE_CHECKING:
+    from paddock.platform.accounts.models import User
+
+LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class CurationActionError(ValueError):
+    """A start the request's input refuses; the message names the input and what to do."""
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """``created`` is False when the run was already queued or running (nothing sent)."""
+
+    run: CurationRun
+    created: bool
+
+
+def curation_run_start(*, run: CurationRun, requested_by: User | None = None) -> RunStarted:
+    """Queue ``run`` (again, after it finished or failed) as one job; a run already queued
+    or running is left as it is, so a second click sends nothing."""
+    with transaction.atomic():
+        locked = CurationRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status in LIVE:
+            return RunStarted(locked, created=False)
+        locked.status, locked.progress, locked.message, locked.error = (
+            RunStatus.QUEUED, 0.0, "queued", "")
+        locked.save(update_fields=["status", "progress", "message", "error"])
+        job_enqueue(task=run_pipeline, kwargs={"run_id": locked.pk},
+                    label=f"Curation run {locked.name}", created_by=requested_by)
+    return RunStarted(locked, created=True)
+
+
+def source_ingest_start(
+    *, path: str | Path, name: str, fmt: str, text_field: str = "text",
+    url_field: str = "url", requested_by: User | None = None,
+) -> Job:
+    """Queue the ingestion of ``path`` (a file or folder on the workers' shared storage) as
+    source ``name``; a path that does not exist here is refused before anything is sent."""
+    path = Path(path)
+    if not path.exists():
+        raise CurationActionError(f"{path} does not exist on this server")
+    return job_enqueue(
+        task=ingest_source,
+        kwargs={"path": str(path), "name": name, "fmt": fmt, "text_field": text_field or "text",
+                "url_field": url_field or "url"},
+        label=f"Ingest {path.name}", created_by=requested_by,
+    )
+
+
+def domain_rule_set(
+    *, domain: str, action: str, note: str = "", created_by: User | None = None
+) -> DomainRule:
+    """Allow or block a site from the next run on, whatever the personal-information
+    figures say; ``WWW.Example.org`` and ``example.org`` are one site, one rule."""
+    domain = domain.strip().lower().removeprefix("www.")
+    rule, _created = DomainRule.objects.update_or_create(
+        domain=domain, defaults={"action": action, "note": note, "created_by": created_by})
+    return rule
