@@ -66,9 +66,7 @@ the operating system says. Standard errors rather than the curation package's
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import json
 import math
 import os
 import re
@@ -76,8 +74,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, BinaryIO, Final, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
+
+from paddock.kernel.jsonl import JsonLine, LineProblem, json_type, read_jsonl
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -115,7 +114,6 @@ PathLike = str | os.PathLike[str]
 USER: Final = "user"
 ASSISTANT: Final = "assistant"
 _ROLES: Final = (USER, ASSISTANT)
-_SKIP_CHUNK: Final = 1 << 16
 _SIGNED_64: Final = range(-(2**63), 2**63)
 _BAD_CHARACTER: Final = re.compile("[\x00\ud800-\udfff]")
 # A turn marker: at the very start, or after a blank line. A "Human:" inside a line is text
@@ -366,97 +364,40 @@ _Parsed = TypeVar("_Parsed")
 def _read(
     path: PathLike, parse: Callable[[dict[str, Any], int], _Parsed]
 ) -> Iterator[_Parsed | ImportProblem]:
-    """Check that ``path`` can be opened now, so a wrong path fails at the call with a
-    standard OSError, then return the lazy line-by-line reader."""
-    source = Path(path)
-    with source.open("rb"):
-        pass
-    return _records(source, parse)
+    """Open ``path`` now, so a wrong path fails at the call with a standard OSError, and
+    return the lazy line-by-line reader (the kernel's, shared with curation and training)."""
+    return _records(read_jsonl(path, max_line_bytes=MAX_LINE_BYTES), parse)
 
 
 def _records(
-    source: Path, parse: Callable[[dict[str, Any], int], _Parsed]
+    lines: Iterator[JsonLine | LineProblem], parse: Callable[[dict[str, Any], int], _Parsed]
 ) -> Iterator[_Parsed | ImportProblem]:
-    # Imported here, not at module level: the curation package's __init__ loads the Celery
-    # app and with it Django, which a parser of files has no need of at import.
-    from paddock.curation.core.documents import CurationInputError
-    from paddock.curation.core.readers import (
-        DamagedStreamError,
-        open_binary,
-    )
-
-    try:
-        stream = open_binary(source)
-    except CurationInputError as exc:  # gone or unreadable since _read checked it
-        raise OSError(str(exc)) from exc
-    number = 0
-    with stream:
+    for item in lines:
+        if isinstance(item, LineProblem):
+            yield ImportProblem(item.line, "", item.code, _line_message(item))
+            continue
         try:
-            while raw := stream.readline(MAX_LINE_BYTES + 1):
-                number += 1
-                if len(raw) > MAX_LINE_BYTES:
-                    _skip_rest_of_line(stream, raw)
-                    yield ImportProblem(
-                        number, "", "too_long",
-                        f"the line is longer than {MAX_LINE_BYTES:,} bytes; expected a "
-                        "shorter line (this one is skipped unread)",
-                    )
-                    continue
-                item = _parse_line(raw, number, parse)
-                if item is not None:
-                    yield item
-        except DamagedStreamError as exc:
-            yield ImportProblem(
-                number + 1, "", exc.kind,
-                f"the compressed file is damaged ({exc.detail}): nothing from this line on "
-                "can be read; lines before it are kept",
-            )
+            yield parse(item.record, item.line)
+        except _LineError as exc:
+            yield ImportProblem(item.line, exc.field, exc.kind, exc.message)
 
 
-def _skip_rest_of_line(stream: BinaryIO, head: bytes) -> None:
-    """Read past the end of an over-long line in small pieces, holding none of it."""
-    piece = head
-    while piece and not piece.endswith(b"\n"):
-        piece = stream.readline(_SKIP_CHUNK)
-
-
-def _parse_line(
-    raw: bytes, number: int, parse: Callable[[dict[str, Any], int], _Parsed]
-) -> _Parsed | ImportProblem | None:
-    """One line as a parsed record, a problem, or None for a blank line."""
-    if number == 1 and raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8) :]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return ImportProblem(
-            number, "", "not_utf8",
-            f"the line is not valid UTF-8 (byte {exc.start}: {exc.reason}); expected UTF-8 "
-            "text (save the file as UTF-8)",
+def _line_message(problem: LineProblem) -> str:
+    """The kernel's message, with what to do for the codes a data manager can act on."""
+    if problem.code in ("truncated", "corrupt_stream"):
+        return (
+            f"the compressed file is damaged ({problem.message}): nothing from this line on "
+            "can be read; lines before it are kept"
         )
-    if not text.strip():
-        return None
-    try:
-        record = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        return ImportProblem(
-            number, "", "malformed_json", f"the line is not valid JSON: {exc}; expected one "
-            "JSON object per line",
-        )
-    if not isinstance(record, dict):
-        return ImportProblem(
-            number, "", "not_an_object",
-            f"the line is a JSON {_json_type(record)}, expected a JSON object",
-        )
-    try:
-        return parse(record, number)
-    except _LineError as exc:
-        return ImportProblem(number, exc.field, exc.kind, exc.message)
+    advice = _LINE_ADVICE.get(problem.code)
+    return f"{problem.message}; {advice}" if advice else problem.message
 
 
-def _reject_constant(name: str) -> NoReturn:
-    """NaN and Infinity are Python's extension of JSON, not JSON."""
-    raise ValueError(f"{name} is not a JSON value")
+_LINE_ADVICE: Final = {
+    "not_utf8": "expected UTF-8 text (save the file as UTF-8)",
+    "malformed_json": "expected one JSON object per line",
+    "not_an_object": "expected a JSON object",
+}
 
 
 # --------------------------------------------------------------------------- record parsers
@@ -530,7 +471,7 @@ def _parse_conversation(record: dict[str, Any]) -> tuple[Turn, ...]:
     if not isinstance(raw_turns, list):
         _fail(
             "turns", "wrong_type",
-            f'a JSON {_json_type(raw_turns)}, expected a list of {{"role", "content"}} objects',
+            f'a JSON {json_type(raw_turns)}, expected a list of {{"role", "content"}} objects',
         )
     _check_turn_count(len(raw_turns), "turns")
     turns = []
@@ -539,7 +480,7 @@ def _parse_conversation(record: dict[str, Any]) -> tuple[Turn, ...]:
         if not isinstance(raw_turn, dict):
             _fail(
                 where, "wrong_type",
-                f'a JSON {_json_type(raw_turn)}, expected an object {{"role", "content"}}',
+                f'a JSON {json_type(raw_turn)}, expected an object {{"role", "content"}}',
             )
         _reject_unknown_fields(raw_turn, _TURN_FIELDS, where)
         role = raw_turn.get("role")
@@ -548,7 +489,7 @@ def _parse_conversation(record: dict[str, Any]) -> tuple[Turn, ...]:
         if not isinstance(role, str):
             _fail(
                 f"{where}.role", "wrong_type",
-                f'a JSON {_json_type(role)}, expected "{USER}" or "{ASSISTANT}"',
+                f'a JSON {json_type(role)}, expected "{USER}" or "{ASSISTANT}"',
             )
         if role not in _ROLES:
             _fail(f"{where}.role", "unknown_role", f'{role!r}, expected "{USER}" or "{ASSISTANT}"')
@@ -596,7 +537,7 @@ def _parse_response(value: Any, where: str) -> ResponseSpec:
     if not isinstance(value, dict):
         _fail(
             where, "wrong_type",
-            f'a JSON {_json_type(value)}, expected a string or {{"text": ..., "model": ...}}',
+            f'a JSON {json_type(value)}, expected a string or {{"text": ..., "model": ...}}',
         )
     _reject_unknown_fields(value, _RESPONSE_FIELDS, where)
     text = value.get("text")
@@ -621,7 +562,7 @@ def _parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
         if not isinstance(value, str):
             _fail(
                 name, "wrong_type",
-                f"a JSON {_json_type(value)}, expected an HH-RLHF transcript string",
+                f"a JSON {json_type(value)}, expected an HH-RLHF transcript string",
             )
         _check_characters(value, name)
         transcripts[name] = value
@@ -688,7 +629,7 @@ def _parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
 def _parse_text(value: Any, where: str) -> str:
     """A text as given: a non-blank string of at most MAX_TEXT_CHARS storable characters."""
     if not isinstance(value, str):
-        _fail(where, "wrong_type", f"a JSON {_json_type(value)}, expected a string")
+        _fail(where, "wrong_type", f"a JSON {json_type(value)}, expected a string")
     if not value.strip():
         _fail(where, "empty_text", "empty; expected non-blank text")
     _check_length(value, where)
@@ -726,7 +667,7 @@ def _parse_name(value: Any, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        _fail(where, "wrong_type", f"a JSON {_json_type(value)}, expected a string")
+        _fail(where, "wrong_type", f"a JSON {json_type(value)}, expected a string")
     if not value.strip():
         _fail(where, "empty_text", "empty; expected a non-blank string or no field")
     if len(value) > MAX_NAME_CHARS:
@@ -742,7 +683,7 @@ def _parse_choice(value: Any, where: str, enum: type[_Choice], kind: str) -> _Ch
     if value is None:
         return None
     if not isinstance(value, str):
-        _fail(where, "wrong_type", f"a JSON {_json_type(value)}, expected one of {_choices(enum)}")
+        _fail(where, "wrong_type", f"a JSON {json_type(value)}, expected one of {_choices(enum)}")
     try:
         return enum(value)
     except ValueError:
@@ -754,7 +695,7 @@ def _parse_float(value: Any, where: str, *, top_p: bool) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(where, "wrong_type", f"a JSON {_json_type(value)}, expected a number")
+        _fail(where, "wrong_type", f"a JSON {json_type(value)}, expected a number")
     number = float(value)
     if top_p and not 0.0 < number <= 1.0:
         _fail(where, "out_of_range", f"{value}, expected a number in (0, 1]")
@@ -767,7 +708,7 @@ def _parse_seed(value: Any, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        _fail(where, "wrong_type", f"a JSON {_json_type(value)}, expected an integer")
+        _fail(where, "wrong_type", f"a JSON {json_type(value)}, expected an integer")
     if value not in _SIGNED_64:
         _fail(where, "out_of_range", f"{value}, expected an integer that fits in 64 signed bits")
     return value
@@ -777,7 +718,7 @@ def _parse_metadata(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        _fail("metadata", "wrong_type", f"a JSON {_json_type(value)}, expected an object")
+        _fail("metadata", "wrong_type", f"a JSON {json_type(value)}, expected an object")
     # Walked with a stack, not recursion: json.loads accepts nesting deeper than Python's
     # recursion limit leaves room for.
     stack: list[Any] = [value]
@@ -816,18 +757,3 @@ def _printable_name(name: str) -> str:
 
 def _choices(enum: type[StrEnum]) -> str:
     return ", ".join(repr(member.value) for member in enum)
-
-
-def _json_type(value: Any) -> str:
-    """How JSON calls the type of a parsed value, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

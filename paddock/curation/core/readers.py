@@ -42,20 +42,16 @@ extraction and most of the rest inflating gzip.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import hashlib
 import io
-import json
 import os
 import re
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final
 
-import zstandard
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
@@ -64,6 +60,14 @@ from paddock.curation.core.documents import (
     CurationInputError,
     RawDocument,
     ReadProblem,
+)
+from paddock.kernel.compressed import DamagedStreamError, open_compressed
+from paddock.kernel.jsonl import (
+    LineProblem,
+    TextLine,
+    decode_json_line,
+    decode_text_line,
+    numbered_lines,
 )
 
 __all__ = [
@@ -79,16 +83,6 @@ Item = RawDocument | ReadProblem
 PathLike = str | os.PathLike[str]
 
 FORMATS: Final = ("jsonl", "lines", "text", "warc", "wet")
-
-_GZIP_MAGIC: Final = b"\x1f\x8b"
-_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
-_CHUNK: Final = 1 << 16
-# Compressed bytes fed to a codec at a time. A call that fails returns nothing, so the
-# text of up to one such chunk just before a detected error is lost; 16 KiB costs no
-# measurable speed against 64 KiB.
-_COMPRESSED_CHUNK: Final = 1 << 14
-# Output cap per zlib call: a gzip bomb inflates piecewise instead of all at once.
-_MAX_PIECE: Final = 1 << 20
 
 _COMPRESSION_SUFFIXES: Final = (".gz", ".zst")
 _FORMAT_BY_SUFFIX: Final = {
@@ -107,130 +101,6 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # --------------------------------------------------------------------------- opening
 
 
-class DamagedStreamError(OSError):
-    """A compressed stream ends early (``truncated``) or holds data its codec rejects
-    (``corrupt_stream``); readers turn it into a ReadProblem of that kind."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-
-
-class _Decoder(Protocol):
-    """What zlib's and zstandard's decompression objects have in common."""
-
-    @property
-    def eof(self) -> bool: ...
-
-    @property
-    def unused_data(self) -> bytes: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Codec:
-    name: str
-    unit: str  # what one independently compressed piece is called: gzip member, zstd frame
-    new: Callable[[], Any]
-    inflate: Callable[[Any, bytes], Iterator[bytes]]
-
-
-def _inflate_zlib(decoder: Any, data: bytes) -> Iterator[bytes]:
-    """Inflate in pieces of at most _MAX_PIECE bytes, so memory stays bounded.
-
-    A full piece may leave input unread (``unconsumed_tail``) or output pending inside
-    zlib, so another call follows until a piece comes out short or the member ends.
-    """
-    piece = decoder.decompress(data, _MAX_PIECE)
-    yield piece
-    while len(piece) == _MAX_PIECE and not decoder.eof:
-        piece = decoder.decompress(decoder.unconsumed_tail, _MAX_PIECE)
-        yield piece
-
-
-def _inflate_zstd(decoder: Any, data: bytes) -> Iterator[bytes]:
-    """zstandard's decompressobj has no output cap; the 16 KiB input chunk bounds it."""
-    yield decoder.decompress(data)
-
-
-_GZIP = _Codec("gzip", "member", lambda: zlib.decompressobj(wbits=31), _inflate_zlib)
-_ZSTD = _Codec("zstd", "frame", lambda: zstandard.ZstdDecompressor().decompressobj(), _inflate_zstd)
-
-
-def _decompressed_chunks(raw: BinaryIO, codec: _Codec) -> Iterator[bytes]:
-    """The decompressed bytes of a multi-member gzip or multi-frame zstd stream.
-
-    Written on the codecs' decompression objects rather than on gzip.GzipFile or
-    zstandard's stream reader because both of those lose data next to damage: GzipFile
-    drops what it inflated in a read that then fails, and the zstd stream reader ends
-    silently on a truncated frame. Here every byte that can be inflated comes out first,
-    then one :class:`DamagedStreamError` says what is wrong and where.
-    """
-    decoder: _Decoder | None = None
-    data = b""
-    read = produced = 0
-    while True:
-        if not data:
-            data = raw.read(_COMPRESSED_CHUNK)
-            read += len(data)
-            if not data:
-                if decoder is not None:
-                    raise DamagedStreamError(
-                        "truncated",
-                        f"{codec.name} stream ends inside a {codec.unit} at compressed byte "
-                        f"{read} ({produced} bytes decompressed)",
-                    )
-                return
-        if decoder is None:
-            if codec is _GZIP and not data.strip(b"\0"):
-                data = b""  # zero padding after the last member, which gzip(1) accepts
-                continue
-            decoder = codec.new()
-        try:
-            for piece in codec.inflate(decoder, data):
-                produced += len(piece)
-                yield piece
-        except (zlib.error, zstandard.ZstdError) as exc:
-            raise DamagedStreamError(
-                "corrupt_stream",
-                f"{codec.name} data is corrupt near compressed byte {read} "
-                f"({produced} bytes decompressed): {exc}",
-            ) from exc
-        data = b""
-        if decoder.eof:
-            data, decoder = decoder.unused_data, None
-
-
-class _ChunkStream(io.RawIOBase):
-    """A raw binary stream over an iterator of byte chunks (the decompressed output)."""
-
-    def __init__(self, chunks: Iterator[bytes], owned: BinaryIO) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._owned = owned
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        target = memoryview(buffer).cast("B")
-        count = min(len(target), len(self._pending))
-        target[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-    def close(self) -> None:
-        if not self.closed:
-            self._owned.close()
-        super().close()
-
-
 def _cannot_read(path: Path, exc: OSError) -> str:
     """One line for an OSError met opening ``path``, without errno noise."""
     if isinstance(exc, FileNotFoundError):
@@ -247,11 +117,8 @@ def _cannot_read(path: Path, exc: OSError) -> str:
 
 
 def open_binary(path: PathLike) -> BinaryIO:
-    """Open a file for reading bytes, decompressing gzip or zstd found by magic bytes.
-
-    Detection by content rather than by name, because files are renamed and mislabelled
-    (a ``.jsonl`` that is gzip, a ``.gz`` that is not). A damaged compressed stream raises
-    :class:`DamagedStreamError` from ``read`` once every intact byte has been returned.
+    """Open a file for reading bytes, decompressing gzip or zstd found by magic bytes
+    (:func:`paddock.kernel.compressed.open_compressed`, worded for curation).
 
     Raises:
         CurationInputError: the file is missing, is a folder or cannot be opened.
@@ -261,17 +128,9 @@ def open_binary(path: PathLike) -> BinaryIO:
 
 def _open_buffered(file: Path) -> io.BufferedReader:
     try:
-        raw = file.open("rb")
+        return open_compressed(file)
     except OSError as exc:
         raise CurationInputError(_cannot_read(file, exc)) from None
-    magic = raw.peek(len(_ZSTD_MAGIC))[: len(_ZSTD_MAGIC)]
-    if magic.startswith(_GZIP_MAGIC):
-        codec = _GZIP
-    elif magic.startswith(_ZSTD_MAGIC):
-        codec = _ZSTD
-    else:
-        return raw
-    return io.BufferedReader(_ChunkStream(_decompressed_chunks(raw, codec), raw), _CHUNK)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -355,29 +214,14 @@ def _check_folder(path: Path) -> None:
 # --------------------------------------------------------------------------- lines
 
 
-def _numbered_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, bytes] | ReadProblem]:
-    """Each complete line with its 1-based number; a damaged stream ends with a problem.
-
-    A line cut by the damage never comes out: BufferedReader only returns a line once it
-    has its newline or a clean end of stream.
-    """
-    number = 0
-    try:
-        for number, line in enumerate(stream, start=1):
-            yield number, line
-    except DamagedStreamError as exc:
-        yield ReadProblem(source, f"line {number + 1}", exc.kind, exc.detail)
+def _numbered_lines(stream: BinaryIO, source: str) -> Iterator[TextLine | ReadProblem]:
+    """Each complete line with its number; a damaged stream ends with a problem."""
+    for item in numbered_lines(stream):
+        yield _problem(source, item) if isinstance(item, LineProblem) else item
 
 
-def _decode_line(line: bytes, number: int) -> str:
-    """A line as text, without its line break (and without a BOM on line 1).
-
-    Raises:
-        UnicodeDecodeError: the line is not valid UTF-8.
-    """
-    if number == 1 and line.startswith(codecs.BOM_UTF8):
-        line = line[len(codecs.BOM_UTF8) :]
-    return line.decode("utf-8").rstrip("\r\n")
+def _problem(source: str, problem: LineProblem) -> ReadProblem:
+    return ReadProblem(source, f"line {problem.line}", problem.code, problem.message)
 
 
 def _not_utf8(source: str, locator: str, exc: UnicodeDecodeError) -> ReadProblem:
@@ -394,14 +238,11 @@ def _read_lines(path: Path) -> Iterator[Item]:
             if isinstance(item, ReadProblem):
                 yield item
                 continue
-            number, line = item
-            try:
-                text = _decode_line(line, number)
-            except UnicodeDecodeError as exc:
-                yield _not_utf8(source, f"line {number}", exc)
-                continue
-            if text.strip():
-                yield RawDocument(text=text, source=source, locator=f"line {number}")
+            text = decode_text_line(item.raw, item.line)
+            if isinstance(text, LineProblem):
+                yield _problem(source, text)
+            elif text.strip():
+                yield RawDocument(text=text, source=source, locator=f"line {item.line}")
 
 
 # --------------------------------------------------------------------------- jsonl
@@ -415,31 +256,20 @@ def _read_jsonl(path: Path, *, text_field: str, url_field: str) -> Iterator[Item
             if isinstance(item, ReadProblem):
                 yield item
                 continue
-            number, line = item
-            parsed = _parse_jsonl_line(line, number, source, text_field, url_field)
+            parsed = _parse_jsonl_line(item, source, text_field, url_field)
             if parsed is not None:
                 yield parsed
 
 
 def _parse_jsonl_line(
-    line: bytes, number: int, source: str, text_field: str, url_field: str
+    line: TextLine, source: str, text_field: str, url_field: str
 ) -> Item | None:
-    locator = f"line {number}"
-    try:
-        decoded = _decode_line(line, number)
-    except UnicodeDecodeError as exc:
-        return _not_utf8(source, locator, exc)
-    if not decoded.strip():
+    record = decode_json_line(line.raw, line.line)
+    if record is None:
         return None
-    try:
-        record = json.loads(decoded)
-    except json.JSONDecodeError as exc:
-        return ReadProblem(source, locator, "malformed_json", str(exc))
-    except RecursionError:
-        return ReadProblem(source, locator, "malformed_json", "JSON nested too deeply to read")
-    if not isinstance(record, dict):
-        kind = type(record).__name__
-        return ReadProblem(source, locator, "not_an_object", f"a JSON {kind}, not an object")
+    if isinstance(record, LineProblem):
+        return _problem(source, record)
+    locator = f"line {line.line}"
     text = record.get(text_field)
     if not isinstance(text, str):
         found = "missing" if text is None else f"{type(text).__name__}, not a string"

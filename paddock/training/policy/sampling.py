@@ -21,7 +21,6 @@ format, read by :func:`read_conversations`.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.training import recipe
 from paddock.training.policy.chat import ConversationError, check_conversation
 from paddock.training.policy.generation import (
@@ -121,65 +121,36 @@ class _FieldError(Exception):
 
 
 def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
-    """Every conversation of a prompts JSONL file (plain or gzip), checked whole first.
+    """Every conversation of a prompts JSONL file (plain, gzip or zstd), checked whole first.
 
     Sampling costs GPU hours, so a file with any bad line is refused before any is spent:
     :class:`ConversationFileError` lists each bad line with its file, line and field.
     Duplicate ids are refused too (they would get the same seeds and responses).
     """
     path = Path(path)
-    with path.open("rb") as head:
-        opener = gzip.open if head.read(2) == b"\x1f\x8b" else open
     conversations: list[Conversation] = []
     problems: list[InputProblem] = []
     seen: dict[str, int] = {}
-    number = 0
-    with opener(path, "rb") as stream:
-        lines = enumerate(stream, start=1)
-        while True:
-            try:
-                number, raw = next(lines)
-            except StopIteration:
-                break
-            except (EOFError, OSError) as exc:  # a gzip file cut short or damaged
-                problems.append(InputProblem(str(path), number + 1, "",
-                                             f"cannot read on: {exc}"))
-                break
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                if not text.strip():
-                    continue
-                conversation = _parse_prompt(_json_object(text), number)
-                if conversation.id and conversation.id in seen:
-                    raise _FieldError("id", f"{conversation.id!r} is already the id of line "
-                                            f"{seen[conversation.id]}; expected unique ids")
-            except UnicodeDecodeError as exc:
-                problems.append(InputProblem(str(path), number, "", f"not UTF-8 ({exc.reason})"))
-                continue
-            except _FieldError as exc:
-                problems.append(InputProblem(str(path), number, exc.field, exc.message))
-                continue
-            seen.setdefault(conversation.id, number)
-            conversations.append(conversation)
+    for item in read_jsonl(path):
+        if isinstance(item, LineProblem):
+            problems.append(InputProblem(str(path), item.line, "", item.message))
+            continue
+        try:
+            conversation = _parse_prompt(_checked_object(item.record), item.line)
+            if conversation.id and conversation.id in seen:
+                raise _FieldError("id", f"{conversation.id!r} is already the id of line "
+                                        f"{seen[conversation.id]}; expected unique ids")
+        except _FieldError as exc:
+            problems.append(InputProblem(str(path), item.line, exc.field, exc.message))
+            continue
+        seen.setdefault(conversation.id, item.line)
+        conversations.append(conversation)
     if problems:
         raise ConversationFileError(str(path), problems)
     return conversations
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        record = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise _FieldError("", f"not valid JSON ({exc}); expected one JSON object a line") from None
-    except RecursionError:
-        raise _FieldError("", "JSON nested too deeply to read; expected one JSON object a "
-                              "line") from None
-    if not isinstance(record, dict):
-        raise _FieldError("", f"a JSON {type(record).__name__}, expected an object")
+def _checked_object(record: dict[str, Any]) -> dict[str, Any]:
     where = _bad_character_at(record, "")
     if where is not None:
         raise _FieldError(where, "holds a NUL or an unpaired surrogate, which the annotation "

@@ -4,8 +4,8 @@ One reader per format: the platform's own export, Anthropic HH-RLHF transcripts,
 OpenAssistant ranked message trees and UKP ConvArg1 vote counts. Each reader function
 returns a :class:`PairReader`: iterate it to stream pairs in constant memory; its
 ``report`` (a :class:`ReadReport`) then says how many records were read, how many pairs
-came out and why every other record was skipped. Files may be plain or gzip'd (told by
-the magic bytes, not the name).
+came out and why every other record was skipped. Files may be plain, gzip'd or zstd'd
+(told by the magic bytes, not the name: :mod:`paddock.kernel.compressed`).
 
 Two kinds of "not a pair", kept apart on purpose:
 
@@ -23,20 +23,18 @@ sum(report.skipped.values())``: nothing is dropped without a reason.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
+from paddock.kernel.compressed import open_compressed
+from paddock.kernel.jsonl import LineProblem, decode_json_line, numbered_lines
 from paddock.training.recipe import (
     AXES,
     BETTER,
@@ -50,7 +48,6 @@ from paddock.training.reward.pairs import PreferencePair, Turn
 
 log = logging.getLogger(__name__)
 
-GZIP_MAGIC = b"\x1f\x8b"
 # Errors beyond this many are still counted in ``skipped``, just not listed one by one:
 # a wholly broken file must not hold a million messages in memory.
 MAX_LISTED_ERRORS = 100
@@ -186,10 +183,17 @@ class PairReader:
 
     def __iter__(self) -> Iterator[PreferencePair]:
         self.report = report = ReadReport(path=str(self.path), source=self.source)
-        with _open_binary(self.path) as lines:
-            for number, raw in _numbered(lines, self.path):
+        with open_compressed(self.path) as stream:
+            for line in numbered_lines(stream):
+                if isinstance(line, LineProblem):
+                    # Never skipped: the lines after the damage are unknown, so they
+                    # cannot be counted under any reason.
+                    raise PairFormatError(
+                        self.path, line.line, None,
+                        f"the compressed stream is truncated or corrupt ({line.message})",
+                    )
                 report.records += 1
-                yield from self._record(number, raw)
+                yield from self._record(line.line, line.raw)
         report.finished = True
         if report.malformed:
             log.warning("%s: %d malformed records skipped, first: %s", self.path,
@@ -223,56 +227,21 @@ class PairReader:
         self.report.add_error(Problem(str(self.path), number, bad.field, bad.message), reason)
 
 
-@contextmanager
-def _open_binary(path: Path) -> Iterator[IO[bytes]]:
-    """The file's bytes, gunzipped when it starts with the gzip magic, whatever its name."""
-    with open(path, "rb") as raw:
-        magic = raw.read(2)
-        raw.seek(0)
-        if magic == GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield unzipped
-        else:
-            yield raw
-
-
-def _numbered(lines: IO[bytes], path: Path) -> Iterator[tuple[int, bytes]]:
-    """Lines numbered from 1; a truncated or corrupt gzip stream raises, naming the file.
-
-    That is never skipped: the lines after the damage are unknown, so they cannot be
-    counted under any reason.
-    """
-    number = 0
-    try:
-        for line in lines:
-            number += 1
-            yield number, line
-    except (EOFError, gzip.BadGzipFile, zlib.error) as broken:
-        raise PairFormatError(path, number + 1, None,
-                              f"the gzip stream is truncated or corrupt ({broken})") from broken
+# How a line-level problem of the kernel's reader is counted: ``malformed: {reason}``.
+_LINE_REASONS = {
+    "not_utf8": "not UTF-8",
+    "malformed_json": "not JSON",
+    "not_an_object": "not a JSON object",
+}
 
 
 def _decode(raw: bytes, number: int) -> dict[str, Any]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        raise _Malformed(None, f"not UTF-8 ({bad.reason} at byte {bad.start})",
-                         "not UTF-8") from None
-    if number == 1:
-        text = text.removeprefix("\ufeff")
-    if not text.strip():
+    record = decode_json_line(raw, number)
+    if record is None:
         raise _Blank
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as bad:
-        raise _Malformed(None, f"not JSON ({bad.msg} at column {bad.colno})",
-                         "not JSON") from None
-    except RecursionError:
-        raise _Malformed(None, "not JSON that can be read (nested too deeply)",
-                         "not JSON") from None
-    if not isinstance(record, dict):
-        raise _Malformed(None, f"not a JSON object but {type(record).__name__}",
-                         "not a JSON object")
+    if isinstance(record, LineProblem):
+        reason = _LINE_REASONS.get(record.code, record.code)
+        raise _Malformed(None, f"{reason} ({record.message})", reason)
     return record
 
 
