@@ -76,6 +76,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NoReturn, TypeVar
 
+from paddock.kernel.hh_rlhf import HHTranscriptError
+from paddock.kernel.hh_rlhf import parse_hh_transcript as split_hh_transcript
 from paddock.kernel.jsonl import JsonLine, LineProblem, json_type, read_jsonl
 
 __all__ = [
@@ -116,10 +118,6 @@ ASSISTANT: Final = "assistant"
 _ROLES: Final = (USER, ASSISTANT)
 _SIGNED_64: Final = range(-(2**63), 2**63)
 _BAD_CHARACTER: Final = re.compile("[\x00\ud800-\udfff]")
-# A turn marker: at the very start, or after a blank line. A "Human:" inside a line is text
-# (responses quote it now and then); only the "\n\n" form separates turns.
-_HH_MARKER: Final = re.compile(r"(?:\A|\n\n)(Human|Assistant):")
-_HH_ROLES: Final = {"Human": USER, "Assistant": ASSISTANT}
 
 _PROMPT_FIELDS: Final = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
 _PAIR_FIELDS: Final = _PROMPT_FIELDS | {"response_a", "response_b"}
@@ -231,14 +229,6 @@ class ImportProblem:
     message: str  # names the field and says what is expected
 
 
-class HHTranscriptError(ValueError):
-    """An HH-RLHF transcript that cannot be split into turns."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.kind = "malformed_transcript"
-
-
 class _LineError(Exception):
     """What the record parsers raise; the reader turns it into an ImportProblem."""
 
@@ -293,35 +283,13 @@ def read_hh_rlhf(path: PathLike) -> Iterator[ParsedPreference | ImportProblem]:
 
 
 def parse_hh_transcript(text: str) -> tuple[Turn, ...]:
-    """Split an HH-RLHF transcript into turns, faithfully and without judging them.
-
-    Turns are introduced by ``"\\n\\nHuman:"`` or ``"\\n\\nAssistant:"`` (the first may
-    also stand at the very start without the blank line); ``Human`` becomes ``"user"``.
-    Each turn's content is stripped of surrounding whitespace, inner newlines are kept. A
-    marker inside a line is text, not a turn. Empty turns, consecutive turns of one role
-    and a last turn that is not the Assistant's are returned as they are: the readers
-    decide what to make of them.
+    """Split an HH-RLHF transcript into turns with the kernel's parser (the reward trainer
+    uses the same one): :func:`paddock.kernel.hh_rlhf.parse_hh_transcript`.
 
     Raises:
         HHTranscriptError: the text has no turn marker, or text before the first one.
     """
-    turns: list[Turn] = []
-    role: str | None = None
-    start = 0
-    for marker in _HH_MARKER.finditer(text):
-        if role is None:
-            if text[: marker.start()].strip():
-                raise HHTranscriptError(
-                    'text before the first "Human:"/"Assistant:" turn marker'
-                )
-        else:
-            turns.append(Turn(role, text[start : marker.start()].strip()))
-        role = _HH_ROLES[marker.group(1)]
-        start = marker.end()
-    if role is None:
-        raise HHTranscriptError('no "\\n\\nHuman:" or "\\n\\nAssistant:" turn marker')
-    turns.append(Turn(role, text[start:].strip()))
-    return tuple(turns)
+    return tuple(Turn(role, content) for role, content in split_hh_transcript(text))
 
 
 # Typographic punctuation NFKC keeps: a question copied from a word processor (curly

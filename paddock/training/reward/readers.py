@@ -24,7 +24,6 @@ sum(report.skipped.values())``: nothing is dropped without a reason.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from paddock.kernel.compressed import open_compressed
+from paddock.kernel.hh_rlhf import HHTranscriptError, split_hh_response
 from paddock.kernel.jsonl import LineProblem, decode_json_line, numbered_lines
 from paddock.training.recipe import (
     AXES,
@@ -340,19 +340,15 @@ def _conversation(turns: list[Any]) -> tuple[Turn, ...]:
 
 # --------------------------------------------------------------------------- HH-RLHF
 
-HUMAN = "\n\nHuman:"
-ASSISTANT = "\n\nAssistant:"
-_HH_TURN = re.compile(r"\n\n(Human|Assistant):")
-_HH_ROLES = {"Human": "user", "Assistant": "assistant"}
-
 
 def read_hh_rlhf(path: str | Path, axis: str, source: str | None = None, *,
                  strict: bool = False) -> PairReader:
     """Anthropic HH-RLHF: ``chosen``/``rejected`` full transcripts, no strength.
 
-    The context is everything before the last ``"\\n\\nAssistant:"`` of each transcript
-    and the response what follows it (stripped). Real quirks are skipped, by reason:
-    ``identical`` (chosen == rejected, or the same response after stripping),
+    Transcripts are split by :func:`paddock.kernel.hh_rlhf.split_hh_response` (the
+    annotation importer's parser): the context is every turn before the last
+    ``"\\n\\nAssistant:"`` and the response what follows it (stripped). Real quirks are skipped, by
+    reason: ``identical`` (chosen == rejected, or the same response after stripping),
     ``different contexts`` (the two transcripts do not share that prefix, e.g. one
     carries an extra assistant turn), ``empty response`` (an empty final turn, which
     teaches nothing about wording and fails the "responses are non-empty" rule),
@@ -376,40 +372,33 @@ def _hh_record(record: dict[str, Any], number: int, axis: str,
     if chosen == rejected:
         return Skip("identical")
     split_chosen, split_rejected = _hh_split(chosen), _hh_split(rejected)
-    if split_chosen is None or split_rejected is None:
-        return Skip("no assistant turn")
-    (prefix, chosen_response), (other_prefix, rejected_response) = split_chosen, split_rejected
-    if prefix != other_prefix:
+    if isinstance(split_chosen, Skip):
+        return split_chosen
+    if isinstance(split_rejected, Skip):
+        return split_rejected
+    (context, chosen_response), (other_context, rejected_response) = split_chosen, split_rejected
+    if context != other_context:
         return Skip("different contexts")
     if not chosen_response or not rejected_response:
         return Skip("empty response")
     if chosen_response == rejected_response:
         return Skip("identical")
-    context = _hh_turns(prefix)
-    if isinstance(context, Skip):
-        return context
+    if not context or context[-1].role != "user":
+        return Skip("context does not end with a user turn")
     return PreferencePair(id=f"{source}:{number}", context=context, chosen=chosen_response,
                           rejected=rejected_response, axis=axis, source=source,
                           meta={"line": number})
 
 
-def _hh_split(transcript: str) -> tuple[str, str] | None:
-    cut = transcript.rfind(ASSISTANT)
-    if cut < 0:
-        return None
-    return transcript[:cut], transcript[cut + len(ASSISTANT):].strip()
-
-
-def _hh_turns(prefix: str) -> tuple[Turn, ...] | Skip:
-    """The context's turns; consecutive same-role turns (a real quirk) are kept as is."""
-    parts = _HH_TURN.split(prefix)
-    if parts[0].strip():
-        return Skip("text before the first turn")
-    turns = tuple(Turn(role=_HH_ROLES[role], content=content.strip())
-                  for role, content in zip(parts[1::2], parts[2::2], strict=True))
-    if not turns or turns[-1].role != "user":
-        return Skip("context does not end with a user turn")
-    return turns
+def _hh_split(transcript: str) -> tuple[tuple[Turn, ...], str] | Skip:
+    """The context's turns and the response, split by the kernel's HH-RLHF parser (the
+    annotation importer's too); consecutive same-role turns (a real quirk) are kept."""
+    try:
+        turns, response = split_hh_response(transcript)
+    except HHTranscriptError as exc:
+        reason = "no assistant turn" if exc.reason == "no_marker" else "text before the first turn"
+        return Skip(reason)
+    return tuple(Turn(role=role, content=content) for role, content in turns), response
 
 
 # --------------------------------------------------------------------------- OpenAssistant
