@@ -69,7 +69,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -79,6 +78,7 @@ from typing import Any, Final, NoReturn, TypeVar
 from paddock.kernel.hh_rlhf import HHTranscriptError
 from paddock.kernel.hh_rlhf import parse_hh_transcript as split_hh_transcript
 from paddock.kernel.jsonl import JsonLine, LineProblem, json_type, read_jsonl
+from paddock.kernel.text_safety import UNSAFE_CHARACTER, find_unsafe_character
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -117,7 +117,6 @@ USER: Final = "user"
 ASSISTANT: Final = "assistant"
 _ROLES: Final = (USER, ASSISTANT)
 _SIGNED_64: Final = range(-(2**63), 2**63)
-_BAD_CHARACTER: Final = re.compile("[\x00\ud800-\udfff]")
 
 _PROMPT_FIELDS: Final = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
 _PAIR_FIELDS: Final = _PROMPT_FIELDS | {"response_a", "response_b"}
@@ -616,7 +615,7 @@ def _check_length(text: str, where: str) -> None:
 def _check_characters(text: str, where: str) -> None:
     """JSON can spell NUL and lone surrogates as escapes; PostgreSQL stores neither and
     UTF-8 cannot encode the latter, so they would fail the import later, all at once."""
-    bad = _BAD_CHARACTER.search(text)
+    bad = find_unsafe_character(text)
     if bad is None:
         return
     char = bad.group()
@@ -720,7 +719,7 @@ def _printable_name(name: str) -> str:
     spelled as escapes, an empty name as ``""`` (not the empty path of a whole line)."""
     if not name:
         return '""'
-    return _BAD_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", name)
+    return UNSAFE_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", name)
 
 
 def _choices(enum: type[StrEnum]) -> str:

@@ -46,7 +46,6 @@ import contextlib
 import hashlib
 import io
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +68,7 @@ from paddock.kernel.jsonl import (
     decode_text_line,
     numbered_lines,
 )
+from paddock.kernel.text_safety import without_lone_surrogates
 
 __all__ = [
     "FORMATS",
@@ -95,7 +95,6 @@ _FORMAT_BY_SUFFIX: Final = {
 _TEXT_FILE_SUFFIXES: Final = (".txt", ".txt.gz", ".txt.zst")
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 # --------------------------------------------------------------------------- opening
@@ -275,21 +274,12 @@ def _parse_jsonl_line(
         found = "missing" if text is None else f"{type(text).__name__}, not a string"
         return ReadProblem(source, locator, "missing_text", f"field {text_field!r} is {found}")
     return RawDocument(
-        text=_without_lone_surrogates(text),
+        text=without_lone_surrogates(text),
         source=source,
         locator=locator,
         url=_record_url(record, url_field),
         metadata=_record_metadata(record, text_field, url_field),
     )
-
-
-def _without_lone_surrogates(text: str) -> str:
-    """JSON can escape half a surrogate pair (``"\\ud800"``), which no UTF-8 can hold;
-    such characters become U+FFFD so that hashing and storing the text cannot fail.
-    (json.loads has already joined the halves of every complete pair.)"""
-    if text.isascii():
-        return text
-    return _SURROGATE.sub("\ufffd", text)
 
 
 def _looks_like_url(value: object) -> bool:

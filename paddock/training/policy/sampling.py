@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from paddock.kernel.jsonl import LineProblem, read_jsonl
+from paddock.kernel.text_safety import find_unsafe_character, unsafe_field_path
 from paddock.training import recipe
 from paddock.training.policy.chat import ConversationError, check_conversation
 from paddock.training.policy.generation import (
@@ -47,7 +47,6 @@ MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
 MAX_TURNS = 100  # the annotation importer's limit: longer threads would not import
 PROMPT_FIELDS = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
-_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _SIDES = ("a", "b")
 _SEED_BITS = 62  # derived seeds leave room for "+ attempt" within signed 64 bits
 
@@ -151,31 +150,11 @@ def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
 
 
 def _checked_object(record: dict[str, Any]) -> dict[str, Any]:
-    where = _bad_character_at(record, "")
+    where = unsafe_field_path(record, root="line")
     if where is not None:
         raise _FieldError(where, "holds a NUL or an unpaired surrogate, which the annotation "
                                  "import (and PostgreSQL) refuses")
     return record
-
-
-def _bad_character_at(value: Any, where: str) -> str | None:
-    """The first place (field path) of a NUL or lone surrogate in keys or strings."""
-    if isinstance(value, str):
-        return where or "line" if _BAD_CHARACTER.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            if _BAD_CHARACTER.search(str(key)):
-                return where or "line"
-            found = _bad_character_at(item, inner)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _bad_character_at(item, f"{where}[{index}]")
-            if found is not None:
-                return found
-    return None
 
 
 def _parse_prompt(record: dict[str, Any], line: int) -> Conversation:
@@ -244,7 +223,7 @@ def unusable_text(text: str) -> str | None:
         return "blank; expected text"
     if len(text) > MAX_TEXT_CHARS:
         return f"{len(text):,} characters, expected at most {MAX_TEXT_CHARS:,}"
-    bad = _BAD_CHARACTER.search(text)
+    bad = find_unsafe_character(text)
     if bad:
         return f"character U+{ord(bad.group()):04X} at {bad.start()} cannot be stored"
     return None
