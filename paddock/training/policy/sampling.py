@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# write_atomically is also imported from here by paddock.training.policy.cli.
+from paddock.kernel.atomic_write import write_atomically
 from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.kernel.text_safety import find_unsafe_character, unsafe_field_path
 from paddock.training import recipe
@@ -466,23 +468,6 @@ def pair_record(conversation: Conversation, plan: SamplingPlan, a: Generation,
 
 
 # ------------------------------------------------------------------------------- writing
-
-
-def write_atomically(path: str | os.PathLike[str], lines: Iterable[str]) -> Path:
-    """A temporary file beside the target, synced, then renamed over it: readers see the
-    old file or the whole new one, never a half-written one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as stream:
-            for line in lines:
-                stream.write(line)
-            stream.flush()
-            os.fsync(stream.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_pairs(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> Path:
