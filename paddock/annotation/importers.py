@@ -75,6 +75,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NoReturn, TypeVar
 
+from paddock.kernel.exchange import PAIRS, PROMPTS, check_schema_version
 from paddock.kernel.hh_rlhf import HHTranscriptError
 from paddock.kernel.hh_rlhf import parse_hh_transcript as split_hh_transcript
 from paddock.kernel.jsonl import JsonLine, LineProblem, json_type, read_jsonl
@@ -250,7 +251,10 @@ def read_prompts(path: PathLike) -> Iterator[ParsedPrompt | ImportProblem]:
 
     Raises:
         OSError: the file cannot be opened (FileNotFoundError when there is none).
+        SchemaVersionError: its manifest says a newer schema version
+            (:mod:`paddock.kernel.exchange`).
     """
+    check_schema_version(path, PROMPTS)
     return _read(path, _parse_prompt)
 
 
@@ -260,7 +264,10 @@ def read_pairs(path: PathLike) -> Iterator[ParsedPair | ImportProblem]:
 
     Raises:
         OSError: the file cannot be opened (FileNotFoundError when there is none).
+        SchemaVersionError: its manifest says a newer schema version
+            (:mod:`paddock.kernel.exchange`).
     """
+    check_schema_version(path, PAIRS)
     return _read(path, _parse_pair)
 
 

@@ -51,6 +51,7 @@ from paddock.annotation.models import (
     safety_bin,
 )
 from paddock.kernel.atomic_write import atomic_file, write_atomically
+from paddock.kernel.exchange import PREFERENCES, manifest_path, schema_fields
 from paddock.kernel.progress import Progress, no_progress
 
 CHUNK = 2000
@@ -69,8 +70,7 @@ REASKED = "reasked"  # Conversation.metadata key: a prompt asked again (training
 
 
 def _manifest_path(batch: Batch, kind: str) -> Path:
-    path = export_path(batch, kind)
-    return path.with_name(path.name.replace(".jsonl.gz", ".manifest.json"))
+    return manifest_path(export_path(batch, kind))
 
 
 def held_out_rule(batch: Batch, fraction: float | None = None,
@@ -292,6 +292,8 @@ def export_batch(
         "test_split_size": batch.test_split_size,
         "held_out": {**rule, "comparisons": len(held_out)},
         "margins": {table: dict(values) for table, values in MARGINS.items()},
+        # The trainer reads this version (paddock.kernel.exchange) before the records.
+        **(schema_fields(PREFERENCES) if kind == "preferences" else {}),
     }
     write_atomically(
         _manifest_path(batch, kind), json.dumps(manifest, indent=2, sort_keys=True) + "\n"

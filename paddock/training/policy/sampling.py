@@ -32,6 +32,7 @@ from typing import Any
 
 # write_atomically is also imported from here by paddock.training.policy.cli.
 from paddock.kernel.atomic_write import write_atomically
+from paddock.kernel.exchange import PAIRS, PROMPTS, check_schema_version, write_records
 from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.kernel.text_safety import find_unsafe_character, unsafe_field_path
 from paddock.training import recipe
@@ -129,6 +130,7 @@ def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
     Duplicate ids are refused too (they would get the same seeds and responses).
     """
     path = Path(path)
+    check_schema_version(path, PROMPTS)
     conversations: list[Conversation] = []
     problems: list[InputProblem] = []
     seen: dict[str, int] = {}
@@ -471,7 +473,8 @@ def pair_record(conversation: Conversation, plan: SamplingPlan, a: Generation,
 
 
 def write_pairs(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> Path:
-    return write_atomically(path, (json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_records(path, records, kind=PAIRS)
+    return Path(path)
 
 
 def sample_file(input_path: str | os.PathLike[str], output_path: str | os.PathLike[str],

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from paddock.kernel.compressed import open_compressed
+from paddock.kernel.exchange import PREFERENCES, SchemaVersionError, check_schema_version
 from paddock.kernel.hh_rlhf import HHTranscriptError, split_hh_response
 from paddock.kernel.jsonl import LineProblem, decode_json_line, numbered_lines
 from paddock.training.recipe import (
@@ -293,7 +294,15 @@ def read_paddock_export(path: str | Path, *, strict: bool = False) -> PairReader
     ``source`` ``paddock:{batch}``, so mixes can count batches; ``split``, ``batch``,
     ``annotator``, ``is_gold`` and ``comparison_id`` stay in ``meta`` because the
     platform's split is per comparison and evaluation must keep it.
+
+    Raises:
+        PairFormatError: the export's manifest names a newer schema version than this
+            code reads (:mod:`paddock.kernel.exchange`).
     """
+    try:
+        check_schema_version(path, PREFERENCES)
+    except SchemaVersionError as exc:
+        raise PairFormatError(path, None, None, str(exc).removeprefix(f"{path}: ")) from None
     return PairReader(path, _paddock_record, source="paddock", strict=strict)
 
 
