@@ -24,6 +24,7 @@ sum(report.skipped.values())``: nothing is dropped without a reason.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -324,6 +325,7 @@ def _paddock_record(record: dict[str, Any], number: int) -> Parsed:
         strength=_choice(record, "strength", STRENGTHS),
         chosen_safe=_get(record, "chosen_safe", bool, optional=True),
         rejected_safe=_get(record, "rejected_safe", bool, optional=True),
+        margins=_export_margins(record),
         meta={
             "split": _get(record, "split", str),
             "batch": batch,
@@ -332,6 +334,18 @@ def _paddock_record(record: dict[str, Any], number: int) -> Parsed:
             "comparison_id": record.get("comparison_id"),
         },
     )])
+
+
+def _export_margins(record: dict[str, Any]) -> dict[str, float]:
+    """The margins the export wrote (``margin_small``, ``margin_large``), by table name."""
+    margins = {}
+    for table in ("small", "large"):
+        value = _get(record, f"margin_{table}", (int, float), optional=True)
+        if value is not None:
+            if not math.isfinite(value) or value < 0:
+                raise _Malformed(f"margin_{table}", f"expected a finite number >= 0, got {value}")
+            margins[table] = float(value)
+    return margins
 
 
 def _conversation(turns: list[Any]) -> tuple[Turn, ...]:
