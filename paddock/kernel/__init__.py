@@ -5,4 +5,11 @@ training code (``paddock.training``) may all import from here; nothing here impo
 them, nor Django, Celery or torch (``tests/test_import_boundaries.py``). So a piece both
 sides need, such as the model registry's on-disk layout, lives here once instead of being
 reached across a boundary from inside a function.
+
+What lives here: ``compressed`` (open plain/gzip/zstd by magic bytes), ``jsonl`` (the one
+robust JSON-lines reader and its :class:`~paddock.kernel.jsonl.LineProblem`),
+``hh_rlhf`` (the HH-RLHF transcript parser), ``text_safety`` (the NUL / lone-surrogate
+rule), ``atomic_write``, ``exchange`` (the files that cross web/training: writer, schema
+versions, format limits), ``registry`` (the model registry), ``origin`` and ``progress``.
+zstandard is the one third-party import (a plain dependency).
 """

@@ -31,10 +31,17 @@ from typing import Any, Final
 from paddock.kernel.atomic_write import write_atomically
 
 __all__ = [
+    "MAX_NAME_CHARS",
+    "MAX_TEXT_CHARS",
+    "MAX_TURNS",
     "PAIRS",
+    "PAIR_FIELDS",
     "PREFERENCES",
     "PROMPTS",
+    "PROMPT_FIELDS",
+    "RESPONSE_FIELDS",
     "SCHEMA_VERSIONS",
+    "TURN_FIELDS",
     "SchemaVersionError",
     "check_schema_version",
     "manifest_path",
@@ -51,6 +58,17 @@ PREFERENCES: Final = "preferences"
 # when a change would make an older reader misread the file (a field renamed or retyped).
 SCHEMA_VERSIONS: Final = {PROMPTS: 1, PAIRS: 1, PREFERENCES: 1}
 _DATA_SUFFIXES: Final = (".jsonl.gz", ".jsonl.zst", ".jsonl")
+
+# The prompts and pairs formats' limits and fields: the annotation importer enforces them,
+# and the sampler refuses (or resamples) what the importer would refuse.
+MAX_TEXT_CHARS: Final = 100_000
+MAX_TURNS: Final = 100
+# An external id or a model name: the max_length of their columns in annotation.models.
+MAX_NAME_CHARS: Final = 200
+PROMPT_FIELDS: Final = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
+PAIR_FIELDS: Final = PROMPT_FIELDS | {"response_a", "response_b"}
+TURN_FIELDS: Final = frozenset({"role", "content"})
+RESPONSE_FIELDS: Final = frozenset({"text", "model", "temperature", "top_p", "seed"})
 
 
 class SchemaVersionError(ValueError):

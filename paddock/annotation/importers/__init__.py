@@ -74,9 +74,6 @@ from paddock.annotation.importers.identity import prompt_id
 from paddock.annotation.importers.reading import read_hh_rlhf, read_pairs, read_prompts
 from paddock.annotation.importers.records import (
     MAX_LINE_BYTES,
-    MAX_NAME_CHARS,
-    MAX_TEXT_CHARS,
-    MAX_TURNS,
     PROBLEM_KINDS,
     Axis,
     ImportProblem,
@@ -87,6 +84,7 @@ from paddock.annotation.importers.records import (
     RiskCategory,
     Turn,
 )
+from paddock.kernel.exchange import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TURNS
 from paddock.kernel.hh_rlhf import HHTranscriptError
 
 __all__ = [

@@ -27,27 +27,21 @@ from paddock.annotation.importers.records import (
     RiskCategory,
     Turn,
 )
+from paddock.kernel.exchange import PAIR_FIELDS, PROMPT_FIELDS, RESPONSE_FIELDS, TURN_FIELDS
 from paddock.kernel.jsonl import json_type
 
 ROLES: Final = (USER, ASSISTANT)
 
-_PROMPT_FIELDS: Final = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
-
-_PAIR_FIELDS: Final = _PROMPT_FIELDS | {"response_a", "response_b"}
-
-_TURN_FIELDS: Final = frozenset({"role", "content"})
-
-_RESPONSE_FIELDS: Final = frozenset({"text", "model", "temperature", "top_p", "seed"})
 
 
 def parse_prompt(record: dict[str, Any], line: int) -> ParsedPrompt:
-    reject_unknown_fields(record, _PROMPT_FIELDS, "")
+    reject_unknown_fields(record, PROMPT_FIELDS, "")
     turns, axis, risk_category, external_id, metadata = _parse_prompt_fields(record)
     return ParsedPrompt(line, turns, axis, risk_category, external_id, metadata)
 
 
 def parse_pair(record: dict[str, Any], line: int) -> ParsedPair:
-    reject_unknown_fields(record, _PAIR_FIELDS, "")
+    reject_unknown_fields(record, PAIR_FIELDS, "")
     turns, axis, risk_category, external_id, metadata = _parse_prompt_fields(record)
     response_a = _parse_response(record.get("response_a"), "response_a")
     response_b = _parse_response(record.get("response_b"), "response_b")
@@ -119,7 +113,7 @@ def _parse_conversation(record: dict[str, Any]) -> tuple[Turn, ...]:
                 where, "wrong_type",
                 f'a JSON {json_type(raw_turn)}, expected an object {{"role", "content"}}',
             )
-        reject_unknown_fields(raw_turn, _TURN_FIELDS, where)
+        reject_unknown_fields(raw_turn, TURN_FIELDS, where)
         role = raw_turn.get("role")
         if role is None:
             fail(f"{where}.role", "missing_field", f'missing; expected "{USER}" or "{ASSISTANT}"')
@@ -148,7 +142,7 @@ def _parse_response(value: Any, where: str) -> ResponseSpec:
             where, "wrong_type",
             f'a JSON {json_type(value)}, expected a string or {{"text": ..., "model": ...}}',
         )
-    reject_unknown_fields(value, _RESPONSE_FIELDS, where)
+    reject_unknown_fields(value, RESPONSE_FIELDS, where)
     text = value.get("text")
     if text is None:
         fail(f"{where}.text", "missing_field", "missing; expected the response's text")

@@ -9,14 +9,12 @@ from enum import StrEnum
 from typing import Any, Final, NoReturn, TypeVar
 
 from paddock.annotation.importers.records import (
-    MAX_NAME_CHARS,
-    MAX_TEXT_CHARS,
-    MAX_TURNS,
     USER,
     Axis,
     RiskCategory,
     Turn,
 )
+from paddock.kernel.exchange import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TURNS
 from paddock.kernel.jsonl import json_type
 from paddock.kernel.text_safety import UNSAFE_CHARACTER, find_unsafe_character
 

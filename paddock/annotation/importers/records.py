@@ -1,4 +1,5 @@
-"""What the importer's readers yield: parsed records, problems, and the format's limits."""
+"""What the importer's readers yield: parsed records and problems (the formats' limits are
+:mod:`paddock.kernel.exchange`'s)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-MAX_TEXT_CHARS: Final = 100_000
-
-MAX_TURNS: Final = 100
-
-# An external id or a model name: the max_length of their columns in annotation.models.
-MAX_NAME_CHARS: Final = 200
-
-# A bound on one line, not a format limit: it holds any valid pair line (MAX_TURNS turns of
-# MAX_TEXT_CHARS characters, every one spelt as a 6-byte \u escape, is about 60 MB) while
-# keeping a runaway line from exhausting a worker.
+# A bound on one line, not a format limit: it holds any valid pair line (MAX_TURNS turns
+# of MAX_TEXT_CHARS characters, paddock.kernel.exchange's limits, every one spelt as a
+# 6-byte \u escape, is about 60 MB) while keeping a runaway line from exhausting a worker.
 MAX_LINE_BYTES: Final = 128 << 20
-
 
 PathLike = str | os.PathLike[str]
 
-
 USER: Final = "user"
-
 ASSISTANT: Final = "assistant"
 
 

@@ -13,10 +13,10 @@ whose text the importer would refuse (blank, NUL characters, too long) is resamp
 same way. A conversation still without two usable, different responses is reported as a
 :class:`SamplingProblem`: every conversation ends up either as a pair or as a problem.
 
-Output lines are in the annotation "pairs" format (``paddock.annotation.importers``;
-mirrored here, not imported: this package never imports the web side) and are written
-atomically, so an import never reads half a file. The input is the annotation "prompts"
-format, read by :func:`read_conversations`.
+Output lines are in the annotation "pairs" format, whose limits and fields are defined
+once in :mod:`paddock.kernel.exchange` (the importer checks them; this package never
+imports the web side), and are written atomically, so an import never reads half a file.
+The input is the annotation "prompts" format, read by :func:`read_conversations`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ from typing import Any
 
 # write_atomically is also imported from here by paddock.training.policy.cli.
 from paddock.kernel.atomic_write import write_atomically
-from paddock.kernel.exchange import PAIRS, PROMPTS, check_schema_version, write_records
+from paddock.kernel.exchange import (
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TURNS,
+    PAIRS,
+    PROMPT_FIELDS,
+    PROMPTS,
+    check_schema_version,
+    write_records,
+)
 from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.kernel.text_safety import find_unsafe_character, unsafe_field_path
 from paddock.training import recipe
@@ -44,12 +53,8 @@ from paddock.training.policy.generation import (
     SamplingParams,
 )
 
-# Mirrored from paddock.annotation.importers (the web side's own copy of the format).
+# Mirrored from paddock.annotation.importers (the web side's own copy of the vocabulary).
 RISK_CATEGORIES = ("illicit_criminal", "hateful_harmful", "unqualified_advice")
-MAX_TEXT_CHARS = 100_000
-MAX_NAME_CHARS = 200
-MAX_TURNS = 100  # the annotation importer's limit: longer threads would not import
-PROMPT_FIELDS = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
 _SIDES = ("a", "b")
 _SEED_BITS = 62  # derived seeds leave room for "+ attempt" within signed 64 bits
 
