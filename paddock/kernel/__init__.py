@@ -1,4 +1,4 @@
-"""What every part of paddock shares: plain Python, standard library only.
+"""What every part of paddock shares: plain Python (the standard library and zstandard).
 
 The web process (``paddock.platform``, ``paddock.annotation``), the workers and the
 training code (``paddock.training``) may all import from here; nothing here imports any of
@@ -11,5 +11,5 @@ robust JSON-lines reader and its :class:`~paddock.kernel.jsonl.LineProblem`),
 ``hh_rlhf`` (the HH-RLHF transcript parser), ``text_safety`` (the NUL / lone-surrogate
 rule), ``atomic_write``, ``exchange`` (the files that cross web/training: writer, schema
 versions, format limits), ``registry`` (the model registry), ``origin`` and ``progress``.
-zstandard is the one third-party import (a plain dependency).
+zstandard, a plain dependency, is the one import from outside the standard library.
 """
