@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddock.kernel.atomic_write import write_atomically
+
 POLICY = "policy"
 REWARD_HELPFULNESS = "reward-helpfulness"
 REWARD_SAFETY = "reward-safety"
@@ -189,7 +191,7 @@ class ModelRegistry:
                 shutil.move(source, version.path)
             else:
                 shutil.copytree(source, version.path, symlinks=False)
-            _write_atomically(folder / RECORD, text)
+            write_atomically(folder / RECORD, text)
             return version
 
     # Internals ------------------------------------------------------------------------
@@ -226,10 +228,3 @@ class ModelRegistry:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    tmp.replace(path)

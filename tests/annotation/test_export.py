@@ -207,3 +207,28 @@ def test_judgements_on_stand_in_text_are_never_training_data(make_user):
                    or r["rejected_model"].startswith("stand-in") for r in records)
     raw = export_batch(batch, "raw")
     assert raw["records"] == Judgement.objects.filter(comparison__batch=batch).count() == 10
+
+
+def test_two_exports_of_one_batch_at_once_both_finish_whole(judged_batch, monkeypatch):
+    """Two clicks can queue two exports of one batch. They used to share one temporary
+    file (``{name}.tmp``): the second truncated the first's and renamed it away, so the
+    first failed at its rename. Now each writes its own, and the file is whole."""
+    from paddock.annotation.services import export
+
+    records = export._records
+    nested: list[dict] = []
+
+    def records_with_a_second_export_midway(*args, **kwargs):
+        for number, line in enumerate(records(*args, **kwargs)):
+            if number == 3 and not nested:
+                nested.append({})  # before the call: the nested export must not recurse
+                nested[0] = export_batch(judged_batch, "preferences")
+            yield line
+
+    monkeypatch.setattr(export, "_records", records_with_a_second_export_midway)
+    first = export_batch(judged_batch, "preferences")
+    assert first == nested[0]
+    assert len(read(export_path(judged_batch, "preferences"))) == first["records"]
+    leftovers = [p.name for p in export_path(judged_batch, "preferences").parent.iterdir()
+                 if p.name.endswith(".tmp")]
+    assert leftovers == []

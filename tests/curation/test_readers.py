@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from paddock.curation.core import readers
 from paddock.curation.core.documents import CurationInputError, RawDocument, ReadProblem
 from paddock.curation.core.readers import (
     file_fingerprint,
@@ -554,7 +553,7 @@ def test_an_unreadable_folder(tmp_path, monkeypatch):
                 raise PermissionError(13, "Permission denied", str(path))
             return real_scandir(path, *args, **kwargs)
 
-        monkeypatch.setattr(readers.os, "scandir", refusing)
+        monkeypatch.setattr(os, "scandir", refusing)
     try:
         with pytest.raises(CurationInputError) as caught:
             read_documents(folder)

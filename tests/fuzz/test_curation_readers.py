@@ -75,8 +75,8 @@ def expected_jsonl(line: bytes, number: int) -> str | None:
         return "problem:not_utf8"
     if not decoded.strip():
         return None
-    try:
-        record = json.loads(decoded)
+    try:  # NaN and Infinity are not JSON: the kernel's reader refuses them everywhere
+        record = json.loads(decoded, parse_constant=reject_constant)
     except ValueError:
         return "problem:malformed_json"
     if not isinstance(record, dict):
@@ -84,6 +84,10 @@ def expected_jsonl(line: bytes, number: int) -> str | None:
     if not isinstance(record.get("text"), str):
         return "problem:missing_text"
     return "doc:" + re.sub("[\ud800-\udfff]", "\ufffd", record["text"])
+
+
+def reject_constant(name: str) -> None:
+    raise ValueError(name)
 
 
 @FUZZ

@@ -269,3 +269,32 @@ def test_the_margin_reaches_the_loss_the_trainer_optimises(tiny_model, tmp_path)
     # (Adam's first step is about lr * sign(gradient): only weights whose gradient changed
     # sign differ, but some must)
     assert moved
+
+
+def test_the_exports_margins_win_over_the_recipe_table(tiny_model, tmp_path):
+    """The export writes margin_small/margin_large on every record; the trainer used to
+    ignore them and look the strength up in its own table. Now a record's margin for the
+    configured table is the one trained on; a pair without one (public data) still gets
+    the table's."""
+    import json
+
+    from paddock.training.reward.readers import read_paddock_export
+    from paddock.training.reward.trainer import margin_table
+
+    record = {
+        "id": 1, "comparison_id": 1, "batch": "b", "split": "train", "axis": "helpfulness",
+        "conversation": [{"role": "user", "content": "Hi"}], "chosen": "Hello!",
+        "rejected": "Go away.", "strength": recipe.BETTER, "margin_small": 0.5,
+        "margin_large": 2.5,
+    }
+    path = tmp_path / "1-preferences.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    [pair] = list(read_paddock_export(path, strict=True))
+    tokenizer = load_tokenizer(tiny_model)
+    for table, expected in (("small", 0.5), ("large", 2.5), ("none", 0.0)):
+        config = config_for(tiny_model, tmp_path / "out", margin=table)
+        encoder = PairEncoder(tokenizer, 64, margins=margin_table(config))
+        assert encoder.encode_pair(pair).margin == expected
+    hh = make_pairs(1, recipe.BETTER)[0]  # no margins of its own: the table's
+    encoder = PairEncoder(tokenizer, 64, margins=recipe.MARGINS["small"])
+    assert encoder.encode_pair(hh).margin == recipe.MARGINS["small"][recipe.BETTER]

@@ -32,7 +32,6 @@ import hashlib
 import hmac
 import json
 import math
-import os
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +50,8 @@ from paddock.annotation.models import (
     Turn,
     safety_bin,
 )
+from paddock.kernel.atomic_write import atomic_file, write_atomically
+from paddock.kernel.exchange import PREFERENCES, manifest_path, schema_fields
 from paddock.kernel.progress import Progress, no_progress
 
 CHUNK = 2000
@@ -69,8 +70,7 @@ REASKED = "reasked"  # Conversation.metadata key: a prompt asked again (training
 
 
 def _manifest_path(batch: Batch, kind: str) -> Path:
-    path = export_path(batch, kind)
-    return path.with_name(path.name.replace(".jsonl.gz", ".manifest.json"))
+    return manifest_path(export_path(batch, kind))
 
 
 def held_out_rule(batch: Batch, fraction: float | None = None,
@@ -267,38 +267,36 @@ def export_batch(
     held_out = held_out_comparisons(batch, rule["fraction"], rule["max"])
     counts = {"train": 0, "test": 0, "skipped": 0, "excluded_preferred_unsafe": 0,
               "left_out_stand_in": 0}
-    tmp = path.with_name(path.name + ".tmp")
-    manifest_path = _manifest_path(batch, kind)
-    manifest_tmp = manifest_path.with_name(manifest_path.name + ".tmp")
     written = 0
-    try:
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as out,
-        ):
-            for line in _records(batch, kind, held_out, counts):
-                out.write(line.encode("utf-8") + b"\n")
-                written += 1
-                if written % 10_000 == 0:
-                    progress(written / max(total, 1), f"{written:,} of {total:,} judgements")
-        manifest = {
-            "batch": batch.name,
-            "kind": kind,
-            "file": path.name,
-            "records": counts["train"] + counts["test"],
-            "counts": counts,
-            "test_split_size": batch.test_split_size,
-            "held_out": {**rule, "comparisons": len(held_out)},
-            "margins": {table: dict(values) for table, values in MARGINS.items()},
-        }
-        manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    except BaseException:
-        # A full disk or a crash leaves the last complete export as it was, and no
-        # half-written file that a reader could take for a complete one.
-        tmp.unlink(missing_ok=True)
-        manifest_tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-    os.replace(manifest_tmp, manifest_path)
+    # Each export writes its own temporary file (two clicks can queue two exports of one
+    # batch); a full disk or a crash leaves the last complete export as it was. The gzip
+    # header names the file as it always has (the temporary name once was "{name}.tmp"),
+    # not the random temporary name, so equal data gives equal bytes.
+    with (
+        atomic_file(path) as raw,
+        gzip.GzipFile(
+            filename=f"{path.name}.tmp", fileobj=raw, mode="wb", mtime=0, compresslevel=6
+        ) as out,
+    ):
+        for line in _records(batch, kind, held_out, counts):
+            out.write(line.encode("utf-8") + b"\n")
+            written += 1
+            if written % 10_000 == 0:
+                progress(written / max(total, 1), f"{written:,} of {total:,} judgements")
+    manifest = {
+        "batch": batch.name,
+        "kind": kind,
+        "file": path.name,
+        "records": counts["train"] + counts["test"],
+        "counts": counts,
+        "test_split_size": batch.test_split_size,
+        "held_out": {**rule, "comparisons": len(held_out)},
+        "margins": {table: dict(values) for table, values in MARGINS.items()},
+        # The trainer reads this version (paddock.kernel.exchange) before the records.
+        **(schema_fields(PREFERENCES) if kind == "preferences" else {}),
+    }
+    write_atomically(
+        _manifest_path(batch, kind), json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    )
     progress(1.0, f"{manifest['records']:,} records")
     return manifest

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -45,6 +44,7 @@ from numba import njit
 
 from paddock.curation.core import minhash
 from paddock.curation.core.normalize import normalize_text
+from paddock.kernel.atomic_write import atomic_file, write_atomically
 from paddock.kernel.progress import Progress, no_progress
 
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
@@ -136,16 +136,13 @@ class Plan:
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    # Work files a crash may lose (the stage reruns), so no fsync for each one.
+    with atomic_file(path, sync=False) as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
 
 
 def _atomic_write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    write_atomically(path, data.encode() if isinstance(data, str) else data, sync=False)
 
 
 class WorkDir:
@@ -418,15 +415,14 @@ def join_chunk(work: WorkDir, chunk: int, store: BandStore) -> tuple[int, int]:
     else:
         similarity = np.zeros(0)
     keep = similarity >= plan.config.threshold
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(
-        tmp,
-        left=left[keep],
-        right=right[keep],
-        similarity=similarity[keep].astype(np.float32),
-        candidates=np.int64(len(pairs)),
-    )
-    os.replace(tmp, out)
+    with atomic_file(out, sync=False) as handle:
+        np.savez(
+            handle,
+            left=left[keep],
+            right=right[keep],
+            similarity=similarity[keep].astype(np.float32),
+            candidates=np.int64(len(pairs)),
+        )
     return len(pairs), int(keep.sum())
 
 

@@ -7,9 +7,7 @@ runs with different parameters only re-decide, never re-read.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,30 +25,18 @@ from paddock.curation.models import (
     SourceStatus,
 )
 from paddock.kernel.progress import Progress, no_progress
+from paddock.kernel.text_safety import storable
 
 BATCH = 1000
 MAX_STORED_CHARS = 5_000_000  # longer texts are stored cut (and dropped as too long by runs)
 
 
-_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_DOMAIN_CHARS = 253  # the longest DNS name
 
 
-def _storable(value: Any) -> Any:
-    """PostgreSQL refuses NUL characters and UTF-8 cannot hold unpaired surrogates (JSON
-    can spell both as escapes): drop the former and mark the latter U+FFFD, everywhere."""
-    if isinstance(value, str):
-        return _UNPAIRED_SURROGATE.sub("\ufffd", value.replace("\x00", ""))
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    return value
-
-
 def measure(raw: RawDocument, source: Source, position: int) -> Document:
-    text = _storable(raw.text)
-    url = _storable(raw.url) if raw.url else ""
+    text = storable(raw.text)
+    url = storable(raw.url) if raw.url else ""
     domain = registered_domain(url) if url else ""
     language, _score = detect_language(text[:5000])
     return Document(
@@ -66,7 +52,7 @@ def measure(raw: RawDocument, source: Source, position: int) -> Document:
         language=language[:16],
         pii_counts={str(k): v for k, v in count_pii(text).items() if v},
         text=text[:MAX_STORED_CHARS],
-        metadata=_storable(raw.metadata),
+        metadata=storable(raw.metadata),
     )
 
 

@@ -13,25 +13,37 @@ whose text the importer would refuse (blank, NUL characters, too long) is resamp
 same way. A conversation still without two usable, different responses is reported as a
 :class:`SamplingProblem`: every conversation ends up either as a pair or as a problem.
 
-Output lines are in the annotation "pairs" format (``paddock.annotation.importers``;
-mirrored here, not imported: this package never imports the web side) and are written
-atomically, so an import never reads half a file. The input is the annotation "prompts"
-format, read by :func:`read_conversations`.
+Output lines are in the annotation "pairs" format, whose limits and fields are defined
+once in :mod:`paddock.kernel.exchange` (the importer checks them; this package never
+imports the web side), and are written atomically, so an import never reads half a file.
+The input is the annotation "prompts" format, read by :func:`read_conversations`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# write_atomically is also imported from here by paddock.training.policy.cli.
+from paddock.kernel.atomic_write import write_atomically
+from paddock.kernel.exchange import (
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TURNS,
+    PAIRS,
+    PROMPT_FIELDS,
+    PROMPTS,
+    check_schema_version,
+    write_records,
+)
+from paddock.kernel.jsonl import LineProblem, read_jsonl
+from paddock.kernel.text_safety import find_unsafe_character, unsafe_field_path
 from paddock.training import recipe
 from paddock.training.policy.chat import ConversationError, check_conversation
 from paddock.training.policy.generation import (
@@ -41,13 +53,8 @@ from paddock.training.policy.generation import (
     SamplingParams,
 )
 
-# Mirrored from paddock.annotation.importers (the web side's own copy of the format).
+# Mirrored from paddock.annotation.importers (the web side's own copy of the vocabulary).
 RISK_CATEGORIES = ("illicit_criminal", "hateful_harmful", "unqualified_advice")
-MAX_TEXT_CHARS = 100_000
-MAX_NAME_CHARS = 200
-MAX_TURNS = 100  # the annotation importer's limit: longer threads would not import
-PROMPT_FIELDS = frozenset({"prompt", "turns", "axis", "risk_category", "id", "metadata"})
-_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _SIDES = ("a", "b")
 _SEED_BITS = 62  # derived seeds leave room for "+ attempt" within signed 64 bits
 
@@ -121,90 +128,42 @@ class _FieldError(Exception):
 
 
 def read_conversations(path: str | os.PathLike[str]) -> list[Conversation]:
-    """Every conversation of a prompts JSONL file (plain or gzip), checked whole first.
+    """Every conversation of a prompts JSONL file (plain, gzip or zstd), checked whole first.
 
     Sampling costs GPU hours, so a file with any bad line is refused before any is spent:
     :class:`ConversationFileError` lists each bad line with its file, line and field.
     Duplicate ids are refused too (they would get the same seeds and responses).
     """
     path = Path(path)
-    with path.open("rb") as head:
-        opener = gzip.open if head.read(2) == b"\x1f\x8b" else open
+    check_schema_version(path, PROMPTS)
     conversations: list[Conversation] = []
     problems: list[InputProblem] = []
     seen: dict[str, int] = {}
-    number = 0
-    with opener(path, "rb") as stream:
-        lines = enumerate(stream, start=1)
-        while True:
-            try:
-                number, raw = next(lines)
-            except StopIteration:
-                break
-            except (EOFError, OSError) as exc:  # a gzip file cut short or damaged
-                problems.append(InputProblem(str(path), number + 1, "",
-                                             f"cannot read on: {exc}"))
-                break
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                if not text.strip():
-                    continue
-                conversation = _parse_prompt(_json_object(text), number)
-                if conversation.id and conversation.id in seen:
-                    raise _FieldError("id", f"{conversation.id!r} is already the id of line "
-                                            f"{seen[conversation.id]}; expected unique ids")
-            except UnicodeDecodeError as exc:
-                problems.append(InputProblem(str(path), number, "", f"not UTF-8 ({exc.reason})"))
-                continue
-            except _FieldError as exc:
-                problems.append(InputProblem(str(path), number, exc.field, exc.message))
-                continue
-            seen.setdefault(conversation.id, number)
-            conversations.append(conversation)
+    for item in read_jsonl(path):
+        if isinstance(item, LineProblem):
+            problems.append(InputProblem(str(path), item.line, "", item.message))
+            continue
+        try:
+            conversation = _parse_prompt(_checked_object(item.record), item.line)
+            if conversation.id and conversation.id in seen:
+                raise _FieldError("id", f"{conversation.id!r} is already the id of line "
+                                        f"{seen[conversation.id]}; expected unique ids")
+        except _FieldError as exc:
+            problems.append(InputProblem(str(path), item.line, exc.field, exc.message))
+            continue
+        seen.setdefault(conversation.id, item.line)
+        conversations.append(conversation)
     if problems:
         raise ConversationFileError(str(path), problems)
     return conversations
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        record = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise _FieldError("", f"not valid JSON ({exc}); expected one JSON object a line") from None
-    except RecursionError:
-        raise _FieldError("", "JSON nested too deeply to read; expected one JSON object a "
-                              "line") from None
-    if not isinstance(record, dict):
-        raise _FieldError("", f"a JSON {type(record).__name__}, expected an object")
-    where = _bad_character_at(record, "")
+def _checked_object(record: dict[str, Any]) -> dict[str, Any]:
+    where = unsafe_field_path(record, root="line")
     if where is not None:
         raise _FieldError(where, "holds a NUL or an unpaired surrogate, which the annotation "
                                  "import (and PostgreSQL) refuses")
     return record
-
-
-def _bad_character_at(value: Any, where: str) -> str | None:
-    """The first place (field path) of a NUL or lone surrogate in keys or strings."""
-    if isinstance(value, str):
-        return where or "line" if _BAD_CHARACTER.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            if _BAD_CHARACTER.search(str(key)):
-                return where or "line"
-            found = _bad_character_at(item, inner)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _bad_character_at(item, f"{where}[{index}]")
-            if found is not None:
-                return found
-    return None
 
 
 def _parse_prompt(record: dict[str, Any], line: int) -> Conversation:
@@ -273,7 +232,7 @@ def unusable_text(text: str) -> str | None:
         return "blank; expected text"
     if len(text) > MAX_TEXT_CHARS:
         return f"{len(text):,} characters, expected at most {MAX_TEXT_CHARS:,}"
-    bad = _BAD_CHARACTER.search(text)
+    bad = find_unsafe_character(text)
     if bad:
         return f"character U+{ord(bad.group()):04X} at {bad.start()} cannot be stored"
     return None
@@ -518,25 +477,9 @@ def pair_record(conversation: Conversation, plan: SamplingPlan, a: Generation,
 # ------------------------------------------------------------------------------- writing
 
 
-def write_atomically(path: str | os.PathLike[str], lines: Iterable[str]) -> Path:
-    """A temporary file beside the target, synced, then renamed over it: readers see the
-    old file or the whole new one, never a half-written one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as stream:
-            for line in lines:
-                stream.write(line)
-            stream.flush()
-            os.fsync(stream.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_pairs(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> Path:
-    return write_atomically(path, (json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_records(path, records, kind=PAIRS)
+    return Path(path)
 
 
 def sample_file(input_path: str | os.PathLike[str], output_path: str | os.PathLike[str],

@@ -25,7 +25,6 @@ small run from overshooting.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import random
@@ -37,6 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.training import checkpoints, recipe, run_guard
 from paddock.training.config_files import JsonConfig
 from paddock.training.devices import BF16_CHOICES, pick_device, use_bf16
@@ -136,46 +136,44 @@ _RECORD_FIELDS = ("id", "messages", "loss_from_answer", "meta")
 def read_sft_jsonl(path: str | Path) -> list[SFTExample]:
     """Examples from JSON lines ``{"id"?, "messages", "loss_from_answer"?, "meta"?}``.
 
-    Plain or gzip'd (told by the magic bytes). Blank lines are allowed; anything else that
-    is not a valid example raises :class:`SFTDataError`, and so does an unknown field: a
-    misspelt ``loss_from_answer`` would otherwise silently train on every answer. ``meta``
-    is free-form and ignored. An example without ``id`` is named ``{file}:{line}``.
+    Plain, gzip'd or zstd'd (told by the magic bytes), read by the kernel's JSONL reader.
+    Blank lines are allowed; anything else that is not a valid example raises
+    :class:`SFTDataError`, and so does an unknown field: a misspelt ``loss_from_answer``
+    would otherwise silently train on every answer. ``meta`` is free-form and ignored. An
+    example without ``id`` is named ``{file}:{line}``.
     """
     path = Path(path)
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
     examples: list[SFTExample] = []
     seen: dict[str, int] = {}
-    with opener(path, "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            example = _parse_record(path, number, raw)
-            if example is None:
-                continue
-            if example.id in seen:
-                raise SFTDataError(path, number, "id",
-                                   f"{example.id!r} already used on line {seen[example.id]}")
-            seen[example.id] = number
-            examples.append(example)
+    for item in read_jsonl(path):
+        if isinstance(item, LineProblem):
+            raise SFTDataError(path, item.line, None, _line_problem(item))
+        example = _parse_record(path, item.line, item.record)
+        if example.id in seen:
+            raise SFTDataError(path, item.line, "id",
+                               f"{example.id!r} already used on line {seen[example.id]}")
+        seen[example.id] = item.line
+        examples.append(example)
     return examples
 
 
-def _parse_record(path: Path, number: int, raw: bytes) -> SFTExample | None:
+# How the kernel reader's line problems are worded here (tests and users grep for these).
+_LINE_PROBLEMS = {
+    "not_utf8": "not UTF-8",
+    "malformed_json": "not JSON",
+    "not_an_object": "not a JSON object",
+}
+
+
+def _line_problem(problem: LineProblem) -> str:
+    label = _LINE_PROBLEMS.get(problem.code, f"unreadable ({problem.code})")
+    return f"{label} ({problem.message})"
+
+
+def _parse_record(path: Path, number: int, record: dict) -> SFTExample:
     def bad(field_name: str | None, problem: str) -> SFTDataError:
         return SFTDataError(path, number, field_name, problem)
 
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise bad(None, f"not UTF-8 ({error.reason} at byte {error.start})") from None
-    if not text.strip():
-        return None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise bad(None, f"not JSON ({error.msg} at column {error.colno})") from None
-    if not isinstance(record, dict):
-        raise bad(None, f"not a JSON object but {type(record).__name__}")
     unknown = sorted(set(record) - set(_RECORD_FIELDS))
     if unknown:
         raise bad(unknown[0], f"unknown field (known: {', '.join(_RECORD_FIELDS)})")

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from paddock.training import recipe
 from paddock.training.reward.pairs import PreferencePair, Turn
 
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System"}
@@ -118,11 +119,21 @@ class PairEncoder:
     """Turns pairs into token ids within ``max_length``, counting every cut."""
 
     def __init__(self, tokenizer, max_length: int, *, min_context_tokens: int = 32,
-                 margins: dict[str | None, float] | None = None) -> None:
+                 margins: dict[str | None, float] | None = None,
+                 margin_table: str | None = None) -> None:
+        """``margins`` maps a strength to its margin; ``margin_table`` names the table
+        (``recipe.MARGINS``), so that a pair carrying its own margin for that table (the
+        platform's export writes them) is trained on it. Left out, the name is the
+        table of ``recipe.MARGINS`` equal to ``margins``, if one is."""
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.min_context_tokens = min_context_tokens
         self.margins = margins or {}
+        if margin_table is None:
+            margin_table = next(
+                (name for name, table in recipe.MARGINS.items() if table == self.margins), None
+            )
+        self.margin_table = margin_table
         self.chat = getattr(tokenizer, "chat_template", None) is not None
         self.layout = _Layout((), (), (), None) if self.chat else _learn_pair_layout(tokenizer)
         if self.layout.extra >= max_length:
@@ -139,7 +150,13 @@ class PairEncoder:
         self.report.pairs += 1
         if chosen == rejected:
             self.report.indistinguishable += 1
-        return EncodedPair(chosen, rejected, self.margins.get(pair.strength, 0.0), index)
+        return EncodedPair(chosen, rejected, self.margin(pair), index)
+
+    def margin(self, pair: PreferencePair) -> float:
+        """The pair's own margin for the configured table when it has one, else the
+        table's for its strength (0 for a pair without a strength)."""
+        own = pair.margins.get(self.margin_table) if self.margin_table else None
+        return own if own is not None else self.margins.get(pair.strength, 0.0)
 
     def encode_response(self, context: Sequence[Turn], response: str) -> EncodedSide:
         """One response to ``context``, laid out exactly as either side of a pair.

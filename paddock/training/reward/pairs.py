@@ -26,6 +26,9 @@ class PreferencePair:
     level): it gets margin 0 and its own row in the per-strength table.
     ``chosen_safe``/``rejected_safe`` are set for safety judgements only.
     ``id`` is stable across runs: splits and samples are drawn by hashing it.
+    ``margins`` holds the margin the source gives for each margin table (``small``,
+    ``large``: the platform's export writes both on every record); the trainer uses it
+    over its own table, which applies only where a source gives none.
     """
 
     id: str
@@ -38,6 +41,7 @@ class PreferencePair:
     chosen_safe: bool | None = None
     rejected_safe: bool | None = None
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    margins: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.axis not in AXES:

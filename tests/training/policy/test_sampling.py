@@ -86,7 +86,8 @@ def test_sampled_pairs_import_without_problems(backend, tmp_path):
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["pairs"] == 3 and saved["variants"][1]["model_version"] == "policy-0002"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "pairs.jsonl", "prompts.jsonl", "report.json"]  # no temporary file left
+        "pairs.jsonl", "pairs.manifest.json", "prompts.jsonl", "report.json"
+    ]  # no temporary file left; the manifest holds the schema version (kernel.exchange)
     again = sample_pairs(read_conversations(tmp_path / "prompts.jsonl"), plan)
     assert again.records == [json.loads(line) for line in
                              (tmp_path / "pairs.jsonl").read_text().splitlines()]

@@ -281,7 +281,7 @@ def test_the_reader_reads_examples_plain_or_gzipped(tmp_path):
 
 @pytest.mark.parametrize(("record", "field", "problem"), [
     ("{not json", None, "not JSON"),
-    ("[1, 2]", None, "not a JSON object but list"),
+    ("[1, 2]", None, r"not a JSON object \(a JSON array, not an object\)"),
     ({"id": "x"}, "messages", "missing"),
     ({"messages": "Hi"}, "messages", "expected a list, got str"),
     ({"messages": [{"role": "user", "content": "a"}, 3]}, "messages[1]", "expected an object"),

@@ -1,0 +1,124 @@
+"""What the importer's readers yield: parsed records and problems (the formats' limits are
+:mod:`paddock.kernel.exchange`'s)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+# A bound on one line, not a format limit: it holds any valid pair line (MAX_TURNS turns
+# of MAX_TEXT_CHARS characters, paddock.kernel.exchange's limits, every one spelt as a
+# 6-byte \u escape, is about 60 MB) while keeping a runaway line from exhausting a worker.
+MAX_LINE_BYTES: Final = 128 << 20
+
+PathLike = str | os.PathLike[str]
+
+USER: Final = "user"
+ASSISTANT: Final = "assistant"
+
+
+PROBLEM_KINDS: Final = frozenset(
+    {
+        "not_utf8",
+        "malformed_json",
+        "not_an_object",
+        "too_long",
+        "truncated",
+        "corrupt_stream",
+        "missing_field",
+        "wrong_type",
+        "unknown_field",
+        "conflicting_fields",
+        "empty_text",
+        "invalid_character",
+        "empty_conversation",
+        "unknown_role",
+        "turn_order",
+        "ends_with_assistant",
+        "unknown_axis",
+        "unknown_risk_category",
+        "missing_risk_category",
+        "unexpected_risk_category",
+        "out_of_range",
+        "identical_responses",
+        "malformed_transcript",
+        "no_assistant_turn",
+        "prefix_mismatch",
+    }
+)
+
+
+class Axis(StrEnum):
+    """What a comparison is judged on; the values of ``annotation.models.Axis``."""
+
+    HELPFULNESS = "helpfulness"
+    SAFETY = "safety"
+
+
+class RiskCategory(StrEnum):
+    """Safety prompt categories (Llama 2 paper, section 3.2.1); the values of
+    ``annotation.models.RiskCategory``."""
+
+    ILLICIT_CRIMINAL = "illicit_criminal"
+    HATEFUL_HARMFUL = "hateful_harmful"
+    UNQUALIFIED_ADVICE = "unqualified_advice"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: str  # USER or ASSISTANT
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpec:
+    """One response of an imported pair, with the sampling settings that produced it when
+    the importer knows them (they matter for the Llama 2 style model/temperature mix)."""
+
+    text: str
+    model: str = "imported"
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPrompt:
+    line: int
+    turns: tuple[Turn, ...]  # alternating, starting and ending with the user
+    axis: Axis
+    risk_category: RiskCategory | None  # set exactly when axis is SAFETY
+    external_id: str  # "" when the line has no id
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPair:
+    line: int
+    turns: tuple[Turn, ...]
+    axis: Axis
+    risk_category: RiskCategory | None
+    external_id: str
+    metadata: dict[str, Any]
+    response_a: ResponseSpec
+    response_b: ResponseSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPreference:
+    """An HH-RLHF pair: the shared conversation and the two final Assistant turns."""
+
+    line: int
+    turns: tuple[Turn, ...]
+    chosen: str  # the response the human preferred
+    rejected: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    line: int  # 1-based, in the decompressed text
+    field: str  # a JSON path ("turns[2].content"), "" for the whole line
+    kind: str  # one of PROBLEM_KINDS
+    message: str  # names the field and says what is expected
