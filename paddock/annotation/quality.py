@@ -91,6 +91,14 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Final, Literal, get_args
 
+from paddock.kernel.vocabulary import (
+    BETTER,
+    NEGLIGIBLY_BETTER,
+    SIGNIFICANTLY_BETTER,
+    SLIGHTLY_BETTER,
+    STRENGTHS,
+)
+
 __all__ = [
     "ATTRIBUTES",
     "DEFAULT_MIN_SHARED",
@@ -113,13 +121,12 @@ __all__ = [
     "weighted_strength_kappa",
 ]
 
-STRENGTHS: Final = ("significantly_better", "better", "slightly_better", "negligibly_better")
-"""The strength scale, strongest first (Llama 2, section 3.2.1)."""
 
+# STRENGTHS, the scale strongest first, is the kernel's (Llama 2, section 3.2.1).
 _STRENGTH_SET: Final = frozenset(STRENGTHS)
 
 SIGNED_STRENGTH_SCORES: Final[Mapping[str, float]] = MappingProxyType(
-    {"significantly_better": 4, "better": 3, "slightly_better": 2, "negligibly_better": 1}
+    {SIGNIFICANTLY_BETTER: 4, BETTER: 3, SLIGHTLY_BETTER: 2, NEGLIGIBLY_BETTER: 1}
 )
 """Magnitudes of the signed-strength scale used by :func:`weighted_strength_kappa`.
 
