@@ -1,15 +1,20 @@
 """The parts of paddock keep to their side of the boundaries the design draws.
 
-- ``paddock.training`` never imports Django (nor Celery, nor any other part of paddock):
-  it is plain torch + transformers, run on GPU workers, under torchrun or in a notebook.
-- The web process (``paddock.platform``, ``paddock.annotation``) never imports torch or
-  transformers: checked statically over module-level imports, and at run time by loading
-  every URL's view in a fresh interpreter; nor ``paddock.training`` at all, not even
-  inside a function.
+- ``paddock.training`` never imports Django (nor Celery), and of the other parts of paddock
+  only the kernel: it is plain torch + transformers, run on GPU workers, under torchrun or
+  in a notebook.
+- The web process (``paddock.platform``, ``paddock.annotation``, ``paddock.curation``,
+  ``paddock.console``) never imports torch or transformers: checked statically over
+  module-level imports, and at run time by loading every URL's view in a fresh
+  interpreter; nor ``paddock.training`` at all, not even inside a function. The console
+  and curation do not import torch even inside a function.
 - ``paddock.kernel`` (what every part shares) imports none of the parts and no framework.
+- The curation core (``paddock.curation.core``) is plain Python: importing it in a fresh
+  interpreter loads no Django, Celery, kombu or torch.
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -22,21 +27,31 @@ from tests.support.import_graph import ImportGraph
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "paddock"
 HEAVY = {"torch", "transformers", "peft", "accelerate", "safetensors", "datasets", "vllm"}
-WEB_PARTS = ["paddock.platform", "paddock.annotation"]
+FRAMEWORKS = {"django", "rest_framework", "celery", "kombu"}
+PARTS = sorted(
+    f"paddock.{path.parent.name}" for path in PACKAGE.glob("*/__init__.py")
+)
+WEB_PARTS = ["paddock.platform", "paddock.annotation", "paddock.curation", "paddock.console"]
+CURATION_CORE = [
+    "paddock.curation.core.readers", "paddock.curation.core.near_dedup",
+    "paddock.curation.core.export", "paddock.curation.core.sites", "paddock.curation.core.pii",
+]
 
 
 def format_chains(chains: list[list[str]]) -> str:
     return "\n".join(" -> ".join(chain) for chain in chains)
 
 
-def test_training_never_imports_django_celery_or_the_platform():
+def test_the_parts_are_the_ones_these_rules_name():
+    """A new part must be placed on one side of the boundaries before it is added."""
+    assert PARTS == sorted([*WEB_PARTS, "paddock.kernel", "paddock.training", "paddock.workers"])
+
+
+def test_training_imports_only_the_kernel_and_no_web_framework():
     graph = ImportGraph(PACKAGE, module_level_only=False)
-    forbidden = {
-        "django", "rest_framework", "celery", "kombu",
-        "paddock.platform", "paddock.annotation", "paddock.workers",
-    }
-    chains = graph.forbidden_paths("paddock.training", forbidden)
-    assert not chains, "paddock.training reaches the web side:\n" + format_chains(chains)
+    others = set(PARTS) - {"paddock.training", "paddock.kernel"}
+    chains = graph.forbidden_paths("paddock.training", FRAMEWORKS | others)
+    assert not chains, "paddock.training reaches another part:\n" + format_chains(chains)
 
 
 @pytest.mark.parametrize("part", WEB_PARTS)
@@ -55,10 +70,27 @@ def test_web_modules_never_reach_paddock_training_even_inside_a_function(part):
     assert not chains, f"{part} reaches paddock.training:\n" + format_chains(chains)
 
 
+@pytest.mark.parametrize("part", ["paddock.console", "paddock.curation"])
+def test_console_and_curation_never_import_torch_even_inside_a_function(part):
+    """The manager's pages and the curation runs have no GPU work of their own: what they
+    show of a model comes from the registry (paddock.kernel) and the workers' records.
+    Only their own imports count here: the Celery task modules they enqueue with hold GPU
+    tasks whose bodies import torch on a GPU worker, and the run-time test below checks
+    that enqueueing them loads none of it."""
+    graph = ImportGraph(PACKAGE, module_level_only=False)
+    found = [
+        f"{module}:{edge.line} -> {edge.target}"
+        for module, edges in sorted(graph.edges.items())
+        if module == part or module.startswith(f"{part}.")
+        for edge in edges
+        if edge.target.split(".")[0] in HEAVY
+    ]
+    assert not found, f"{part} imports heavy ML code:\n" + "\n".join(found)
+
+
 def test_the_kernel_imports_no_other_part_and_no_framework():
     graph = ImportGraph(PACKAGE, module_level_only=False)
-    forbidden = HEAVY | {"django", "rest_framework", "celery", "kombu", "paddock.platform",
-                         "paddock.annotation", "paddock.workers", "paddock.training"}
+    forbidden = HEAVY | FRAMEWORKS | (set(PARTS) - {"paddock.kernel"})
     chains = graph.forbidden_paths("paddock.kernel", forbidden)
     assert not chains, "paddock.kernel depends on a part:\n" + format_chains(chains)
 
@@ -90,7 +122,30 @@ def test_web_process_loads_no_ml_library_at_run_time():
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_curation_core_loads_no_framework_at_run_time():
+    """A curation run in a notebook or a plain worker process pays for no web stack: the
+    part's package __init__ files and the core's imports must stay free of Django and
+    Celery (which, until the curation part left paddock.platform, came with it)."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import MODULES
+        loaded = sorted(m for m in sys.modules if m.split(".")[0].startswith(FORBIDDEN))
+        print(json.dumps(loaded))
+        """
+    ).replace("MODULES", ", ".join(CURATION_CORE)).replace(
+        "FORBIDDEN", repr(("django", "celery", "kombu", "torch"))
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []

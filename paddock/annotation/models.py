@@ -8,6 +8,7 @@ agreement, safety bins, margins) is derived from these rows, never stored beside
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,65 +16,46 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-
-class Axis(models.TextChoices):
-    HELPFULNESS = "helpfulness", "Helpfulness"
-    SAFETY = "safety", "Safety"
+from paddock.kernel import vocabulary
 
 
-class RiskCategory(models.TextChoices):
-    """Safety prompt categories (Llama 2 paper, section 3.2.1)."""
-
-    ILLICIT_CRIMINAL = "illicit_criminal", "Illicit and criminal activities"
-    HATEFUL_HARMFUL = "hateful_harmful", "Hateful and harmful activities"
-    UNQUALIFIED_ADVICE = "unqualified_advice", "Unqualified advice"
-
-
-class Strength(models.TextChoices):
-    """How much better the chosen response is (Llama 2 paper, section 3.2.1)."""
-
-    SIGNIFICANTLY_BETTER = "significantly_better", "Significantly better"
-    BETTER = "better", "Better"
-    SLIGHTLY_BETTER = "slightly_better", "Slightly better"
-    NEGLIGIBLY_BETTER = "negligibly_better", "Negligibly better / unsure"
+def _choices(name: str, labels: Mapping[str, str], doc: str) -> type[models.TextChoices]:
+    """Choices whose stored values and labels are the kernel's, members named in capitals
+    (``Strength.BETTER``): the words the trainer reads back are written once, in
+    :mod:`paddock.kernel.vocabulary`, and cannot drift from what the database holds."""
+    choices = models.TextChoices(
+        name, [(value.upper(), (value, label)) for value, label in labels.items()],
+        module=__name__,
+    )
+    choices.__doc__ = doc
+    return choices
 
 
-# Reward-model margins by strength (Llama 2 paper, section 3.2.2, table 28).
+Axis = _choices("Axis", vocabulary.AXIS_LABELS, "What a comparison is judged on.")
+RiskCategory = _choices(
+    "RiskCategory", vocabulary.RISK_CATEGORY_LABELS,
+    "Safety prompt categories (Llama 2 paper, section 3.2.1).",
+)
+Strength = _choices(
+    "Strength", vocabulary.STRENGTH_LABELS,
+    "How much better the chosen response is (Llama 2 paper, section 3.2.1).",
+)
+
+# Reward-model margins by strength (Llama 2 paper, section 3.2.2, table 28): the tables
+# the export writes on every record and in its manifest.
 MARGINS: dict[str, dict[str, float]] = {
-    "small": {
-        Strength.SIGNIFICANTLY_BETTER: 1.0,
-        Strength.BETTER: 2 / 3,
-        Strength.SLIGHTLY_BETTER: 1 / 3,
-        Strength.NEGLIGIBLY_BETTER: 0.0,
-    },
-    "large": {
-        Strength.SIGNIFICANTLY_BETTER: 3.0,
-        Strength.BETTER: 2.0,
-        Strength.SLIGHTLY_BETTER: 1.0,
-        Strength.NEGLIGIBLY_BETTER: 0.0,
-    },
+    table: vocabulary.MARGINS[table] for table in ("small", "large")
 }
 
-
-class SafetyBin(models.TextChoices):
-    """The three bins of safety judgements; the fourth case is dropped from training."""
-
-    PREFERRED_SAFE_OTHER_UNSAFE = "preferred_safe_other_unsafe", "Preferred safe, other unsafe"
-    BOTH_SAFE = "both_safe", "Both safe"
-    BOTH_UNSAFE = "both_unsafe", "Both unsafe"
-    PREFERRED_UNSAFE_OTHER_SAFE = "preferred_unsafe_other_safe", "Preferred unsafe, other safe"
+SafetyBin = _choices(
+    "SafetyBin", vocabulary.SAFETY_BIN_LABELS,
+    "The three bins of safety judgements; the fourth case is dropped from training.",
+)
 
 
 def safety_bin(chosen_safe: bool | None, rejected_safe: bool | None) -> SafetyBin | None:
-    if chosen_safe is None or rejected_safe is None:
-        return None
-    if chosen_safe and rejected_safe:
-        return SafetyBin.BOTH_SAFE
-    if not chosen_safe and not rejected_safe:
-        return SafetyBin.BOTH_UNSAFE
-    if chosen_safe:
-        return SafetyBin.PREFERRED_SAFE_OTHER_UNSAFE
-    return SafetyBin.PREFERRED_UNSAFE_OTHER_SAFE
+    found = vocabulary.safety_bin(chosen_safe, rejected_safe)
+    return None if found is None else SafetyBin(found)
 
 
 class BatchStatus(models.TextChoices):

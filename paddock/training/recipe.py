@@ -1,32 +1,25 @@
-"""The Llama 2 recipe's numbers, in one place, importable without torch.
+"""The Llama 2 recipe's training numbers, in one place, importable without torch.
 
 Every default of the training code comes from here; each constant names the section of
 "Llama 2: Open Foundation and Fine-Tuned Chat Models" (arXiv 2307.09288) it comes from.
-``paddock.annotation`` keeps its own copy of the margin table (the web process never
-imports this package); a test holds the two equal.
+The words both sides of the export share (axes, strengths, margin tables) live in
+:mod:`paddock.kernel.vocabulary`; they are re-exported here for the training modules that
+still import them from the recipe.
 """
 
 from __future__ import annotations
 
-# Preference strength levels, strongest first (Llama 2 paper, section 3.2.1).
-SIGNIFICANTLY_BETTER = "significantly_better"
-BETTER = "better"
-SLIGHTLY_BETTER = "slightly_better"
-NEGLIGIBLY_BETTER = "negligibly_better"
-STRENGTHS: tuple[str, ...] = (SIGNIFICANTLY_BETTER, BETTER, SLIGHTLY_BETTER, NEGLIGIBLY_BETTER)
-
-# Margin m(strength) in -log sigmoid(r_chosen - r_rejected - m) (section 3.2.2, table 28).
-MARGINS: dict[str, dict[str, float]] = {
-    "none": dict.fromkeys(STRENGTHS, 0.0),
-    "small": {SIGNIFICANTLY_BETTER: 1.0, BETTER: 2 / 3, SLIGHTLY_BETTER: 1 / 3,
-              NEGLIGIBLY_BETTER: 0.0},
-    "large": {SIGNIFICANTLY_BETTER: 3.0, BETTER: 2.0, SLIGHTLY_BETTER: 1.0,
-              NEGLIGIBLY_BETTER: 0.0},
-}
-
-HELPFULNESS = "helpfulness"
-SAFETY = "safety"
-AXES = (HELPFULNESS, SAFETY)
+from paddock.kernel.vocabulary import (  # noqa: F401 (re-exported for existing callers)
+    AXES,
+    BETTER,
+    HELPFULNESS,
+    MARGINS,
+    NEGLIGIBLY_BETTER,
+    SAFETY,
+    SIGNIFICANTLY_BETTER,
+    SLIGHTLY_BETTER,
+    STRENGTHS,
+)
 
 # Reward-model training (section 3.2.2).
 RM_EPOCHS = 1  # "training longer can lead to over-fitting"

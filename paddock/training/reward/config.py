@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from paddock.kernel.vocabulary import MARGINS
 from paddock.training import recipe
 from paddock.training.config_files import JsonConfig
 from paddock.training.devices import BF16_CHOICES
@@ -31,7 +32,7 @@ class RewardConfig(JsonConfig):
 
     model_path: str
     output_dir: str
-    margin: str = "small"  # "none", "small" or "large" (recipe.MARGINS)
+    margin: str = "small"  # "none", "small" or "large" (kernel MARGINS)
     pooling: str = "auto"  # "auto", "mean" or "model": see paddock.training.reward.modeling
     max_length: int = 512
     min_context_tokens: int = 32  # kept even when a response fills the budget by itself
@@ -56,8 +57,8 @@ class RewardConfig(JsonConfig):
     extra: dict = field(default_factory=dict)  # recorded, not interpreted (mix records...)
 
     def __post_init__(self) -> None:
-        if self.margin not in recipe.MARGINS:
-            raise ValueError(f"margin {self.margin!r} is not one of {sorted(recipe.MARGINS)}")
+        if self.margin not in MARGINS:
+            raise ValueError(f"margin {self.margin!r} is not one of {sorted(MARGINS)}")
         if self.batch_pairs % self.micro_batch_pairs:
             raise ValueError(
                 f"batch_pairs {self.batch_pairs} is not a multiple of micro_batch_pairs "
