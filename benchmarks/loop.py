@@ -143,14 +143,14 @@ def first_turn(pair) -> str | None:
 
 
 def load_data(data: Path) -> dict:
-    from paddock.training import recipe
+    from paddock.kernel import vocabulary
     from paddock.training.reward.readers import read_hh_rlhf
 
     helpful = [p for split in HELPFUL_SPLITS
                for p in read_hh_rlhf(data / "hh-rlhf" / split / "test.jsonl.gz",
-                                     recipe.HELPFULNESS)]
+                                     vocabulary.HELPFULNESS)]
     harmless = list(read_hh_rlhf(data / "hh-rlhf" / "harmless-base" / "test.jsonl.gz",
-                                 recipe.SAFETY))
+                                 vocabulary.SAFETY))
     oasst = []
     trees = data / "oasst-en-100-trees" / "en_100_tree.jsonl"
     with open(trees if trees.is_file() else os.devnull, encoding="utf-8") as lines:

@@ -91,14 +91,14 @@ def sampling_section(args: argparse.Namespace, work: Path) -> dict:
 
 def tiny_reward_models(policy: Path, work: Path, device) -> dict[str, str]:
     """Two reward models on the policy's body (one optimizer step each): real scorers."""
-    from paddock.training import recipe
+    from paddock.kernel import vocabulary
     from paddock.training.reward.config import RewardConfig
     from paddock.training.reward.pairs import PreferencePair, Turn
     from paddock.training.reward.trainer import RewardTrainer
 
     pairs = [PreferencePair(id=f"p{i}", context=(Turn("user", f"Question {i}?"),),
-                            chosen="A helpful answer.", rejected="No.", axis=recipe.HELPFULNESS,
-                            strength=recipe.BETTER, source="bench") for i in range(8)]
+                            chosen="A helpful answer.", rejected="No.", axis=vocabulary.HELPFULNESS,
+                            strength=vocabulary.BETTER, source="bench") for i in range(8)]
     paths = {}
     for name in ("helpfulness", "safety"):
         config = RewardConfig(model_path=str(policy), output_dir=str(work / f"rm-{name}"),

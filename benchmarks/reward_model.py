@@ -123,7 +123,6 @@ def build_trl_trainer(base: str, train, settings: dict, work: Path, *,
     from trl import RewardConfig as TRLConfig
     from trl import RewardTrainer as TRLTrainer
 
-    from paddock.training import recipe
     from paddock.training.devices import use_bf16
     from paddock.training.reward.config import RewardConfig
     from paddock.training.reward.encoding import PairEncoder
@@ -131,7 +130,7 @@ def build_trl_trainer(base: str, train, settings: dict, work: Path, *,
 
     tokenizer = load_tokenizer(base)
     encoder = PairEncoder(tokenizer, settings["max_length"],
-                          margins=recipe.MARGINS[settings["margin"]])
+                          margin_table=settings["margin"])
     rows = [{"chosen_ids": list(e.chosen.input_ids), "rejected_ids": list(e.rejected.input_ids),
              "margin": e.margin} for e in encoder.encode(train)]
     torch.manual_seed(0)
@@ -219,7 +218,7 @@ def main() -> None:
     import torch
 
     from benchmarks.common import shared_data, write_results
-    from paddock.training import recipe
+    from paddock.kernel import vocabulary
     from paddock.training.devices import use_bf16
     from paddock.training.reward.mixes import safety_mix
     from paddock.training.reward.modeling import checkpoint_pooling
@@ -237,9 +236,9 @@ def main() -> None:
 
     helpful = [p for split in HELPFUL_SPLITS
                for p in read_hh_rlhf(data / "hh-rlhf" / split / "test.jsonl.gz",
-                                     recipe.HELPFULNESS)]
+                                     vocabulary.HELPFULNESS)]
     harmless = list(read_hh_rlhf(data / "hh-rlhf" / "harmless-base" / "test.jsonl.gz",
-                                 recipe.SAFETY))
+                                 vocabulary.SAFETY))
     ukp = list(read_ukp_convarg(data / "ukp-convarg1" / "full_votes.jsonl.gz"))
 
     helpful_train = [p for p in helpful if not held_out(p)][:limit]

@@ -54,7 +54,7 @@ def main() -> None:
 
     from benchmarks.common import shared_data, write_results
     from benchmarks.reward_model import HELPFUL_SPLITS, held_out
-    from paddock.training import recipe
+    from paddock.kernel import vocabulary
     from paddock.training.devices import use_bf16
     from paddock.training.reward.readers import read_hh_rlhf
 
@@ -64,7 +64,7 @@ def main() -> None:
     hh = shared_data("reward_throughput") / "hh-rlhf"
     helpful = [p for split in HELPFUL_SPLITS
                for p in read_hh_rlhf(hh / split / "test.jsonl.gz",
-                                     recipe.HELPFULNESS)]
+                                     vocabulary.HELPFULNESS)]
     pairs = [p for p in helpful if not held_out(p)][:count]
     settings = {"max_length": max_length, "learning_rate": 5e-5,
                 "batch_pairs": args.batch_pairs, "micro_batch_pairs": args.batch_pairs,

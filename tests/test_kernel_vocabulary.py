@@ -82,10 +82,9 @@ def test_annotation_choices_are_the_kernels_words(choices, labels):
         assert getattr(choices, value.upper()) == value
 
 
-def test_the_export_margins_and_the_trainers_are_the_kernels():
+def test_the_export_margins_are_the_kernels_and_the_recipe_keeps_no_copy():
     assert models.MARGINS == {"small": vocabulary.MARGINS["small"],
                               "large": vocabulary.MARGINS["large"]}
-    assert recipe.MARGINS is vocabulary.MARGINS
-    assert recipe.STRENGTHS is vocabulary.STRENGTHS
-    assert recipe.AXES is vocabulary.AXES
+    for word in ("MARGINS", "STRENGTHS", "AXES", "HELPFULNESS", "SAFETY", "BETTER"):
+        assert not hasattr(recipe, word), f"paddock.training.recipe holds a copy of {word}"
     assert quality.STRENGTHS is vocabulary.STRENGTHS

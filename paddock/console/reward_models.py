@@ -33,6 +33,7 @@ from django.conf import settings
 
 from paddock.annotation.models import Batch, Strength
 from paddock.console.charts import Chart, Row, Series, line_chart
+from paddock.kernel import vocabulary
 from paddock.kernel.registry import (
     AXIS_BY_REWARD_KIND,
     REWARD_KIND_BY_AXIS,
@@ -42,15 +43,13 @@ from paddock.kernel.registry import (
 )
 
 NONE = "\N{EN DASH}"  # shown where a figure is undefined
-KIND_LABELS = {"reward-helpfulness": "Helpfulness", "reward-safety": "Safety"}
+KIND_LABELS = {kind: vocabulary.AXIS_LABELS[axis] for axis, kind in REWARD_KIND_BY_AXIS.items()}
 AXES = tuple(REWARD_KIND_BY_AXIS)
-AXIS_LABELS = {"helpfulness": "Helpfulness", "safety": "Safety"}
+AXIS_LABELS = vocabulary.AXIS_LABELS
 EVALUATE_STEP = "evaluate_rms"
 # The chart's lines: the strength levels strongest first, then the average (table 8).
-LEVEL_SHORT = {
-    "significantly_better": "Significantly better", "better": "Better",
-    "slightly_better": "Slightly better", "negligibly_better": "Negligibly / unsure",
-}
+LEVEL_SHORT = {**vocabulary.STRENGTH_LABELS,
+               vocabulary.NEGLIGIBLY_BETTER: "Negligibly / unsure"}
 
 
 def registry_root() -> Path:

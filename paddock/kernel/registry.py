@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from paddock.kernel.atomic_write import write_atomically
+from paddock.kernel.vocabulary import HELPFULNESS, SAFETY
 
 POLICY = "policy"
 REWARD_HELPFULNESS = "reward-helpfulness"
@@ -42,7 +43,7 @@ REWARD_SAFETY = "reward-safety"
 KINDS = (POLICY, REWARD_HELPFULNESS, REWARD_SAFETY)
 REWARD_KINDS = (REWARD_HELPFULNESS, REWARD_SAFETY)
 # The annotation axis each reward model is trained for (Llama 2 paper, section 3.2.2).
-REWARD_KIND_BY_AXIS = {"helpfulness": REWARD_HELPFULNESS, "safety": REWARD_SAFETY}
+REWARD_KIND_BY_AXIS = {HELPFULNESS: REWARD_HELPFULNESS, SAFETY: REWARD_SAFETY}
 AXIS_BY_REWARD_KIND = {kind: axis for axis, kind in REWARD_KIND_BY_AXIS.items()}
 RECORD = "version.json"
 ARTIFACT = "model"

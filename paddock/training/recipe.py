@@ -2,24 +2,11 @@
 
 Every default of the training code comes from here; each constant names the section of
 "Llama 2: Open Foundation and Fine-Tuned Chat Models" (arXiv 2307.09288) it comes from.
-The words both sides of the export share (axes, strengths, margin tables) live in
-:mod:`paddock.kernel.vocabulary`; they are re-exported here for the training modules that
-still import them from the recipe.
+The words both sides of the export share (axes, strengths, margin tables, risk categories)
+live once in :mod:`paddock.kernel.vocabulary`, not here.
 """
 
 from __future__ import annotations
-
-from paddock.kernel.vocabulary import (  # noqa: F401 (re-exported for existing callers)
-    AXES,
-    BETTER,
-    HELPFULNESS,
-    MARGINS,
-    NEGLIGIBLY_BETTER,
-    SAFETY,
-    SIGNIFICANTLY_BETTER,
-    SLIGHTLY_BETTER,
-    STRENGTHS,
-)
 
 # Reward-model training (section 3.2.2).
 RM_EPOCHS = 1  # "training longer can lead to over-fitting"

@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paddock.annotation.importers import ImportProblem, read_prompts
+from paddock.kernel.vocabulary import AXES, STRENGTHS
 from paddock.training.policy.sampling import ConversationFileError, read_conversations
-from paddock.training.recipe import AXES, STRENGTHS
 from paddock.training.reward.pairs import PreferencePair
 from paddock.training.reward.readers import (
     PairFormatError,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from paddock.training.recipe import (
+from paddock.kernel.vocabulary import (
     BETTER,
     NEGLIGIBLY_BETTER,
     SAFETY,

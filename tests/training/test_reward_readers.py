@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paddock.training.recipe import (
+from paddock.kernel.vocabulary import (
     BETTER,
     NEGLIGIBLY_BETTER,
     SIGNIFICANTLY_BETTER,

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from paddock.training import recipe
+from paddock.kernel import vocabulary
 from paddock.training.reward.config import RewardConfig
 from paddock.training.reward.encoding import PairEncoder
 from paddock.training.reward.pairs import PreferencePair, Turn
@@ -29,7 +29,7 @@ def tiny_model(tmp_path_factory) -> str:
     return str(build_tiny_llama(tmp_path_factory.mktemp("tiny") / "base"))
 
 
-def make_pairs(count: int, strength: str = recipe.BETTER) -> list[PreferencePair]:
+def make_pairs(count: int, strength: str = vocabulary.BETTER) -> list[PreferencePair]:
     return [
         PreferencePair(
             id=f"pair-{i}", context=(Turn("user", f"Question {i}: how do tides work?"),),
@@ -46,11 +46,11 @@ def config_for(model: str, output, **overrides) -> RewardConfig:
     return RewardConfig(**(settings | overrides))
 
 
-@pytest.mark.parametrize("table", sorted(recipe.MARGINS))
+@pytest.mark.parametrize("table", sorted(vocabulary.MARGINS))
 def test_margin_loss_on_literal_tensors(table):
     chosen = torch.tensor([2.0, 0.5, -1.0, 3.0])
     rejected = torch.tensor([1.0, 0.5, 0.0, -2.0])
-    margins = torch.tensor([recipe.MARGINS[table][s] for s in recipe.STRENGTHS])
+    margins = torch.tensor([vocabulary.MARGINS[table][s] for s in vocabulary.STRENGTHS])
     expected = [
         -math.log(1 / (1 + math.exp(-(c - r - m))))
         for c, r, m in zip(chosen.tolist(), rejected.tolist(), margins.tolist(), strict=True)
@@ -61,13 +61,13 @@ def test_margin_loss_on_literal_tensors(table):
 def test_margins_follow_the_configured_table(tiny_model):
     tokenizer = load_tokenizer(tiny_model)
     for table in ("small", "large"):
-        encoder = PairEncoder(tokenizer, 64, margins=recipe.MARGINS[table])
-        for strength in recipe.STRENGTHS:
+        encoder = PairEncoder(tokenizer, 64, margin_table=table)
+        for strength in vocabulary.STRENGTHS:
             pair = make_pairs(1, strength)[0]
-            assert encoder.encode_pair(pair).margin == recipe.MARGINS[table][strength]
+            assert encoder.encode_pair(pair).margin == vocabulary.MARGINS[table][strength]
     unknown = PreferencePair(id="u", context=(), chosen="a", rejected="b", axis="safety",
                              source="public")
-    assert PairEncoder(tokenizer, 64, margins=recipe.MARGINS["large"]).encode_pair(
+    assert PairEncoder(tokenizer, 64, margin_table="large").encode_pair(
         unknown).margin == 0.0
 
 
@@ -241,14 +241,14 @@ def test_sentence_embedding_checkpoints_are_read_by_mean_pooling(tiny_model):
 def one_step_with_margin(tiny_model, output, margin: str):
     """A trainer one optimizer step over 8 pairs of every strength, and the loss of that
     step computed by hand from the scores of the untrained model."""
-    pairs = [pair for strength in recipe.STRENGTHS for pair in make_pairs(2, strength)]
+    pairs = [pair for strength in vocabulary.STRENGTHS for pair in make_pairs(2, strength)]
     pairs = [dataclasses.replace(p, id=f"{p.strength}-{i}") for i, p in enumerate(pairs)]
     trainer = RewardTrainer(config_for(tiny_model, output, margin=margin, batch_pairs=8,
                                        micro_batch_pairs=4, bf16="no"),
                             pairs, device=torch.device("cpu"))
     scores, _ = score_pairs(trainer.model, trainer.tokenizer, pairs, max_length=64)
     by_hand = sum(
-        -math.log(1 / (1 + math.exp(-(chosen - rejected - recipe.MARGINS[margin][p.strength]))))
+        -math.log(1 / (1 + math.exp(-(chosen - rejected - vocabulary.MARGINS[margin][p.strength]))))
         for p, (chosen, rejected) in zip(pairs, scores, strict=True)) / len(pairs)
     trainer.train(stop_after_steps=1)
     return trainer, by_hand
@@ -279,12 +279,11 @@ def test_the_exports_margins_win_over_the_recipe_table(tiny_model, tmp_path):
     import json
 
     from paddock.training.reward.readers import read_paddock_export
-    from paddock.training.reward.trainer import margin_table
 
     record = {
         "id": 1, "comparison_id": 1, "batch": "b", "split": "train", "axis": "helpfulness",
         "conversation": [{"role": "user", "content": "Hi"}], "chosen": "Hello!",
-        "rejected": "Go away.", "strength": recipe.BETTER, "margin_small": 0.5,
+        "rejected": "Go away.", "strength": vocabulary.BETTER, "margin_small": 0.5,
         "margin_large": 2.5,
     }
     path = tmp_path / "1-preferences.jsonl"
@@ -292,9 +291,8 @@ def test_the_exports_margins_win_over_the_recipe_table(tiny_model, tmp_path):
     [pair] = list(read_paddock_export(path, strict=True))
     tokenizer = load_tokenizer(tiny_model)
     for table, expected in (("small", 0.5), ("large", 2.5), ("none", 0.0)):
-        config = config_for(tiny_model, tmp_path / "out", margin=table)
-        encoder = PairEncoder(tokenizer, 64, margins=margin_table(config))
+        encoder = PairEncoder(tokenizer, 64, margin_table=table)
         assert encoder.encode_pair(pair).margin == expected
-    hh = make_pairs(1, recipe.BETTER)[0]  # no margins of its own: the table's
-    encoder = PairEncoder(tokenizer, 64, margins=recipe.MARGINS["small"])
-    assert encoder.encode_pair(hh).margin == recipe.MARGINS["small"][recipe.BETTER]
+    hh = make_pairs(1, vocabulary.BETTER)[0]  # no margins of its own: the table's
+    encoder = PairEncoder(tokenizer, 64, margin_table="small")
+    assert encoder.encode_pair(hh).margin == vocabulary.MARGINS["small"][vocabulary.BETTER]

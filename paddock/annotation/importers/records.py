@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from paddock.kernel import vocabulary
+
 # A bound on one line, not a format limit: it holds any valid pair line (MAX_TURNS turns
 # of MAX_TEXT_CHARS characters, paddock.kernel.exchange's limits, every one spelt as a
 # 6-byte \u escape, is about 60 MB) while keeping a runaway line from exhausting a worker.
@@ -50,20 +52,11 @@ PROBLEM_KINDS: Final = frozenset(
 )
 
 
-class Axis(StrEnum):
-    """What a comparison is judged on; the values of ``annotation.models.Axis``."""
-
-    HELPFULNESS = "helpfulness"
-    SAFETY = "safety"
-
-
-class RiskCategory(StrEnum):
-    """Safety prompt categories (Llama 2 paper, section 3.2.1); the values of
-    ``annotation.models.RiskCategory``."""
-
-    ILLICIT_CRIMINAL = "illicit_criminal"
-    HATEFUL_HARMFUL = "hateful_harmful"
-    UNQUALIFIED_ADVICE = "unqualified_advice"
+# What a comparison is judged on, and the safety prompt categories (Llama 2 paper, section
+# 3.2.1): the kernel's words, as enums so parsed records carry checked values.
+Axis = StrEnum("Axis", {value.upper(): value for value in vocabulary.AXES})
+RiskCategory = StrEnum("RiskCategory", {value.upper(): value
+                                        for value in vocabulary.RISK_CATEGORIES})
 
 
 @dataclass(frozen=True, slots=True)

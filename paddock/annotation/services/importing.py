@@ -25,6 +25,7 @@ from paddock.annotation.models import (
     ImportKind,
     PublicPreference,
     Response,
+    RiskCategory,
 )
 from paddock.annotation.services.comparisons import (
     ResponseSpec,
@@ -80,7 +81,7 @@ def _store(batch: Batch, record, kind: str, dataset: str, axis: str) -> None:
     if kind == ImportKind.HH_RLHF:
         conversation = conversation_create(
             batch=batch, turns=_turns(record), axis=axis,
-            risk_category="unqualified_advice" if axis == Axis.SAFETY else "",
+            risk_category=RiskCategory.UNQUALIFIED_ADVICE if axis == Axis.SAFETY else "",
             origin=ConversationOrigin.OPEN_SOURCE, external_id=_external_id(dataset, record.line),
         )
         chosen, rejected = (

@@ -35,6 +35,7 @@ import json
 import sys
 from pathlib import Path
 
+from paddock.kernel import vocabulary
 from paddock.training import recipe, run_guard
 from paddock.training.checkpoints import (
     CAUSAL_LM,
@@ -59,7 +60,7 @@ def read_prompts(path: str):
     if not Path(path).is_file():
         raise UsageError(f"no such prompts file {path}")
     return [PolicyPrompt(c.id or f"line-{c.line}", tuple(c.messages),
-                         safety=c.axis == recipe.SAFETY)
+                         safety=c.axis == vocabulary.SAFETY)
             for c in read_conversations(path)]
 
 
@@ -235,13 +236,14 @@ def ppo(args: argparse.Namespace) -> int | None:
 
 
 def gatt(args: argparse.Namespace) -> None:
+    from paddock.kernel.atomic_write import write_atomically
     from paddock.training.policy.generation import (
         GenerationRequest,
         SamplingParams,
         load_backend,
     )
     from paddock.training.policy.ghost_attention import build_dialogues, training_examples
-    from paddock.training.policy.sampling import read_conversations, write_atomically
+    from paddock.training.policy.sampling import read_conversations
 
     instructions = [line.strip() for line in Path(args.instructions).read_text().splitlines()
                     if line.strip()]

@@ -13,13 +13,14 @@ on the pool.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from paddock.kernel.atomic_write import write_atomically
+from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.training import recipe
 from paddock.training.policy.generation import GenerationRequest, SamplingParams
 from paddock.training.policy.prompts import PolicyPrompt, RewardFunction
@@ -135,14 +136,13 @@ def read_pool(path: str | Path) -> list[PoolEntry]:
     if not path.exists():
         return []
     entries = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                entries.append(PoolEntry(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as error:
-                raise ValueError(f"{path}, line {number}: not a pool entry ({error})") from None
+    for item in read_jsonl(path):
+        if isinstance(item, LineProblem):
+            raise ValueError(f"{path}, line {item.line}: not a pool entry ({item.message})")
+        try:
+            entries.append(PoolEntry(**item.record))
+        except TypeError as error:
+            raise ValueError(f"{path}, line {item.line}: not a pool entry ({error})") from None
     return entries
 
 
@@ -150,14 +150,8 @@ def write_pool(path: str | Path, entries: Sequence[PoolEntry]) -> Path:
     """Written aside and renamed: a reader never sees half a pool."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".partial")
-    with scratch.open("w", encoding="utf-8") as out:
-        for entry in entries:
-            out.write(json.dumps(asdict(entry), sort_keys=True, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    scratch.replace(path)
-    return path
+    return write_atomically(path, (json.dumps(asdict(entry), sort_keys=True,
+                                              ensure_ascii=False) + "\n" for entry in entries))
 
 
 def pool_messages(entry: PoolEntry) -> list[dict]:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# write_atomically is also imported from here by paddock.training.policy.cli.
+from paddock.kernel import vocabulary
 from paddock.kernel.atomic_write import write_atomically
 from paddock.kernel.exchange import (
     MAX_NAME_CHARS,
@@ -44,7 +44,6 @@ from paddock.kernel.exchange import (
 )
 from paddock.kernel.jsonl import LineProblem, read_jsonl
 from paddock.kernel.text_safety import find_unsafe_character, unsafe_field_path
-from paddock.training import recipe
 from paddock.training.policy.chat import ConversationError, check_conversation
 from paddock.training.policy.generation import (
     Generation,
@@ -53,8 +52,7 @@ from paddock.training.policy.generation import (
     SamplingParams,
 )
 
-# Mirrored from paddock.annotation.importers (the web side's own copy of the vocabulary).
-RISK_CATEGORIES = ("illicit_criminal", "hateful_harmful", "unqualified_advice")
+# The two responses of a pair, as the pairs file names them.
 _SIDES = ("a", "b")
 _SEED_BITS = 62  # derived seeds leave room for "+ attempt" within signed 64 bits
 
@@ -68,7 +66,7 @@ class Conversation:
 
     id: str  # the importer's id; "" when the prompt file gave none
     messages: tuple[Mapping[str, str], ...]
-    axis: str = recipe.HELPFULNESS
+    axis: str = vocabulary.HELPFULNESS
     risk_category: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None  # where read_conversations found it
@@ -82,9 +80,9 @@ class Conversation:
             raise ValueError(f"{where}: {exc}") from exc
         if messages[0]["role"] == "system":
             raise ValueError(f"{where}: the pairs format has no system turns")
-        if self.axis not in recipe.AXES:
-            raise ValueError(f"{where}: axis {self.axis!r} is not one of {recipe.AXES}")
-        if (self.axis == recipe.SAFETY) != (self.risk_category is not None):
+        if self.axis not in vocabulary.AXES:
+            raise ValueError(f"{where}: axis {self.axis!r} is not one of {vocabulary.AXES}")
+        if (self.axis == vocabulary.SAFETY) != (self.risk_category is not None):
             raise ValueError(f"{where}: a risk category goes with, and only with, safety")
         object.__setattr__(self, "messages", messages)
 
@@ -196,14 +194,14 @@ def _parse_prompt(record: dict[str, Any], line: int) -> Conversation:
         if messages[-1]["role"] != "user":
             raise _FieldError("turns", "ends with the assistant; expected a last user turn")
     axis = record.get("axis")
-    axis = recipe.HELPFULNESS if axis is None else axis
-    if axis not in recipe.AXES:
-        raise _FieldError("axis", f"{axis!r}, expected one of {', '.join(recipe.AXES)}")
+    axis = vocabulary.HELPFULNESS if axis is None else axis
+    if axis not in vocabulary.AXES:
+        raise _FieldError("axis", f"{axis!r}, expected one of {', '.join(vocabulary.AXES)}")
     risk = record.get("risk_category")
-    if axis == recipe.SAFETY and risk not in RISK_CATEGORIES:
+    if axis == vocabulary.SAFETY and risk not in vocabulary.RISK_CATEGORIES:
         raise _FieldError("risk_category", f"{risk!r} on a safety prompt; expected one of "
-                                           f"{', '.join(RISK_CATEGORIES)}")
-    if axis == recipe.HELPFULNESS and risk is not None:
+                                           f"{', '.join(vocabulary.RISK_CATEGORIES)}")
+    if axis == vocabulary.HELPFULNESS and risk is not None:
         raise _FieldError("risk_category", "given on a helpfulness prompt; expected none")
     identifier = record.get("id")
     if identifier is not None and not (isinstance(identifier, str) and identifier.strip()

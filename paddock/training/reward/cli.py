@@ -27,7 +27,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from paddock.training import recipe, run_guard
+from paddock.kernel import vocabulary
+from paddock.training import run_guard
 from paddock.training.checkpoints import (
     ANY_MODEL,
     REWARD_MODEL,
@@ -41,8 +42,8 @@ from paddock.training.reward.pairs import PreferencePair
 
 FORMATS: dict[str, Callable[[str], readers.PairReader]] = {
     "paddock": readers.read_paddock_export,
-    "hh-helpful": lambda path: readers.read_hh_rlhf(path, recipe.HELPFULNESS),
-    "hh-harmless": lambda path: readers.read_hh_rlhf(path, recipe.SAFETY),
+    "hh-helpful": lambda path: readers.read_hh_rlhf(path, vocabulary.HELPFULNESS),
+    "hh-harmless": lambda path: readers.read_hh_rlhf(path, vocabulary.SAFETY),
     "oasst": readers.read_oasst_trees,
     "ukp": readers.read_ukp_convarg,
 }
@@ -95,13 +96,13 @@ def select_mix(pairs: list[PreferencePair], rm: str, seed: int) -> tuple[list, d
     """
     if rm == "none":
         return pairs, {"mix": "none", "pairs": len(pairs)}
-    helpful = [p for p in pairs if p.axis == recipe.HELPFULNESS]
+    helpful = [p for p in pairs if p.axis == vocabulary.HELPFULNESS]
     if rm == "helpfulness":
         own = [p for p in helpful if p.source.startswith("paddock:")] or helpful
         chosen_ids = {p.id for p in own}
         mix = helpfulness_mix(own, [p for p in pairs if p.id not in chosen_ids], seed=seed)
     else:
-        mix = safety_mix([p for p in pairs if p.axis == recipe.SAFETY], helpful, seed=seed)
+        mix = safety_mix([p for p in pairs if p.axis == vocabulary.SAFETY], helpful, seed=seed)
     return mix.pairs, mix.record
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from paddock.training import recipe
+from paddock.kernel.vocabulary import MARGINS
 from paddock.training.reward.pairs import PreferencePair, Turn
 
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System"}
@@ -119,21 +119,18 @@ class PairEncoder:
     """Turns pairs into token ids within ``max_length``, counting every cut."""
 
     def __init__(self, tokenizer, max_length: int, *, min_context_tokens: int = 32,
-                 margins: dict[str | None, float] | None = None,
                  margin_table: str | None = None) -> None:
-        """``margins`` maps a strength to its margin; ``margin_table`` names the table
-        (``recipe.MARGINS``), so that a pair carrying its own margin for that table (the
-        platform's export writes them) is trained on it. Left out, the name is the
-        table of ``recipe.MARGINS`` equal to ``margins``, if one is."""
+        """``margin_table`` names the margin table (``vocabulary.MARGINS``: none, small or
+        large). A pair carrying its own margin for that table (the platform's export writes
+        ``margin_small``/``margin_large`` on every record) is trained on it; a pair without
+        one (HH-RLHF, other public data) on the table's value for its strength. Left out,
+        every margin is 0 (scoring, not training)."""
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.min_context_tokens = min_context_tokens
-        self.margins = margins or {}
-        if margin_table is None:
-            margin_table = next(
-                (name for name, table in recipe.MARGINS.items() if table == self.margins), None
-            )
         self.margin_table = margin_table
+        self.margins: dict[str | None, float] = (
+            dict(MARGINS[margin_table]) if margin_table else {})
         self.chat = getattr(tokenizer, "chat_template", None) is not None
         self.layout = _Layout((), (), (), None) if self.chat else _learn_pair_layout(tokenizer)
         if self.layout.extra >= max_length:

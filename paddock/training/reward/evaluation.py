@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paddock.training.recipe import SAFETY_SCORE_THRESHOLD, STRENGTHS
+from paddock.kernel.vocabulary import STRENGTHS
+from paddock.training.recipe import SAFETY_SCORE_THRESHOLD
 from paddock.training.reward.pairs import PreferencePair
 
 UNKNOWN = "unknown"  # the row label of pairs whose source has no strength level

@@ -25,12 +25,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from paddock.training.recipe import (
-    HELPFULNESS,
-    HELPFULNESS_MIX_OTHER_RATIO,
-    SAFETY,
-    SAFETY_MIX_HELPFULNESS_SHARE,
-)
+from paddock.kernel.vocabulary import HELPFULNESS, SAFETY
+from paddock.training.recipe import HELPFULNESS_MIX_OTHER_RATIO, SAFETY_MIX_HELPFULNESS_SHARE
 from paddock.training.reward.pairs import PreferencePair
 
 

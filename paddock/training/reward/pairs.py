@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from paddock.training.recipe import AXES, STRENGTHS
+from paddock.kernel.vocabulary import AXES, STRENGTHS
 
 
 @dataclass(frozen=True)

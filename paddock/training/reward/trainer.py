@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints, distributed, recipe, run_guard
+from paddock.training import checkpoints, distributed, run_guard
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.optim import adamw
 from paddock.training.reward.config import RewardConfig
@@ -86,10 +86,6 @@ def merged(model: nn.Module) -> nn.Module:
             model.backbone = model.backbone.merge_and_unload()
         return model
     return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
-
-
-def margin_table(config: RewardConfig) -> dict[str | None, float]:
-    return dict(recipe.MARGINS[config.margin])
 
 
 def plan_micro_batches(encoded: list[EncodedPair], config: RewardConfig,
@@ -194,7 +190,7 @@ class RewardTrainer(checkpoints.StepCheckpointing):
         self.tokenizer = load_tokenizer(config.model_path)
         encoder = PairEncoder(self.tokenizer, config.max_length,
                               min_context_tokens=config.min_context_tokens,
-                              margins=margin_table(config))
+                              margin_table=config.margin)
         self.encoded = encoder.encode(train_pairs)
         self.truncation = encoder.report.as_dict()
         if not self.encoded:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from paddock.annotation.importers import ImportProblem, read_pairs
+from paddock.kernel import vocabulary
 from paddock.training import recipe
 from paddock.training.policy.cli import main
 from paddock.training.reward.config import RewardConfig
@@ -27,8 +28,8 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     policy = build_tiny_llama(root / "policy")
     pairs = [PreferencePair(id=f"p{i}", context=(Turn("user", f"Question {i}?"),),
-                            chosen="A helpful answer.", rejected="No.", axis=recipe.HELPFULNESS,
-                            strength=recipe.BETTER, source="test") for i in range(4)]
+                            chosen="A helpful answer.", rejected="No.", axis=vocabulary.HELPFULNESS,
+                            strength=vocabulary.BETTER, source="test") for i in range(4)]
     rms = {}
     for name in ("helpfulness", "safety"):
         config = RewardConfig(model_path=str(policy), output_dir=str(root / name), batch_pairs=4,

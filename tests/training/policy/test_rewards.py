@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from paddock.kernel import vocabulary
 from paddock.training import recipe
 from paddock.training.policy.rewards import (
     SIGMOID_EPS,
@@ -114,7 +115,7 @@ def reward_model(tmp_path_factory) -> str:
     pairs = [
         PreferencePair(id=f"p{i}", context=(Turn("user", f"How do tides work? {i}"),),
                        chosen="The moon pulls the water.", rejected="No idea.",
-                       axis="helpfulness", source="test", strength=recipe.BETTER)
+                       axis="helpfulness", source="test", strength=vocabulary.BETTER)
         for i in range(4)
     ]
     config = RewardConfig(model_path=base, output_dir=str(root / "rm"), batch_pairs=4,

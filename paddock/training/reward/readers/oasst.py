@@ -8,7 +8,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from paddock.training.recipe import BETTER, HELPFULNESS, SIGNIFICANTLY_BETTER, SLIGHTLY_BETTER
+from paddock.kernel.vocabulary import BETTER, HELPFULNESS, SIGNIFICANTLY_BETTER, SLIGHTLY_BETTER
 from paddock.training.reward.pairs import PreferencePair, Turn
 from paddock.training.reward.readers.reader import (
     Malformed,

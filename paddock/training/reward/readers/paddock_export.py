@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from paddock.kernel.exchange import PREFERENCES, SchemaVersionError, check_schema_version
-from paddock.training.recipe import AXES, STRENGTHS
+from paddock.kernel.vocabulary import AXES, STRENGTHS
 from paddock.training.reward.pairs import PreferencePair, Turn
 from paddock.training.reward.readers.reader import (
     Malformed,

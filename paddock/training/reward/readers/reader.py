@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from paddock.kernel.compressed import open_compressed
 from paddock.kernel.jsonl import LineProblem, decode_json_line, numbered_lines
-from paddock.training.recipe import AXES
+from paddock.kernel.vocabulary import AXES
 from paddock.training.reward.pairs import PreferencePair
 from paddock.training.reward.readers.report import PairFormatError, Problem, ReadReport
 

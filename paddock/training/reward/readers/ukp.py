@@ -6,7 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from paddock.training.recipe import (
+from paddock.kernel.vocabulary import (
     BETTER,
     HELPFULNESS,
     NEGLIGIBLY_BETTER,
