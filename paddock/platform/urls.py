@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from paddock.platform import views
 from paddock.platform.accounts import views as account_views
 from paddock.platform.health.views import healthz
-from paddock.workers.api import JobDetail
+from paddock.workers import api as work
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,7 +17,15 @@ urlpatterns = [
     path("manage/", include("paddock.console.urls")),
     path("manage/curation/", include("paddock.curation.urls")),
     path("api/v1/annotation/", include("paddock.annotation.api.urls")),
-    path("api/v1/jobs/<uuid:pk>", JobDetail.as_view(), name="api-job"),
+    path("api/v1/jobs/<uuid:pk>", work.JobDetail.as_view(), name="api-job"),
+    path("api/v1/pipeline-runs/<uuid:pk>", work.PipelineRunDetail.as_view(),
+         name="api-pipeline-run"),
+    path("api/v1/pipeline-runs/<uuid:pk>/cancel", work.PipelineRunCancel.as_view(),
+         name="api-pipeline-run-cancel"),
+    path("api/v1/pipeline-runs/<uuid:pk>/rerun", work.PipelineRunRerun.as_view(),
+         name="api-pipeline-run-rerun"),
+    path("api/v1/curation-runs/<int:pk>/start", work.CurationRunStart.as_view(),
+         name="api-curation-run-start"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
 ]

@@ -67,10 +67,6 @@ ROLES_TESTED_ELSEWHERE = {
     "annotation-api:batch-import": "tests/annotation/test_importing.py",
     "annotation-api:batches": "test_only_managers_create_batches_or_start_exports",
     "annotation-api:batch-pipeline": "tests/platform/test_access_matrix.py",
-    "annotation-api:pipeline-run": "tests/platform/test_access_matrix.py",
-    "annotation-api:pipeline-run-cancel": "tests/platform/test_access_matrix.py",
-    "annotation-api:pipeline-run-rerun": "tests/platform/test_access_matrix.py",
-    "annotation-api:curation-run-start": "tests/platform/test_access_matrix.py",
 }
 
 

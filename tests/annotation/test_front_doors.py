@@ -165,11 +165,11 @@ class ApiDoor:
 
     def pipeline_cancel(self, run: PipelineRun) -> Outcome:
         return self._outcome(self.client.post(
-            reverse("annotation-api:pipeline-run-cancel", args=[run.pk])))
+            reverse("api-pipeline-run-cancel", args=[run.pk])))
 
     def pipeline_rerun(self, run: PipelineRun, from_step: str) -> Outcome:
         return self._outcome(self.client.post(
-            reverse("annotation-api:pipeline-run-rerun", args=[run.pk]),
+            reverse("api-pipeline-run-rerun", args=[run.pk]),
             {"from_step": from_step}, format="json"))
 
 

@@ -128,7 +128,7 @@ def test_both_doors_start_a_run_once(client, make_user, ingest, people_search_js
     else:
         api = APIClient()
         api.force_authenticate(manager)
-        url = reverse("annotation-api:curation-run-start", args=[run.pk])
+        url = reverse("api-curation-run-start", args=[run.pk])
         answers = [api.post(url) for _ in range(2)]
         assert [a.status_code for a in answers] == [202, 200]
         assert answers[1].json()["status"] == RunStatus.QUEUED

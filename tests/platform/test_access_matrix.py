@@ -214,11 +214,11 @@ MATRIX: list[Entry] = [
     manager_api("api-job", "get", 200, args=("job",)),
     # The weekly cycle: the batch's active run answers a start (200).
     manager_api("annotation-api:batch-pipeline", "post", 200, args=("batch",), body={}),
-    manager_api("annotation-api:pipeline-run", "get", 200, args=("run",)),
-    manager_api("annotation-api:pipeline-run-cancel", "post", 200, args=("run",), body={}),
-    manager_api("annotation-api:pipeline-run-rerun", "post", 202, args=("finished_run",),
+    manager_api("api-pipeline-run", "get", 200, args=("run",)),
+    manager_api("api-pipeline-run-cancel", "post", 200, args=("run",), body={}),
+    manager_api("api-pipeline-run-rerun", "post", 202, args=("finished_run",),
                 body={"from_step": "close_batch"}),
-    manager_api("annotation-api:curation-run-start", "post", 202, args=("curation_run",),
+    manager_api("api-curation-run-start", "post", 202, args=("curation_run",),
                 body={}),
     # Public: drf-spectacular serves the schema with AllowAny unless SPECTACULAR_SETTINGS
     # sets SERVE_PERMISSIONS (SECURITY.md, known limits). It lists paths, never data.

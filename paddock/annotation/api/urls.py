@@ -21,11 +21,4 @@ urlpatterns = [
     path("batches/<int:pk>/export", views.BatchExport.as_view(), name="batch-export"),
     path("batches/<int:pk>/import", views.BatchImportUpload.as_view(), name="batch-import"),
     path("batches/<int:pk>/pipeline", work.BatchPipelineStart.as_view(), name="batch-pipeline"),
-    path("pipeline-runs/<uuid:pk>", work.PipelineRunDetail.as_view(), name="pipeline-run"),
-    path("pipeline-runs/<uuid:pk>/cancel", work.PipelineRunCancel.as_view(),
-         name="pipeline-run-cancel"),
-    path("pipeline-runs/<uuid:pk>/rerun", work.PipelineRunRerun.as_view(),
-         name="pipeline-run-rerun"),
-    path("curation-runs/<int:pk>/start", work.CurationRunStart.as_view(),
-         name="curation-run-start"),
 ]
