@@ -9,13 +9,23 @@ from typing import Any
 from celery import Task, current_task
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from paddock.workers.declare import declared_queue
+from paddock.platform.errors import BrokerUnavailable
+from paddock.workers.declarations import declared_queue
 from paddock.workers.models import Job, JobState
-from paddock.workers.tracking import JOB_HEADER, is_tracked
+
+# Message header marking a task sent as a Job; retries carry it along. Untracked tasks
+# (probes, internal fan-out) never touch the database.
+JOB_HEADER = "paddock_job"
 
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
 _last_progress_write: dict[str, float] = {}
+
+
+def is_tracked(request: Any) -> bool:
+    """Whether the task being run was sent as a Job (not a probe or internal fan-out)."""
+    return bool(request.id and (request.headers or {}).get(JOB_HEADER))
 
 
 def job_enqueue(
@@ -44,10 +54,6 @@ def job_enqueue(
 def _send(task: Task, job: Job, kwargs: dict[str, Any]) -> None:
     """Send the job's message; when the broker is down, the row says so (failed, nothing
     started) and the request answers 503 instead of leaving a job queued forever."""
-    from kombu.exceptions import OperationalError as BrokerOperationalError
-
-    from paddock.platform.errors import BrokerUnavailable
-
     try:
         task.apply_async(kwargs=kwargs, task_id=str(job.pk), headers={JOB_HEADER: True})
     except BrokerOperationalError as error:

@@ -55,18 +55,15 @@ from paddock.annotation.services.export import (
     held_out_comparisons,
 )
 from paddock.annotation.services.importing import import_file
-from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelRegistry, ModelVersion
+from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelVersion
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
 from paddock.workers.pipeline.runner import StepContext
+from paddock.workers.registry import model_registry
 
 
 class StepError(RuntimeError):
     """A step cannot go on; the message says why and what to do."""
-
-
-def model_registry() -> ModelRegistry:
-    return ModelRegistry(settings.MODEL_REGISTRY_DIR)
 
 
 def _repeated(flag: str, values) -> list[str]:

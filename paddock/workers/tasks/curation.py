@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from celery.result import AsyncResult
 
+from paddock.curation.core.near_dedup import WorkDir
 from paddock.curation.models import CurationRun, Stage
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
 from paddock.workers.declare import paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
-from paddock.workers.tasks.near_dedup import near_dedup_canvas
+from paddock.workers.tasks.near_dedup import band_store, near_dedup_canvas
 
 
 @paddock_task(name="curation.ingest_source", queue=Queue.CURATION, idempotent=True)
@@ -64,8 +65,6 @@ def finish_run(run_id: int) -> dict:
     reporter = runs.RunReporter(run)
     try:
         if Stage.NEAR.value not in run.completed_stages:
-            from paddock.curation.core.near_dedup import WorkDir
-
             runs.near_record(run, WorkDir(runs.work_dir(run)))
         runs.stage_pii(run, reporter)
         manifest = runs.stage_export(run, reporter)
@@ -73,8 +72,6 @@ def finish_run(run_id: int) -> dict:
         runs.run_fail(run, f"{type(exc).__name__}: {exc}")
         raise
     runs.run_succeed(run)
-    from paddock.workers.tasks.near_dedup import band_store
-
     band_store(runs.run_key(run)).delete()
     return {"records": manifest["records"], "shards": len(manifest["shards"])}
 

@@ -7,6 +7,7 @@ from celery import current_task
 
 from paddock.workers.declare import RetryPolicy, paddock_task
 from paddock.workers.pipeline import steps
+from paddock.workers.pipeline.canvas import step_task_name
 from paddock.workers.pipeline.plan import BY_NAME, STEP_NAMES
 from paddock.workers.pipeline.runner import run_step
 from paddock.workers.pipeline.service import pipeline_watch, pipelines_tick
@@ -23,7 +24,7 @@ def _step_task(step: str):
                         task_id=request.id or "", worker=request.hostname or "")
 
     run.__name__ = run.__qualname__ = step
-    return paddock_task(name=f"pipeline.{step}", queue=BY_NAME[step].queue, idempotent=True,
+    return paddock_task(name=step_task_name(step), queue=BY_NAME[step].queue, idempotent=True,
                         retry=RetryPolicy.transient(max_retries=3))(run)
 
 
