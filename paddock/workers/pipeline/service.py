@@ -19,6 +19,7 @@ from django.utils import timezone
 from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services.batches import batch_move
 from paddock.platform.celery import app
+from paddock.workers.heartbeat import stale_after
 from paddock.workers.models import (
     ACTIVE_RUN_STATES,
     DONE_STEP_STATES,
@@ -28,7 +29,6 @@ from paddock.workers.models import (
 )
 from paddock.workers.pipeline.canvas import pipeline_canvas
 from paddock.workers.pipeline.plan import BY_NAME, STEP_NAMES, STEPS, plan_with
-from paddock.workers.pipeline.runner import stale_after
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from celery import current_task
 
+from paddock.curation.services.runs import runs_fail_stale
 from paddock.workers.declare import RetryPolicy, paddock_task
+from paddock.workers.heartbeat import stale_after
 from paddock.workers.pipeline import steps
 from paddock.workers.pipeline.canvas import step_task_name
 from paddock.workers.pipeline.plan import BY_NAME, STEP_NAMES
@@ -34,5 +36,7 @@ STEP_TASKS = {step: _step_task(step) for step in STEP_NAMES}
 @paddock_task(name="pipeline.tick", queue=Queue.DEFAULT, idempotent=True)
 def tick() -> dict:
     """Every minute (beat): open and close batches on schedule, start the pipelines of
-    batches that closed, re-send steps whose worker was lost."""
-    return {**pipelines_tick(), **pipeline_watch()}
+    batches that closed, re-send steps whose worker was lost, fail curation runs whose
+    worker was lost."""
+    lost = runs_fail_stale(stale_after=stale_after())
+    return {**pipelines_tick(), **pipeline_watch(), "curation_runs_failed": lost}
