@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from paddock.workers.states import CURATION_STATES, RunState, state_choices
+
 
 class SourceFormat(models.TextChoices):
     JSONL = "jsonl", "JSONL"
@@ -111,12 +113,9 @@ class DomainRule(models.Model):
         return f"{self.action} {self.domain}"
 
 
-class RunStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+# A curation run's status is in the one vocabulary of background work (the states it
+# takes are CURATION_STATES); RunStatus is the name this module's callers knew it by.
+RunStatus = RunState
 
 
 class Stage(models.TextChoices):
@@ -141,7 +140,8 @@ class CurationRun(models.Model):
     name = models.CharField(max_length=200)
     sources = models.ManyToManyField(Source, through="RunSource", related_name="runs")
     config = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.DRAFT)
+    status = models.CharField(max_length=10, choices=state_choices(CURATION_STATES),
+                              default=RunState.DRAFT)
     stage = models.CharField(max_length=20, blank=True)
     progress = models.FloatField(default=0.0)
     message = models.CharField(max_length=500, blank=True)
@@ -156,6 +156,10 @@ class CurationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Beaten by the curation worker running the run; the watchdog fails a run "
+                  "whose beat stopped (its worker was lost). Empty for runs in one process.")
 
     class Meta:
         ordering = ["-created_at"]

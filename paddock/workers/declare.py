@@ -10,62 +10,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from paddock.workers.declarations import (
+    TRANSIENT_ERRORS,
+    RetryPolicy,
+    TaskDeclaration,
+    declaration_record,
+    declarations,
+    declared_queue,
+)
 from paddock.workers.queues import Queue
 from paddock.workers.tracking import TrackedTask
 
 TASK_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
-# Errors that say "the database, Redis or the network hiccuped", not "this input is bad".
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    OperationalError,
-    InterfaceError,
-)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Which errors are retried, how often, and how long to wait (exponential, jittered)."""
-
-    on: tuple[type[BaseException], ...] = ()
-    max_retries: int = 0
-    first_delay_seconds: int = 10
-    max_delay_seconds: int = 600
-
-    @classmethod
-    def transient(cls, max_retries: int = 5) -> RetryPolicy:
-        return cls(on=TRANSIENT_ERRORS, max_retries=max_retries)
-
-
 NO_RETRY = RetryPolicy()
 
-
-@dataclass(frozen=True)
-class TaskDeclaration:
-    name: str
-    queue: Queue
-    retry: RetryPolicy
-    idempotent: bool
-    function: str
-
-
-_DECLARED: dict[str, TaskDeclaration] = {}
-
-
-def declared_queue(name: str) -> Queue | None:
-    declaration = _DECLARED.get(name)
-    return declaration.queue if declaration else None
-
-
-def declarations() -> dict[str, TaskDeclaration]:
-    return dict(_DECLARED)
+__all__ = [
+    "NO_RETRY", "TRANSIENT_ERRORS", "RetryPolicy", "declarations", "declared_queue",
+    "paddock_task",
+]
 
 
 def paddock_task(
@@ -100,10 +67,7 @@ def paddock_task(
 
     def decorate(function: Callable[..., Any]) -> Any:
         path = f"{function.__module__}.{function.__qualname__}"
-        existing = _DECLARED.get(name)
-        if existing is not None and existing.function != path:
-            raise ValueError(f"task name {name!r} is declared twice: {existing.function}, {path}")
-        _DECLARED[name] = TaskDeclaration(name, queue, retry, idempotent, path)
+        declaration_record(TaskDeclaration(name, queue, retry, idempotent, path))
         return shared_task(
             name=name,
             base=TrackedTask,

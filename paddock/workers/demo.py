@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from paddock.annotation.generation import default_variants
 from paddock.annotation.models import Axis, Batch, BatchStatus, RiskCategory, Strength
 from paddock.annotation.services.assignment import next_assignment, submit_judgement
 from paddock.annotation.services.comparisons import (
@@ -162,8 +163,6 @@ def demo_live_batch_seed() -> tuple[Batch, bool]:
 def demo_live_batch_fill(batch: Batch, *, generator, progress=None) -> int:
     """Sample the two responses of every prompt of ``batch`` still without a comparison;
     safe to run twice (answered prompts are skipped), returns how many it answered."""
-    from paddock.annotation.generation import default_variants
-
     waiting = list(batch.conversations.filter(comparisons__isnull=True)
                    .prefetch_related("turns").order_by("pk"))
     for done, conversation in enumerate(waiting):

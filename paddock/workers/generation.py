@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+from django.conf import settings
+
 from paddock.annotation.generation import Variant
 from paddock.annotation.services.comparisons import ResponseSpec, TurnSpec
 from paddock.kernel.origin import is_tiny
 from paddock.kernel.registry import POLICY, UnknownVersionError
+from paddock.workers.registry import model_registry
 
 MAX_NEW_TOKENS = 256
 RESAMPLES = 4
@@ -25,6 +28,7 @@ RESAMPLES = 4
 
 @lru_cache(maxsize=4)
 def _backend(path: str):
+    # Lazy: torch loads in the generation worker that samples, not in whatever imports this.
     from paddock.training.policy.generation import load_backend
 
     return load_backend(None, path, batch_size=2)
@@ -40,10 +44,6 @@ class TinyModelRefused(RuntimeError):
 
 class PolicyGenerator:
     def _path(self, version: str) -> tuple[str, str]:
-        from django.conf import settings
-
-        from paddock.workers.pipeline.steps import model_registry
-
         registry = model_registry()
         found = None
         try:
@@ -67,6 +67,7 @@ class PolicyGenerator:
                 seeds: Sequence[int]) -> list[ResponseSpec]:
         """One response per (variant, seed); variants of one model share a batch, so the
         two sides of a comparison cost about one response's time."""
+        # Lazy: torch loads only once a generation worker samples (see _backend).
         from paddock.training.policy.generation import GenerationRequest, SamplingParams
 
         by_path: dict[str, list[int]] = {}

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-import time
 import traceback
 from typing import Any
 
 from celery import Task, current_task
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from paddock.workers.declare import declared_queue
-from paddock.workers.models import Job, JobState
-from paddock.workers.tracking import JOB_HEADER, is_tracked
+from paddock.kernel.throttle import ProgressThrottle
+from paddock.platform.errors import BrokerUnavailable
+from paddock.workers.declarations import declared_queue
+from paddock.workers.models import Job, RunState
+
+# Message header marking a task sent as a Job; retries carry it along. Untracked tasks
+# (probes, internal fan-out) never touch the database.
+JOB_HEADER = "paddock_job"
 
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
-_last_progress_write: dict[str, float] = {}
+_throttles: dict[str, ProgressThrottle] = {}
+
+
+def is_tracked(request: Any) -> bool:
+    """Whether the task being run was sent as a Job (not a probe or internal fan-out)."""
+    return bool(request.id and (request.headers or {}).get(JOB_HEADER))
 
 
 def job_enqueue(
@@ -44,15 +54,11 @@ def job_enqueue(
 def _send(task: Task, job: Job, kwargs: dict[str, Any]) -> None:
     """Send the job's message; when the broker is down, the row says so (failed, nothing
     started) and the request answers 503 instead of leaving a job queued forever."""
-    from kombu.exceptions import OperationalError as BrokerOperationalError
-
-    from paddock.platform.errors import BrokerUnavailable
-
     try:
         task.apply_async(kwargs=kwargs, task_id=str(job.pk), headers={JOB_HEADER: True})
     except BrokerOperationalError as error:
-        Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
-            state=JobState.FAILED, finished_at=timezone.now(), updated_at=timezone.now(),
+        Job.objects.filter(pk=job.pk, state=RunState.QUEUED).update(
+            state=RunState.FAILED, finished_at=timezone.now(), updated_at=timezone.now(),
             message="Not started: the task queue (Redis) could not be reached. Try again.",
             error=f"{type(error).__name__}: {error}")
         raise BrokerUnavailable(str(error)) from error
@@ -64,7 +70,7 @@ def job_begin(job_id: str, *, worker: str) -> Job | None:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
             return job
-        job.state = JobState.RUNNING
+        job.state = RunState.RUNNING
         job.attempts += 1
         job.worker = worker
         job.error = ""
@@ -75,39 +81,39 @@ def job_begin(job_id: str, *, worker: str) -> Job | None:
 
 def job_report_progress(job_id: str, *, fraction: float, message: str = "") -> None:
     fraction = min(max(float(fraction), 0.0), 1.0)
-    Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
+    Job.objects.filter(pk=job_id, state=RunState.RUNNING).update(
         progress=fraction, message=message[:500], updated_at=timezone.now()
     )
 
 
 def job_succeed(job_id: str, *, result: Any) -> None:
     Job.objects.filter(pk=job_id).update(
-        state=JobState.SUCCEEDED,
+        state=RunState.SUCCEEDED,
         progress=1.0,
         result=result,
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    _last_progress_write.pop(str(job_id), None)
+    _throttles.pop(str(job_id), None)
 
 
 def job_fail(job_id: str, *, error: BaseException) -> None:
     text = "".join(traceback.format_exception(error))
     Job.objects.filter(pk=job_id).update(
-        state=JobState.FAILED,
+        state=RunState.FAILED,
         message=f"{type(error).__name__}: {error}"[:500],
         error=text[-20_000:],
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    _last_progress_write.pop(str(job_id), None)
+    _throttles.pop(str(job_id), None)
 
 
 def job_retrying(job_id: str, *, attempt: int, reason: str) -> None:
     # Only this attempt's row: the retry message is already on the broker, and another
     # worker may have begun the next attempt.
-    Job.objects.filter(pk=job_id, state=JobState.RUNNING, attempts=attempt).update(
-        state=JobState.QUEUED, message=f"retrying after: {reason}"[:500], updated_at=timezone.now()
+    Job.objects.filter(pk=job_id, state=RunState.RUNNING, attempts=attempt).update(
+        state=RunState.QUEUED, message=f"retrying after: {reason}"[:500], updated_at=timezone.now()
     )
 
 
@@ -122,9 +128,7 @@ def report_progress(fraction: float, message: str = "") -> None:
     if request is None or not is_tracked(request):
         return
     job_id = request.id
-    now = time.monotonic()
-    last = _last_progress_write.get(job_id, 0.0)
-    if fraction < 1.0 and now - last < PROGRESS_WRITE_INTERVAL_SECONDS:
+    throttle = _throttles.setdefault(job_id, ProgressThrottle(PROGRESS_WRITE_INTERVAL_SECONDS))
+    if not throttle.ready(fraction):
         return
-    _last_progress_write[job_id] = now
     job_report_progress(job_id, fraction=fraction, message=message)

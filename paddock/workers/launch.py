@@ -81,6 +81,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def preflight() -> None:
+    # Lazy: main() sets DJANGO_SETTINGS_MODULE and the GPU environment before Django (and
+    # paddock.platform, which loads the Celery app) is imported.
     import django
     from django.conf import settings
 

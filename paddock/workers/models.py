@@ -8,17 +8,28 @@ from django.conf import settings
 from django.db import models
 
 from paddock.workers.queues import Queue
+from paddock.workers.states import (
+    ACTIVE_RUN_STATES,
+    DONE_STEP_STATES,
+    JOB_STATES,
+    PIPELINE_STATES,
+    RunState,
+    state_choices,
+)
+
+__all__ = [
+    "ACTIVE_RUN_STATES", "DONE_STEP_STATES", "FINISHED_STATES", "JOB_STATE_CHOICES", "Job",
+    "JobState", "PipelineRun", "RunState", "StepRun",
+]
 
 
-class JobState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+# The name jobs' callers knew the vocabulary by; the states a job takes are JOB_STATES.
+JobState = RunState
+JOB_STATE_CHOICES = state_choices(JOB_STATES)
 
+PIPELINE_STATE_CHOICES = state_choices(PIPELINE_STATES)
 
-FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.CANCELLED})
+FINISHED_STATES = frozenset({RunState.SUCCEEDED, RunState.CANCELLED})
 
 
 class Job(models.Model):
@@ -33,7 +44,7 @@ class Job(models.Model):
     queue = models.CharField(max_length=32, choices=[(q.value, q.value) for q in Queue])
     label = models.CharField(max_length=200, blank=True, help_text="What a person calls it.")
     kwargs = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    state = models.CharField(max_length=16, choices=JOB_STATE_CHOICES, default=RunState.QUEUED)
     progress = models.FloatField(default=0.0, help_text="Fraction done, 0 to 1.")
     message = models.CharField(max_length=500, blank=True, help_text="Latest status line.")
     result = models.JSONField(null=True, blank=True)
@@ -66,20 +77,6 @@ class Job(models.Model):
         return self.state in FINISHED_STATES
 
 
-class RunState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    SKIPPED = "skipped", "Skipped"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-ACTIVE_RUN_STATES = (RunState.PENDING, RunState.QUEUED, RunState.RUNNING)
-DONE_STEP_STATES = (RunState.SUCCEEDED, RunState.SKIPPED)
-
-
 class PipelineRun(models.Model):
     """One turn of the weekly loop for one closed batch: export, reward models, policy,
     next batch's comparisons. PostgreSQL holds the truth; Redis only carries the steps.
@@ -97,7 +94,7 @@ class PipelineRun(models.Model):
     batch = models.ForeignKey(
         "annotation.Batch", on_delete=models.PROTECT, related_name="pipeline_runs"
     )
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    state = models.CharField(max_length=16, choices=PIPELINE_STATE_CHOICES, default=RunState.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     plan = models.JSONField(default=dict, help_text="Which steps run, with their settings.")
     next_batch = models.ForeignKey(
@@ -144,7 +141,8 @@ class StepRun(models.Model):
     step = models.CharField(max_length=40)
     position = models.PositiveSmallIntegerField()
     queue = models.CharField(max_length=32, choices=[(q.value, q.value) for q in Queue])
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.PENDING)
+    state = models.CharField(max_length=16, choices=PIPELINE_STATE_CHOICES,
+                             default=RunState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     progress = models.FloatField(default=0.0)
     message = models.CharField(max_length=500, blank=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paddock.workers.declare import declared_queue
+from paddock.workers.declarations import declared_queue
 
 
 def route_task(

@@ -13,21 +13,16 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Retry
 
-# Message header marking a task sent as a Job; retries carry it along. Untracked tasks
-# (probes, internal fan-out) never touch the database.
-JOB_HEADER = "paddock_job"
+from paddock.workers import jobs
+from paddock.workers.jobs import JOB_HEADER, is_tracked
 
-
-def is_tracked(request: Any) -> bool:
-    return bool(request.id and (request.headers or {}).get(JOB_HEADER))
+__all__ = ["JOB_HEADER", "TrackedTask", "is_tracked"]
 
 
 class TrackedTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not is_tracked(self.request):
             return super().__call__(*args, **kwargs)
-        from paddock.workers import jobs
-
         job = jobs.job_begin(self.request.id, worker=self.request.hostname or "")
         if job is None:  # the row is gone (deleted by a manager): nothing to report to
             return super().__call__(*args, **kwargs)

@@ -59,6 +59,8 @@ def test_two_workers_on_redis_match_a_single_process(real_sources, curation_work
     distributed = wait_for(distributed, curation_workers)
 
     assert distributed.status == RunStatus.SUCCEEDED, distributed.error
+    assert distributed.heartbeat_at is not None  # its tasks beat it for the watchdog
+    assert local.heartbeat_at is None  # a run in one process has no worker to lose
     plan_shards = len(list(runs.work_dir(distributed).glob("shard-*")))
     assert plan_shards > 4
     assert drops_of(distributed) == drops_of(local)

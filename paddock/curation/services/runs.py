@@ -12,8 +12,8 @@ so a stage is safe to run twice and a run can be resumed from any stage.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +42,25 @@ from paddock.curation.models import (
     DroppedDocument,
     DropReason,
     RunSource,
-    RunStatus,
+    RunState,
     SiteReport,
     Source,
     SourceStatus,
     Stage,
 )
 from paddock.kernel.progress import Progress
+from paddock.kernel.throttle import ProgressThrottle
 
+# The stages of a run, in order: the one place that order is written. In one process
+# (run_stages) they run in turn; on the curation workers (paddock.workers.tasks.curation)
+# the stages before FAN_OUT run in the coordinating task, FAN_OUT is spread over the
+# workers, and the stages after it run in the finishing task.
 STAGES = [Stage.QUALITY, Stage.EXACT, Stage.NEAR, Stage.PII, Stage.EXPORT]
+FAN_OUT = Stage.NEAR
+STAGES_BEFORE_FAN_OUT = STAGES[:STAGES.index(FAN_OUT)]
+STAGES_AFTER_FAN_OUT = STAGES[STAGES.index(FAN_OUT) + 1:]
 BATCH = 2000
+PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
 
 
 class RunError(Exception):
@@ -106,37 +115,57 @@ class RunReporter:
     def __init__(self, run: CurationRun, echo: Progress | None = None) -> None:
         self.run = run
         self.echo = echo
-        self.last = 0.0
+        self.throttle = ProgressThrottle(PROGRESS_WRITE_INTERVAL_SECONDS)
 
     def __call__(self, fraction: float, message: str) -> None:
         if self.echo:
             self.echo(fraction, message)
-        now = time.monotonic()
-        if fraction < 1.0 and now - self.last < 0.5:
+        if not self.throttle.ready(fraction):
             return
-        self.last = now
         CurationRun.objects.filter(pk=self.run.pk).update(
             progress=min(max(fraction, 0.0), 1.0), message=message[:500]
         )
 
 
 def run_begin(run: CurationRun) -> None:
+    """Mark the run running. Its heartbeat starts empty: a worker that runs it beats it (a
+    run in one process has no watchdog to answer to)."""
     CurationRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.RUNNING, started_at=timezone.now(), finished_at=None, error=""
+        status=RunState.RUNNING, started_at=timezone.now(), finished_at=None, error="",
+        heartbeat_at=None,
     )
 
 
 def run_succeed(run: CurationRun) -> None:
     CurationRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED, progress=1.0, finished_at=timezone.now(), message="done"
+        status=RunState.SUCCEEDED, progress=1.0, finished_at=timezone.now(), message="done"
     )
 
 
 def run_fail(run: CurationRun, error: str) -> None:
     CurationRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.FAILED, finished_at=timezone.now(), error=error[-20_000:],
+        status=RunState.FAILED, finished_at=timezone.now(), error=error[-20_000:],
         message=error.strip().splitlines()[-1][:500] if error.strip() else "failed",
     )
+
+
+def runs_fail_stale(*, stale_after: timedelta, now: datetime | None = None) -> list[int]:
+    """Fail the running runs whose worker stopped beating ``stale_after`` ago (it was
+    killed, or its machine went away): nothing would ever finish them. Returns their ids.
+    The watchdog of the pipeline's steps decides the same way, with the same setting."""
+    now = now or timezone.now()
+    failed = []
+    for pk, beat in CurationRun.objects.filter(
+        status=RunState.RUNNING, heartbeat_at__lte=now - stale_after
+    ).values_list("pk", "heartbeat_at"):
+        error = (f"worker lost: no heartbeat since {beat.isoformat(timespec='seconds')}; "
+                 "start the run again")
+        updated = CurationRun.objects.filter(  # unless it beat or finished meanwhile
+            pk=pk, status=RunState.RUNNING, heartbeat_at=beat
+        ).update(status=RunState.FAILED, finished_at=now, error=error, message=error)
+        if updated:
+            failed.append(pk)
+    return failed
 
 
 def _stage_started(run: CurationRun, stage: Stage) -> None:
@@ -453,14 +482,19 @@ STAGE_FUNCTIONS: dict[Stage, Callable[[CurationRun, Progress], Any]] = {
 }
 
 
+def stages_run_in_turn(run: CurationRun, stages: Sequence[Stage], progress: Progress) -> None:
+    """Run ``stages`` of ``run`` one after another, in this process."""
+    for stage in stages:
+        STAGE_FUNCTIONS[stage](run, progress)
+
+
 def run_stages(run: CurationRun, stages: Sequence[Stage], progress: Progress | None = None) -> None:
     """Run ``stages`` in this process, recording status, progress and failure on the run."""
     reporter = RunReporter(run, progress)
     run_begin(run)
     run.refresh_from_db()
     try:
-        for stage in stages:
-            STAGE_FUNCTIONS[stage](run, reporter)
+        stages_run_in_turn(run, stages, reporter)
     except Exception as exc:
         run_fail(run, f"{type(exc).__name__}: {exc}")
         raise
@@ -468,5 +502,5 @@ def run_stages(run: CurationRun, stages: Sequence[Stage], progress: Progress | N
         run_succeed(run)
     else:
         CurationRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.DRAFT, message=f"stopped after {run.completed_stages[-1]}"
+            status=RunState.DRAFT, message=f"stopped after {run.completed_stages[-1]}"
         )

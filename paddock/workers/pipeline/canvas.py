@@ -5,6 +5,10 @@ train in parallel on whatever training workers are free, and evaluation starts o
 both are done. Signatures are immutable (``si``): steps share results through their
 rows, not through Celery's result passing, so a step re-sent on its own needs nothing
 from a message that may be gone.
+
+Steps are sent by task name (``pipeline.<step>``, the name queued messages carry, declared
+in :mod:`paddock.workers.tasks.pipeline`) on their plan's queue: the services that send a
+run need not import the tasks that call those services back.
 """
 
 from __future__ import annotations
@@ -12,13 +16,17 @@ from __future__ import annotations
 from celery import chain, chord, group
 from celery.canvas import Signature
 
+from paddock.platform.celery import app
 from paddock.workers.pipeline.plan import STEPS, StepSpec
 
 
-def _signature(step: StepSpec, pipeline_id: str) -> Signature:
-    from paddock.workers.tasks.pipeline import STEP_TASKS
+def step_task_name(step: str) -> str:
+    return f"pipeline.{step}"
 
-    return STEP_TASKS[step.name].si(pipeline_id)
+
+def _signature(step: StepSpec, pipeline_id: str) -> Signature:
+    return app.signature(step_task_name(step.name), args=(pipeline_id,), immutable=True,
+                         queue=step.queue.value)
 
 
 def pipeline_canvas(pipeline_id: str, *, from_step: str | None = None) -> Signature:

@@ -11,41 +11,33 @@ Each step has one row (unique per run and step). A delivery of the step's task:
   folder, so a resumed step continues where the killed one stopped.
 
 While the step function runs, a thread beats the row every ``PADDOCK_PIPELINE_HEARTBEAT``
-seconds; the watchdog (:func:`paddock.workers.pipeline.service.pipeline_watch`) re-sends
-a step whose heartbeat stopped. A failure marks the step and the run failed and stops
+seconds (:mod:`paddock.workers.heartbeat`, as for curation runs); the watchdog
+(:func:`paddock.workers.pipeline.service.pipeline_watch`) re-sends a step whose heartbeat
+stopped. A failure marks the step and the run failed and stops
 the chain; re-running from that step resumes the run.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import Ignore
-from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from paddock.kernel.throttle import ProgressThrottle
+from paddock.workers.heartbeat import Heartbeat, stale_after
 from paddock.workers.models import DONE_STEP_STATES, PipelineRun, RunState, StepRun
 from paddock.workers.pipeline.plan import STEP_NAMES, step_enabled
 
 logger = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 8_000
-
-
-def heartbeat_seconds() -> float:
-    return settings.PADDOCK_PIPELINE_HEARTBEAT
-
-
-def stale_after() -> timedelta:
-    """A running step whose heartbeat is older than this lost its worker."""
-    return timedelta(seconds=settings.PADDOCK_PIPELINE_STALE_AFTER)
+PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
 
 
 @dataclass
@@ -55,7 +47,8 @@ class StepContext:
     pipeline: PipelineRun
     step: StepRun
     _lines: list[str] = field(default_factory=list)
-    _last_write: float = 0.0
+    _throttle: ProgressThrottle = field(
+        default_factory=lambda: ProgressThrottle(PROGRESS_WRITE_INTERVAL_SECONDS))
 
     @property
     def workdir(self):
@@ -73,10 +66,8 @@ class StepContext:
         if line:
             self._lines.append(line.rstrip("\n"))
             del self._lines[:-200]
-        now = time.monotonic()
-        if fraction is not None and fraction < 1.0 and now - self._last_write < 0.5:
+        if not self._throttle.ready(fraction):
             return
-        self._last_write = now
         update: dict[str, Any] = {"heartbeat_at": timezone.now()}
         if fraction is not None:
             update["progress"] = min(max(float(fraction), 0.0), 1.0)
@@ -85,22 +76,6 @@ class StepContext:
         if self._lines:
             update["log_tail"] = "\n".join(self._lines)[-LOG_TAIL_CHARS:]
         StepRun.objects.filter(pk=self.step.pk, state=RunState.RUNNING).update(**update)
-
-
-class _Heartbeat(threading.Thread):
-    def __init__(self, step_id: int) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{step_id}")
-        self.step_id = step_id
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopped.wait(heartbeat_seconds()):
-                StepRun.objects.filter(pk=self.step_id, state=RunState.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        finally:
-            close_old_connections()
 
 
 def _claim(pipeline_id: str, step: str, *, task_id: str, worker: str) -> StepRun | dict:
@@ -188,8 +163,9 @@ def run_step(
     if isinstance(claimed, dict):
         return claimed
     context = StepContext(pipeline=claimed.pipeline, step=claimed)
-    beat = _Heartbeat(claimed.pk)
-    beat.start()
+    beat = Heartbeat(StepRun.objects.filter(pk=claimed.pk, state=RunState.RUNNING),
+                     name=f"heartbeat-{claimed.pk}")
+    beat.start()  # _claim has just set heartbeat_at
     started = time.perf_counter()
     try:
         result = function(context)

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services.batches import batch_move
+from paddock.platform.celery import app
+from paddock.workers.heartbeat import stale_after
 from paddock.workers.models import (
     ACTIVE_RUN_STATES,
     DONE_STEP_STATES,
@@ -25,8 +27,8 @@ from paddock.workers.models import (
     RunState,
     StepRun,
 )
+from paddock.workers.pipeline.canvas import pipeline_canvas
 from paddock.workers.pipeline.plan import BY_NAME, STEP_NAMES, STEPS, plan_with
-from paddock.workers.pipeline.runner import stale_after
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ class PipelineError(ValueError):
 
 
 def _send(pipeline_id: str, from_step: str | None = None) -> None:
-    from paddock.workers.pipeline.canvas import pipeline_canvas
-
     pipeline_canvas(str(pipeline_id), from_step=from_step).apply_async()
 
 
@@ -123,8 +123,6 @@ def pipeline_rerun(run: PipelineRun, *, from_step: str, user=None) -> PipelineRu
 def pipeline_cancel(run: PipelineRun) -> PipelineRun:
     """Stop a run: steps not started never start; a running step's worker is told to
     stop it (its training child dies with it)."""
-    from paddock.platform.celery import app
-
     with transaction.atomic():
         locked = PipelineRun.objects.select_for_update().get(pk=run.pk)
         if not locked.is_active:

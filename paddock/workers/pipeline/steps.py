@@ -10,7 +10,7 @@ killed worker resumes from them. Models are
 registered under keys made of the run's id, so a repeated registration returns the
 version the first one made.
 
-Prompts have one identity everywhere (:func:`paddock.annotation.importers.prompt_id`,
+Prompts have one identity everywhere (see :mod:`paddock.annotation.services.prompts_export`,
 ``prompt-`` and a hash of the normalised first user turn): it is the ``id`` of every
 prompts file written here, so the rejection-sampling pool (keyed by prompt id) merges a
 prompt asked again in a later round, and a held-out prompt is recognised in any batch.
@@ -27,46 +27,45 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from paddock.annotation.generation import STAND_IN_PREFIX
-from paddock.annotation.importers import prompt_id
 from paddock.annotation.models import (
     Axis,
     Batch,
     BatchStatus,
-    Comparison,
     Conversation,
     ConversationOrigin,
     Judgement,
-    Turn,
 )
 from paddock.annotation.services.batches import batch_move
 from paddock.annotation.services.export import (
     REASKED,
     export_batch,
     export_path,
-    held_out_comparisons,
 )
 from paddock.annotation.services.importing import import_file
-from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelRegistry, ModelVersion
+from paddock.annotation.services.next_batch import next_batch_ensure, next_batch_open
+from paddock.annotation.services.prompts_export import (
+    earlier_batches,
+    held_out_prompt_ids,
+    jsonl_write,
+    prompt_records,
+    prompts_export,
+)
+from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelVersion
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
 from paddock.workers.pipeline.runner import StepContext
+from paddock.workers.registry import model_registry
 
 
 class StepError(RuntimeError):
     """A step cannot go on; the message says why and what to do."""
-
-
-def model_registry() -> ModelRegistry:
-    return ModelRegistry(settings.MODEL_REGISTRY_DIR)
 
 
 def _repeated(flag: str, values) -> list[str]:
@@ -101,18 +100,6 @@ def _ranked(records: Iterable[dict], salt: str) -> list[dict]:
     return sorted(records, key=lambda r: hashlib.sha256(f"{salt}:{r['id']}".encode()).digest())
 
 
-def _chunks(items: list, size: int = 500) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def earlier_batches(batch: Batch) -> list[Batch]:
-    """The closed or exported batches that closed before ``batch``, oldest first."""
-    return list(Batch.objects.filter(
-        status__in=[BatchStatus.CLOSED, BatchStatus.EXPORTED], closes_at__lte=batch.closes_at
-    ).exclude(pk=batch.pk).order_by("closes_at", "pk"))
-
-
 # --- close and export ----------------------------------------------------------------
 
 
@@ -128,47 +115,6 @@ def close_batch(ctx: StepContext) -> dict:
                 comparisons__judgements__skipped=False).count()}
 
 
-def _usable_turns(turns: list[dict[str, str]]) -> bool:
-    """Turns the prompts format takes: alternating from the user, ending with the user."""
-    return bool(turns) and len(turns) % 2 == 1 and all(
-        t["role"] == ("user" if i % 2 == 0 else "assistant") for i, t in enumerate(turns))
-
-
-def prompt_records(conversations) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(conversation id, prompts-format record with the prompt's id) for each conversation
-    of the queryset, in id order; threads the prompts format cannot hold are left out."""
-    rows = conversations.order_by("pk").values_list("pk", "axis", "risk_category")
-    for chunk in _chunks(list(rows.iterator(chunk_size=2000)), 1000):
-        turns: dict[int, list[dict[str, str]]] = {pk: [] for pk, _, _ in chunk}
-        for conversation, role, content in (
-            Turn.objects.filter(conversation_id__in=list(turns))
-            .order_by("conversation_id", "index").values_list("conversation_id", "role",
-                                                               "content")
-        ):
-            turns[conversation].append({"role": role, "content": content})
-        for pk, axis, risk in chunk:
-            if not _usable_turns(turns[pk]):
-                continue
-            record: dict[str, Any] = {"id": prompt_id(turns[pk]), "turns": turns[pk],
-                                      "axis": axis}
-            if axis == Axis.SAFETY:
-                record["risk_category"] = risk
-            yield pk, record
-
-
-def held_out_conversations(batches: Iterable[Batch]) -> set[int]:
-    """Conversation ids of the held-out comparisons of ``batches`` (each under the split
-    rule its export used: :func:`paddock.annotation.services.export.held_out_rule`)."""
-    conversations: set[int] = set()
-    for batch in batches:
-        held_out = held_out_comparisons(batch)
-        conversations.update(
-            conversation for comparison, conversation in
-            Comparison.objects.filter(batch=batch).values_list("id", "conversation_id")
-            if comparison in held_out)
-    return conversations
-
-
 def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
@@ -180,22 +126,8 @@ def _held_out_ids(ctx: StepContext) -> set[str]:
     path = exported.get("held_out_prompts")
     if path and Path(path).is_file():
         return {record["id"] for record in _read_jsonl(path)}
-    batch = ctx.pipeline.batch  # a run exported before held-out prompts were written
-    ids = held_out_conversations([*earlier_batches(batch), batch])
-    return {record["id"] for _, record in
-            prompt_records(Conversation.objects.filter(pk__in=list(ids)))}
-
-
-def _write_jsonl(path: Path, records) -> int:
-    """Write through a temporary name and rename, so a reader never sees half a file."""
-    partial = path.with_name(path.name + ".partial")
-    count = 0
-    with open(partial, "w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(partial, path)
-    return count
+    # a run exported before held-out prompts were written
+    return held_out_prompt_ids(ctx.pipeline.batch)
 
 
 def export(ctx: StepContext) -> dict:
@@ -217,27 +149,11 @@ def export(ctx: StepContext) -> dict:
             export_batch(before, "preferences")
         exports.append(str(path))
     exports.append(str(export_path(batch, "preferences")))
-    folder = _folder(ctx)
-    held_out: dict[str, dict] = {}
-    ids = list(held_out_conversations([*earlier, batch]))
-    for chunk in _chunks(ids):
-        for _, record in prompt_records(Conversation.objects.filter(pk__in=chunk)):
-            held_out.setdefault(record["id"], record)
-    held_out_prompts = folder / "held_out_prompts.jsonl"
-    _write_jsonl(held_out_prompts, (held_out[key] for key in sorted(held_out)))
-    training: dict[str, dict] = {}
-    for _, record in prompt_records(Conversation.objects.filter(batch=batch)):
-        if record["id"] not in held_out:
-            training.setdefault(record["id"], record)
-    prompts = folder / "prompts.jsonl"
-    prompt_count = _write_jsonl(prompts, training.values())
+    prompts = prompts_export(batch_id=batch.pk, folder=_folder(ctx))
     if batch.status == BatchStatus.CLOSED:
         batch_move(batch=batch, to=BatchStatus.EXPORTED)
     return {"preferences": str(export_path(batch, "preferences")), "counts": manifest["counts"],
-            "held_out": manifest["held_out"],
-            "prompts": str(prompts), "prompt_count": prompt_count,
-            "held_out_prompts": str(held_out_prompts), "held_out_prompt_count": len(held_out),
-            "training_exports": exports}
+            "held_out": manifest["held_out"], **prompts, "training_exports": exports}
 
 
 # --- reward models -------------------------------------------------------------------
@@ -303,7 +219,7 @@ def held_out_eval_set(exports: Iterable[str], axis: str, path: Path) -> dict[str
                     count += 1
                     yield record
 
-    _write_jsonl(path, records())
+    jsonl_write(path, records())
     return {"axis": axis, "batches": batches, "pairs": count}
 
 
@@ -398,7 +314,7 @@ def rejection_sampling(ctx: StepContext) -> dict:
     policy = current_policy()
     folder = _folder(ctx)
     prompts = folder / "prompts.jsonl"
-    count = _write_jsonl(prompts, _training_prompts(ctx, limit=plan["max_prompts"],
+    count = jsonl_write(prompts, _training_prompts(ctx, limit=plan["max_prompts"],
                                                     salt="rejection"))
     done = run_training_cli(
         ctx, "paddock.training.policy",
@@ -421,7 +337,7 @@ def ppo(ctx: StepContext) -> dict:
     start = ctx.result_of("rejection_sampling").get("model") or str(current_policy().path)
     folder = _folder(ctx)
     prompts = folder / "prompts.jsonl"
-    _write_jsonl(prompts, _training_prompts(ctx, limit=None, salt="ppo"))
+    jsonl_write(prompts, _training_prompts(ctx, limit=None, salt="ppo"))
     held_out_path = ctx.result_of("export").get("held_out_prompts")
     held_out = (_ranked(_read_jsonl(held_out_path), f"ppo-eval:{ctx.pipeline.batch_id}")
                 if held_out_path and Path(held_out_path).is_file() else [])
@@ -430,7 +346,7 @@ def ppo(ctx: StepContext) -> dict:
     evaluation: list[str] = []
     if held_out:
         eval_prompts = folder / "eval_prompts.jsonl"
-        _write_jsonl(eval_prompts, held_out)
+        jsonl_write(eval_prompts, held_out)
         evaluation = ["--eval-prompts", str(eval_prompts)]
     overrides = [f"{key}={json.dumps(plan[key])}" for key in PPO_SETTINGS if key in plan]
     done = run_training_cli(
@@ -472,33 +388,16 @@ def register_policy(ctx: StepContext) -> dict:
 
 
 def next_batch_for(pipeline: PipelineRun) -> Batch:
-    """The batch after this one: the earliest draft or scheduled batch opening at or after
-    this one's close, else a new one as long as this one (a week) with the same settings."""
-    batch = pipeline.batch
+    """The batch after this one (:func:`paddock.annotation.services.next_batch.next_batch_ensure`),
+    chosen once per run: the run's row is locked while it is found or created, and keeps it."""
     if pipeline.next_batch_id:
         return pipeline.next_batch
     with transaction.atomic():
         locked = PipelineRun.objects.select_for_update().get(pk=pipeline.pk)
         if locked.next_batch_id:
             return locked.next_batch
-        following = (Batch.objects.filter(status__in=[BatchStatus.DRAFT, BatchStatus.SCHEDULED],
-                                          opens_at__gte=batch.closes_at - timedelta(hours=1))
-                     .order_by("opens_at").first())
-        if following is None:  # it opens when this run has filled it, for as long as this one
-            opens = timezone.now()
-            name = f"{batch.name} + 1 week"
-            suffix = 2
-            while Batch.objects.filter(name=name).exists():
-                name, suffix = f"{batch.name} + 1 week ({suffix})", suffix + 1
-            following = Batch.objects.create(
-                name=name, status=BatchStatus.DRAFT, opens_at=opens,
-                closes_at=opens + (batch.closes_at - batch.opens_at),
-                helpfulness_quota=batch.helpfulness_quota, safety_quota=batch.safety_quota,
-                overlap=batch.overlap, gold_share=batch.gold_share,
-                test_split_size=batch.test_split_size,
-                reveal_gold_accuracy=batch.reveal_gold_accuracy,
-                created_by=pipeline.created_by,
-            )
+        following = next_batch_ensure(after_batch_id=pipeline.batch_id,
+                                      created_by_id=pipeline.created_by_id)
         locked.next_batch = following
         locked.save(update_fields=["next_batch"])
     return following
@@ -580,7 +479,7 @@ def sample_next_batch(ctx: StepContext) -> dict:
             fresh, again, limit=plan["max_prompts"], salt=f"sample:{ctx.pipeline.batch_id}",
             quotas={Axis.HELPFULNESS.value: following.helpfulness_quota,
                     Axis.SAFETY.value: following.safety_quota})
-        _write_jsonl(subset, chosen)
+        jsonl_write(subset, chosen)
     chosen = _read_jsonl(subset)
     summary = {"prompts": len(chosen),
                "reasked": sum(bool((r.get("metadata") or {}).get(REASKED)) for r in chosen),
@@ -610,12 +509,7 @@ def sample_next_batch(ctx: StepContext) -> dict:
 
 
 def open_next_batch(ctx: StepContext) -> dict:
-    following = next_batch_for(ctx.pipeline)
-    following.refresh_from_db()
-    if following.status in (BatchStatus.DRAFT, BatchStatus.SCHEDULED):
-        target = (BatchStatus.OPEN if following.opens_at <= timezone.now()
-                  else BatchStatus.SCHEDULED)
-        following = batch_move(batch=following, to=target)
+    following = next_batch_open(batch_id=next_batch_for(ctx.pipeline).pk)
     return {"next_batch": following.pk, "status": following.status}
 
 

@@ -3,9 +3,17 @@ inside a web request."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.contrib.auth import get_user_model
+
+from paddock.annotation.generation import configured_generator
 from paddock.annotation.models import Batch
+from paddock.annotation.services.authoring import AuthoringRequest, authoring_fulfil
 from paddock.annotation.services.export import export_batch
+from paddock.annotation.services.importing import import_file
 from paddock.workers.declare import RetryPolicy, paddock_task
+from paddock.workers.demo import demo_live_batch_fill
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
 
@@ -21,10 +29,6 @@ def import_file_task(
     user_id: int | None = None,
 ) -> dict:
     """Idempotent: the import is keyed by the file's fingerprint and resumes by line."""
-    from django.contrib.auth import get_user_model
-
-    from paddock.annotation.services.importing import import_file
-
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     report = import_file(
         batch=Batch.objects.get(pk=batch_id), path=path, kind=kind, dataset=dataset, axis=axis,
@@ -40,11 +44,6 @@ def import_file_task(
 def sample_responses_task(request: dict, request_id: str) -> dict:
     """Two responses for an annotator's prompt, leased to them. Idempotent: keyed by
     ``request_id``, a redelivery returns the first delivery's lease."""
-    import uuid
-
-    from paddock.annotation.generation import configured_generator
-    from paddock.annotation.services.authoring import AuthoringRequest, authoring_fulfil
-
     lease = authoring_fulfil(
         AuthoringRequest.from_kwargs(request), request_id=uuid.UUID(request_id),
         generator=configured_generator(),
@@ -59,9 +58,6 @@ def sample_responses_task(request: dict, request_id: str) -> dict:
 def fill_demo_batch_task(batch_id: int) -> dict:
     """The demo's open batch answered by the registered policy. Idempotent: prompts that
     already have their comparison are skipped."""
-    from paddock.annotation.generation import configured_generator
-    from paddock.workers.demo import demo_live_batch_fill
-
     answered = demo_live_batch_fill(Batch.objects.get(pk=batch_id),
                                     generator=configured_generator(), progress=report_progress)
     return {"answered": answered}

@@ -1,22 +1,29 @@
 """Curation as Celery jobs on the ``curation`` queue: ingest a source, run a pipeline.
 
-A run's cheap stages (quality gate, exact dedup) run in the coordinating task; near
-dedup fans out over shards (see :mod:`paddock.workers.tasks.near_dedup`); a final task
-records clusters, filters personal-information sites and exports. A failure anywhere
-marks the run failed with the error, so a manager sees it on the run's page.
+A run's stages are declared once (:data:`paddock.curation.services.runs.STAGES`): those
+before near dedup run in the coordinating task; near dedup fans out over shards (see
+:mod:`paddock.workers.tasks.near_dedup`); a final task records clusters and runs the
+stages after it. A failure anywhere marks the run failed with the error, so a manager sees
+it on the run's page. Every task of a run beats the run's row while it works
+(:mod:`paddock.workers.heartbeat`), so the watchdog fails a run whose worker was lost.
 """
 
 from __future__ import annotations
 
 from celery.result import AsyncResult
 
-from paddock.curation.models import CurationRun, Stage
+from paddock.curation.core.near_dedup import WorkDir
+from paddock.curation.models import CurationRun
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
 from paddock.workers.declare import paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
-from paddock.workers.tasks.near_dedup import near_dedup_canvas
+from paddock.workers.tasks.near_dedup import (
+    band_store,
+    curation_run_heartbeat,
+    near_dedup_canvas,
+)
 
 
 @paddock_task(name="curation.ingest_source", queue=Queue.CURATION, idempotent=True)
@@ -35,26 +42,26 @@ def ingest_source(
 
 @paddock_task(name="curation.run", queue=Queue.CURATION, idempotent=True)
 def run_pipeline(run_id: int) -> dict:
-    """Stages up to near dedup here; then hand the shards to the workers."""
+    """The stages before near dedup here; then hand the shards to the workers."""
     run = CurationRun.objects.get(pk=run_id)
     reporter = runs.RunReporter(run)
     runs.run_begin(run)
     run.refresh_from_db()
-    try:
-        runs.stage_quality(run, reporter)
-        runs.stage_exact(run, reporter)
-        work = runs.near_prepare(run)
-        reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
-    except Exception as exc:
-        runs.run_fail(run, f"{type(exc).__name__}: {exc}")
-        raise
+    with curation_run_heartbeat(run_id):
+        try:
+            runs.stages_run_in_turn(run, runs.STAGES_BEFORE_FAN_OUT, reporter)
+            work = runs.near_prepare(run)
+            reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
+        except Exception as exc:
+            runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+            raise
     run_canvas(run_id, str(work.path), runs.run_key(run)).apply_async()
     return {"shards": work.plan.shards, "join_chunks": len(work.plan.join_chunks)}
 
 
 def run_canvas(run_id: int, work_dir: str, run_key: str):
     """Near dedup over the shards, then the finishing stages; any failure fails the run."""
-    canvas = near_dedup_canvas(work_dir, run_key) | finish_run.si(run_id)
+    canvas = near_dedup_canvas(work_dir, run_key, run_id=run_id) | finish_run.si(run_id)
     return canvas.on_error(run_failed.s(run_id=run_id))
 
 
@@ -62,20 +69,17 @@ def run_canvas(run_id: int, work_dir: str, run_key: str):
 def finish_run(run_id: int) -> dict:
     run = CurationRun.objects.get(pk=run_id)
     reporter = runs.RunReporter(run)
-    try:
-        if Stage.NEAR.value not in run.completed_stages:
-            from paddock.curation.core.near_dedup import WorkDir
-
-            runs.near_record(run, WorkDir(runs.work_dir(run)))
-        runs.stage_pii(run, reporter)
-        manifest = runs.stage_export(run, reporter)
-    except Exception as exc:
-        runs.run_fail(run, f"{type(exc).__name__}: {exc}")
-        raise
+    with curation_run_heartbeat(run_id):
+        try:
+            if runs.FAN_OUT.value not in run.completed_stages:
+                runs.near_record(run, WorkDir(runs.work_dir(run)))
+            runs.stages_run_in_turn(run, runs.STAGES_AFTER_FAN_OUT, reporter)
+        except Exception as exc:
+            runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+            raise
     runs.run_succeed(run)
-    from paddock.workers.tasks.near_dedup import band_store
-
     band_store(runs.run_key(run)).delete()
+    manifest = run.manifest
     return {"records": manifest["records"], "shards": len(manifest["shards"])}
 
 

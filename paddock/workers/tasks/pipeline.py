@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from celery import current_task
 
+from paddock.curation.services.runs import runs_fail_stale
 from paddock.workers.declare import RetryPolicy, paddock_task
+from paddock.workers.heartbeat import stale_after
 from paddock.workers.pipeline import steps
+from paddock.workers.pipeline.canvas import step_task_name
 from paddock.workers.pipeline.plan import BY_NAME, STEP_NAMES
 from paddock.workers.pipeline.runner import run_step
 from paddock.workers.pipeline.service import pipeline_watch, pipelines_tick
@@ -23,7 +26,7 @@ def _step_task(step: str):
                         task_id=request.id or "", worker=request.hostname or "")
 
     run.__name__ = run.__qualname__ = step
-    return paddock_task(name=f"pipeline.{step}", queue=BY_NAME[step].queue, idempotent=True,
+    return paddock_task(name=step_task_name(step), queue=BY_NAME[step].queue, idempotent=True,
                         retry=RetryPolicy.transient(max_retries=3))(run)
 
 
@@ -33,5 +36,7 @@ STEP_TASKS = {step: _step_task(step) for step in STEP_NAMES}
 @paddock_task(name="pipeline.tick", queue=Queue.DEFAULT, idempotent=True)
 def tick() -> dict:
     """Every minute (beat): open and close batches on schedule, start the pipelines of
-    batches that closed, re-send steps whose worker was lost."""
-    return {**pipelines_tick(), **pipeline_watch()}
+    batches that closed, re-send steps whose worker was lost, fail curation runs whose
+    worker was lost."""
+    lost = runs_fail_stale(stale_after=stale_after())
+    return {**pipelines_tick(), **pipeline_watch(), "curation_runs_failed": lost}

@@ -23,6 +23,8 @@ from paddock.curation.core.documents import CurationInputError
 from paddock.curation.models import CurationRun, Source, SourceFormat, Stage
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
+from paddock.workers.jobs import job_enqueue
+from paddock.workers.tasks.curation import run_pipeline
 
 STAGE_GROUPS = {
     "dedup": [Stage.QUALITY, Stage.EXACT, Stage.NEAR],
@@ -149,9 +151,6 @@ class Command(BaseCommand):
     def enqueue(self, run: CurationRun, action: str) -> None:
         if action != "run":
             raise CommandError("--celery runs whole pipelines only: use 'curate run --celery'")
-        from paddock.workers.jobs import job_enqueue
-        from paddock.workers.tasks.curation import run_pipeline
-
         job_enqueue(task=run_pipeline, kwargs={"run_id": run.pk}, label=f"Curation run {run}")
         self.stdout.write(f"run {run.pk} queued on the curation workers")
 

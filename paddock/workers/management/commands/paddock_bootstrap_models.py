@@ -55,6 +55,7 @@ class Command(BaseCommand):
         if options["tiny"]:
             self._tiny({"reward base": reward, "policy base": policy})
             return
+        # Lazy: torch and transformers load only when the command builds a model.
         from paddock.training.bases import BaseModelError, convert_smollm2, copy_minilm
 
         try:
@@ -65,6 +66,7 @@ class Command(BaseCommand):
         self._register_policy(policy)
 
     def _tiny(self, targets: dict[str, Path]) -> None:
+        # Lazy: torch loads only when the command builds a model.
         from paddock.training.tiny import build_tiny_llama
 
         for name, path in targets.items():
