@@ -41,6 +41,7 @@ from paddock.kernel.registry import (
     ModelRegistry,
     RegistryError,
 )
+from paddock.workers.models import RunState, StepRun
 
 NONE = "\N{EN DASH}"  # shown where a figure is undefined
 KIND_LABELS = {kind: vocabulary.AXIS_LABELS[axis] for axis, kind in REWARD_KIND_BY_AXIS.items()}
@@ -153,8 +154,6 @@ def _eval_set(value: Any) -> EvalSet | None:
 
 def step_eval_sets() -> dict[str, EvalSet]:
     """Evaluation JSON path -> the held-out set the evaluate step says it measured."""
-    from paddock.workers.models import RunState, StepRun
-
     found: dict[str, EvalSet] = {}
     results = StepRun.objects.filter(step=EVALUATE_STEP, state=RunState.SUCCEEDED).values_list(
         "result", flat=True)

@@ -42,7 +42,7 @@ from paddock.console.forms import (
 )
 from paddock.console.reward_models import reward_model_table
 from paddock.platform.accounts.access import data_manager_required
-from paddock.workers.models import Job, JobState, PipelineRun
+from paddock.workers.models import JOB_STATE_CHOICES, Job, JobState, PipelineRun
 from paddock.workers.pipeline.plan import STEPS
 
 RECENT_JOBS = 10
@@ -127,7 +127,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     if state in JobState.values:
         found = found.filter(state=state)
     return render(request, "console/jobs.html", {
-        "jobs": found[:ALL_JOBS], "state": state, "states": JobState.choices,
+        "jobs": found[:ALL_JOBS], "state": state, "states": JOB_STATE_CHOICES,
         "active_count": Job.objects.filter(state__in=LIVE_STATES).count(),
     })
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from paddock.kernel.atomic_write import write_atomically
+from paddock.kernel.jsonl import LineProblem, read_jsonl
 
 __all__ = [
     "MAX_NAME_CHARS",
@@ -45,6 +46,7 @@ __all__ = [
     "SchemaVersionError",
     "check_schema_version",
     "manifest_path",
+    "read_records",
     "schema_fields",
     "write_records",
 ]
@@ -140,3 +142,20 @@ def write_records(
               "records": count}
     write_atomically(manifest_path(path), json.dumps(fields, indent=2, sort_keys=True) + "\n")
     return count
+
+
+def read_records(path: PathLike, *, kind: str) -> list[dict[str, Any]]:
+    """Every record of a file this platform wrote itself (plain, gzip or zstd), after its
+    schema version is checked.
+
+    For files the platform wrote, a damaged line is a bug or a broken disk, not user input
+    to skip: it raises ``ValueError`` naming the file and line. (The importers, which read
+    what people upload, report problems line by line instead.)
+    """
+    check_schema_version(path, kind)
+    records: list[dict[str, Any]] = []
+    for item in read_jsonl(path):
+        if isinstance(item, LineProblem):
+            raise ValueError(f"{path}, line {item.line}: {item.message}")
+        records.append(item.record)
+    return records

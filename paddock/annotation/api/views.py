@@ -46,6 +46,7 @@ from paddock.annotation.services.export import export_path
 from paddock.annotation.services.quality import batch_quality
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState
+from paddock.workers.tasks.annotation import sample_responses_task
 
 
 def _accepted(job, *, created: bool = True) -> Response:
@@ -149,8 +150,6 @@ class MyProgress(APIView):
 
 def _sampling_enqueue(request: Request, authoring: AuthoringRequest, label: str) -> Response:
     """Queue the two responses on the generation workers; the page polls the request."""
-    from paddock.workers.tasks.annotation import sample_responses_task
-
     job = job_enqueue(
         task=sample_responses_task,
         kwargs={"request": authoring.as_kwargs(), "request_id": str(uuid.uuid4())},

@@ -9,23 +9,19 @@ files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services.batches import BatchError
 from paddock.annotation.services.export import KINDS as EXPORT_KINDS
 from paddock.annotation.services.importing import upload_save
+from paddock.platform.accounts.models import User
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import ACTIVE_RUN_STATES, Job, JobState, PipelineRun
 from paddock.workers.pipeline.service import pipeline_start
 from paddock.workers.tasks.annotation import export_batch_task, import_file_task
-
-if TYPE_CHECKING:
-    from django.core.files.uploadedfile import UploadedFile
-
-    from paddock.platform.accounts.models import User
 
 LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 # A batch that never opened has no judgements: its weekly cycle's first step would fail.

@@ -12,15 +12,13 @@ split are what its export and training read, so they are final.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from paddock.annotation.models import Batch, BatchStatus
-
-if TYPE_CHECKING:
-    from paddock.platform.accounts.models import User
+from paddock.platform.accounts.models import User
 
 TRANSITIONS: dict[str, set[str]] = {
     BatchStatus.DRAFT: {BatchStatus.SCHEDULED, BatchStatus.OPEN},

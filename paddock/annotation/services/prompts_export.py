@@ -12,8 +12,6 @@ out of ``prompts.jsonl``.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from django.db.models import QuerySet
 from paddock.annotation.importers import prompt_id
 from paddock.annotation.models import Axis, Batch, BatchStatus, Comparison, Conversation, Turn
 from paddock.annotation.services.export import held_out_comparisons
+from paddock.kernel.exchange import PROMPTS, write_records
 
 HELD_OUT_PROMPTS = "held_out_prompts.jsonl"
 TRAINING_PROMPTS = "prompts.jsonl"
@@ -31,18 +30,6 @@ TRAINING_PROMPTS = "prompts.jsonl"
 def _chunks(items: list, size: int = 500) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def jsonl_write(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write through a temporary name and rename, so a reader never sees half a file."""
-    partial = path.with_name(path.name + ".partial")
-    count = 0
-    with open(partial, "w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(partial, path)
-    return count
 
 
 def earlier_batches(batch: Batch) -> list[Batch]:
@@ -112,12 +99,12 @@ def prompts_export(*, batch_id: int, folder: Path) -> dict[str, Any]:
         for _, record in prompt_records(Conversation.objects.filter(pk__in=chunk)):
             held_out.setdefault(record["id"], record)
     held_out_path = folder / HELD_OUT_PROMPTS
-    jsonl_write(held_out_path, (held_out[key] for key in sorted(held_out)))
+    write_records(held_out_path, (held_out[key] for key in sorted(held_out)), kind=PROMPTS)
     training: dict[str, dict] = {}
     for _, record in prompt_records(Conversation.objects.filter(batch=batch)):
         if record["id"] not in held_out:
             training.setdefault(record["id"], record)
     prompts = folder / TRAINING_PROMPTS
-    prompt_count = jsonl_write(prompts, training.values())
+    prompt_count = write_records(prompts, training.values(), kind=PROMPTS)
     return {"prompts": str(prompts), "prompt_count": prompt_count,
             "held_out_prompts": str(held_out_path), "held_out_prompt_count": len(held_out)}

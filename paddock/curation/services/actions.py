@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from paddock.curation.models import CurationRun, DomainRule, RunStatus
+from paddock.platform.accounts.models import User
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job
 from paddock.workers.tasks.curation import ingest_source, run_pipeline
-
-if TYPE_CHECKING:
-    from paddock.platform.accounts.models import User
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 

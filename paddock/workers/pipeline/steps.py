@@ -21,11 +21,9 @@ the next batch never asks it again.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,10 +51,10 @@ from paddock.annotation.services.next_batch import next_batch_ensure, next_batch
 from paddock.annotation.services.prompts_export import (
     earlier_batches,
     held_out_prompt_ids,
-    jsonl_write,
     prompt_records,
     prompts_export,
 )
+from paddock.kernel.exchange import PREFERENCES, PROMPTS, read_records, write_records
 from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelVersion
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
@@ -115,17 +113,12 @@ def close_batch(ctx: StepContext) -> dict:
                 comparisons__judgements__skipped=False).count()}
 
 
-def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
-
-
 def _held_out_ids(ctx: StepContext) -> set[str]:
     """Prompt ids of every held-out prompt so far (the export step wrote them)."""
     exported = ctx.result_of("export")
     path = exported.get("held_out_prompts")
     if path and Path(path).is_file():
-        return {record["id"] for record in _read_jsonl(path)}
+        return {record["id"] for record in read_records(path, kind=PROMPTS)}
     # a run exported before held-out prompts were written
     return held_out_prompt_ids(ctx.pipeline.batch)
 
@@ -209,17 +202,15 @@ def held_out_eval_set(exports: Iterable[str], axis: str, path: Path) -> dict[str
     def records() -> Iterator[dict]:
         nonlocal count
         for export_file in exports:
-            with gzip.open(export_file, "rt", encoding="utf-8") as lines:
-                for line in lines:
-                    record = json.loads(line)
-                    if record.get("split") != "test" or record.get("axis") != axis:
-                        continue
-                    if record["batch"] not in batches:
-                        batches.append(record["batch"])
-                    count += 1
-                    yield record
+            for record in read_records(export_file, kind=PREFERENCES):
+                if record.get("split") != "test" or record.get("axis") != axis:
+                    continue
+                if record["batch"] not in batches:
+                    batches.append(record["batch"])
+                count += 1
+                yield record
 
-    jsonl_write(path, records())
+    write_records(path, records(), kind=PREFERENCES)
     return {"axis": axis, "batches": batches, "pairs": count}
 
 
@@ -290,7 +281,7 @@ def _previous_pool(ctx: StepContext) -> list[str]:
 def _training_prompts(ctx: StepContext, *, limit: int | None, salt: str) -> list[dict]:
     """This batch's training prompts (the export step left every held-out one out), at
     most ``limit`` of them in a fixed order drawn from the batch (the same on a re-run)."""
-    records = _read_jsonl(ctx.result_of("export")["prompts"])
+    records = read_records(ctx.result_of("export")["prompts"], kind=PROMPTS)
     if limit is not None and len(records) > limit:
         records = _ranked(records, f"{salt}:{ctx.pipeline.batch_id}")[:limit]
     return records
@@ -314,8 +305,8 @@ def rejection_sampling(ctx: StepContext) -> dict:
     policy = current_policy()
     folder = _folder(ctx)
     prompts = folder / "prompts.jsonl"
-    count = jsonl_write(prompts, _training_prompts(ctx, limit=plan["max_prompts"],
-                                                    salt="rejection"))
+    count = write_records(prompts, _training_prompts(ctx, limit=plan["max_prompts"],
+                                                    salt="rejection"), kind=PROMPTS)
     done = run_training_cli(
         ctx, "paddock.training.policy",
         ["rejection", "--model", str(policy.path), "--prompts", str(prompts),
@@ -337,16 +328,17 @@ def ppo(ctx: StepContext) -> dict:
     start = ctx.result_of("rejection_sampling").get("model") or str(current_policy().path)
     folder = _folder(ctx)
     prompts = folder / "prompts.jsonl"
-    jsonl_write(prompts, _training_prompts(ctx, limit=None, salt="ppo"))
+    write_records(prompts, _training_prompts(ctx, limit=None, salt="ppo"), kind=PROMPTS)
     held_out_path = ctx.result_of("export").get("held_out_prompts")
-    held_out = (_ranked(_read_jsonl(held_out_path), f"ppo-eval:{ctx.pipeline.batch_id}")
+    held_out = (_ranked(read_records(held_out_path, kind=PROMPTS),
+                        f"ppo-eval:{ctx.pipeline.batch_id}")
                 if held_out_path and Path(held_out_path).is_file() else [])
     if plan["max_eval_prompts"] is not None:
         held_out = held_out[: plan["max_eval_prompts"]]
     evaluation: list[str] = []
     if held_out:
         eval_prompts = folder / "eval_prompts.jsonl"
-        jsonl_write(eval_prompts, held_out)
+        write_records(eval_prompts, held_out, kind=PROMPTS)
         evaluation = ["--eval-prompts", str(eval_prompts)]
     overrides = [f"{key}={json.dumps(plan[key])}" for key in PPO_SETTINGS if key in plan]
     done = run_training_cli(
@@ -479,8 +471,8 @@ def sample_next_batch(ctx: StepContext) -> dict:
             fresh, again, limit=plan["max_prompts"], salt=f"sample:{ctx.pipeline.batch_id}",
             quotas={Axis.HELPFULNESS.value: following.helpfulness_quota,
                     Axis.SAFETY.value: following.safety_quota})
-        jsonl_write(subset, chosen)
-    chosen = _read_jsonl(subset)
+        write_records(subset, chosen, kind=PROMPTS)
+    chosen = read_records(subset, kind=PROMPTS)
     summary = {"prompts": len(chosen),
                "reasked": sum(bool((r.get("metadata") or {}).get(REASKED)) for r in chosen),
                "by_axis": {axis: sum(r["axis"] == axis for r in chosen) for axis in Axis.values}}
@@ -488,17 +480,15 @@ def sample_next_batch(ctx: StepContext) -> dict:
     imported = problems = 0
     if chosen:
         if not pairs.exists():
-            partial = folder / "pairs.jsonl.partial"
             temperature = str(plan["temperature"])
             run_training_cli(
                 ctx, "paddock.training.policy",
-                ["sample", "--conversations", str(subset), "--output", str(partial),
+                ["sample", "--conversations", str(subset), "--output", str(pairs),
                  "--model-a", policy["path"], "--version-a", policy["version"],
                  "--model-b", policy["previous_path"], "--version-b", policy["previous"],
                  "--temperature-a", temperature, "--temperature-b", temperature,
                  "--max-new-tokens", str(plan["max_new_tokens"]), "--seed", "0"],
             )
-            os.replace(partial, pairs)  # only a finished file ever has the name we import
         report = import_file(batch=following, path=pairs, kind="pairs",
                              dataset=f"sampled by {policy['version']}")
         imported, problems = report.imported, report.problem_count

@@ -8,6 +8,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from paddock.platform.accounts.models import Role
+from paddock.platform.errors import BrokerUnavailable
+from paddock.workers.demo import demo_batch_seed, demo_live_batch_seed
+from paddock.workers.jobs import job_enqueue
+from paddock.workers.models import Job, JobState
+from paddock.workers.tasks.annotation import fill_demo_batch_task
 
 DEMO_USERS = (
     ("annotator", "paddock-annotator", Role.ANNOTATOR),
@@ -34,7 +39,6 @@ class Command(BaseCommand):
                 user.save()
             note = "" if created else " (existing; password unchanged)"
             self.stdout.write(f"  {role.label:<13} {username} / {password}{note}")
-        from paddock.workers.demo import demo_batch_seed
 
         batch = demo_batch_seed()
         self.stdout.write(f"Demo batch: {batch.name} ({batch.comparisons.count()} judged "
@@ -44,11 +48,6 @@ class Command(BaseCommand):
     def _live_batch(self) -> None:
         """The open batch SmolLM2 answers: its sampling job waits in the queue until the
         generation worker starts."""
-        from paddock.platform.errors import BrokerUnavailable
-        from paddock.workers.demo import demo_live_batch_seed
-        from paddock.workers.jobs import job_enqueue
-        from paddock.workers.models import Job, JobState
-        from paddock.workers.tasks.annotation import fill_demo_batch_task
 
         batch, _ = demo_live_batch_seed()
         waiting = batch.conversations.filter(comparisons__isnull=True).count()
