@@ -46,13 +46,16 @@ def test_the_throttle_lets_the_first_the_last_and_one_per_interval_through(monke
 
 
 @pytest.mark.django_db
-def test_the_watchdog_fails_a_curation_run_whose_worker_stopped_beating():
+def test_the_watchdog_fails_a_curation_run_whose_worker_stopped_beating(redis_client):
     from datetime import timedelta
 
+    from django.conf import settings
     from django.utils import timezone
 
     from paddock.curation.models import CurationRun
     from paddock.workers.tasks.pipeline import tick
+
+    redis_client.delete(f"{settings.REDIS_KEY_PREFIX}curation")  # earlier tests' messages
 
     now = timezone.now()
     lost = CurationRun.objects.create(name="lost", status=RunState.RUNNING,
@@ -72,6 +75,31 @@ def test_the_watchdog_fails_a_curation_run_whose_worker_stopped_beating():
                         (done, RunState.SUCCEEDED)):
         run.refresh_from_db()
         assert run.status == status, run.name
+
+
+@pytest.mark.django_db
+def test_a_silent_curation_run_is_not_lost_while_its_queue_holds_waiting_work(redis_client):
+    """Shards queued behind other work beat nothing; the run waits, it is not lost."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from paddock.curation.models import CurationRun
+    from paddock.workers.tasks.pipeline import tick
+
+    run = CurationRun.objects.create(name="waiting", status=RunState.RUNNING,
+                                     heartbeat_at=timezone.now() - timedelta(minutes=10))
+    queue = f"{settings.REDIS_KEY_PREFIX}curation"
+    redis_client.rpush(queue, b"a shard's message")
+    try:
+        result = tick()
+        assert result["curation_runs_failed"] == [] and result["curation_messages_waiting"] == 1
+        run.refresh_from_db()
+        assert run.status == RunState.RUNNING
+    finally:
+        redis_client.delete(queue)
+    assert tick()["curation_runs_failed"] == [run.pk]  # the queue is empty: the worker died
 
 
 @pytest.mark.django_db

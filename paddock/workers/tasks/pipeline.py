@@ -3,7 +3,9 @@ id and hand over to the runner, which makes every delivery safe."""
 
 from __future__ import annotations
 
+import redis
 from celery import current_task
+from django.conf import settings
 
 from paddock.curation.services.runs import runs_fail_stale
 from paddock.workers.declare import RetryPolicy, paddock_task
@@ -37,6 +39,24 @@ STEP_TASKS = {step: _step_task(step) for step in STEP_NAMES}
 def tick() -> dict:
     """Every minute (beat): open and close batches on schedule, start the pipelines of
     batches that closed, re-send steps whose worker was lost, fail curation runs whose
-    worker was lost."""
-    lost = runs_fail_stale(stale_after=stale_after())
-    return {**pipelines_tick(), **pipeline_watch(), "curation_runs_failed": lost}
+    worker was lost.
+
+    A curation run's heartbeat comes from the task working on it; between tasks (its
+    shards wait behind other work in the curation queue) nothing beats it. So while the
+    curation queue holds messages, a silent run may be waiting rather than lost, and the
+    watchdog waits too; once the queue is empty, silence means the worker died."""
+    waiting = messages_waiting(Queue.CURATION)
+    lost = [] if waiting else runs_fail_stale(stale_after=stale_after())
+    return {**pipelines_tick(), **pipeline_watch(), "curation_runs_failed": lost,
+            "curation_messages_waiting": waiting}
+
+
+def messages_waiting(queue: Queue) -> int:
+    """Messages waiting in ``queue`` on the broker: kombu's Redis transport keeps each
+    queue as a list named after it, under the deployment's key prefix."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2.0,
+                                  socket_timeout=2.0)
+    try:
+        return int(client.llen(f"{settings.REDIS_KEY_PREFIX}{queue.value}"))
+    finally:
+        client.close()
