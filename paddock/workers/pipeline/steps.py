@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,13 @@ from paddock.annotation.services.prompts_export import (
     prompt_records,
     prompts_export,
 )
-from paddock.kernel.exchange import PREFERENCES, PROMPTS, read_records, write_records
+from paddock.kernel.exchange import (
+    PREFERENCES,
+    PROMPTS,
+    manifest_path,
+    read_records,
+    write_records,
+)
 from paddock.kernel.registry import POLICY, REWARD_KIND_BY_AXIS, ModelVersion
 from paddock.workers.models import PipelineRun
 from paddock.workers.pipeline.child import run_training_cli
@@ -480,15 +487,22 @@ def sample_next_batch(ctx: StepContext) -> dict:
     imported = problems = 0
     if chosen:
         if not pairs.exists():
+            # The sampler writes atomically, but only a finished file may ever carry the
+            # name the import (and a re-delivery) trusts, whatever CLI wrote it: written
+            # aside, then renamed with its manifest.
+            partial = folder / "pairs.partial.jsonl"
             temperature = str(plan["temperature"])
             run_training_cli(
                 ctx, "paddock.training.policy",
-                ["sample", "--conversations", str(subset), "--output", str(pairs),
+                ["sample", "--conversations", str(subset), "--output", str(partial),
                  "--model-a", policy["path"], "--version-a", policy["version"],
                  "--model-b", policy["previous_path"], "--version-b", policy["previous"],
                  "--temperature-a", temperature, "--temperature-b", temperature,
                  "--max-new-tokens", str(plan["max_new_tokens"]), "--seed", "0"],
             )
+            if manifest_path(partial).exists():
+                os.replace(manifest_path(partial), manifest_path(pairs))
+            os.replace(partial, pairs)
         report = import_file(batch=following, path=pairs, kind="pairs",
                              dataset=f"sampled by {policy['version']}")
         imported, problems = report.imported, report.problem_count
