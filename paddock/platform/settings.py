@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: the API page needs no CDN
     "paddock.platform.accounts",
     "paddock.platform.health",
     "paddock.curation",
@@ -164,6 +165,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every endpoint: for signed-in users (and their API tokens) only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # /api/docs/ (Swagger UI) loads its JavaScript, CSS and icon from our own static files
+    # (drf-spectacular-sidecar), so it works offline and under a no-CDN policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Annotation -----------------------------------------------------------------------

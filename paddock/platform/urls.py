@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from paddock.platform import views
 from paddock.platform.accounts import views as account_views
@@ -28,6 +29,12 @@ urlpatterns = [
          name="api-curation-run-start"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
+    # The interactive API page for every signed-in user (annotators call the annotation API
+    # too); the split view serves its start-up script as a file, so no inline script is
+    # needed. Anonymous visitors are sent to the login page rather than shown a bare 403.
+    path("api/docs/",
+         login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+         name="api-docs"),
 ]
 
 # An outage (database, Redis) answers 503 with what is down; anything else a plain 500.
