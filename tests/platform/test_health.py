@@ -1,10 +1,16 @@
 """/healthz reports database, Redis and workers; 200 only when all three are fine."""
 
+import io
+import time
+
 import pytest
 from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from paddock.platform.health.checks import check_redis, check_workers, platform_health
+from paddock.workers.queues import Queue
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +107,55 @@ def test_after_a_full_sweep_checks_stop_waiting_once_known_workers_answered(
     assert first.ok and second.ok
     assert second.detail["workers"] == first.detail["workers"]
     assert limits == [None, len(first.detail["workers"])]
+
+
+class _SlowProbe:
+    """Stands in for a probe task whose worker answers ``delay`` seconds after sending
+    (None: never), as a worker still starting after a restart does."""
+
+    def __init__(self, delay: float | None):
+        self.delay = delay
+
+    def apply_async(self, **options):
+        return _SlowResult(None if self.delay is None else time.monotonic() + self.delay)
+
+
+class _SlowResult:
+    def __init__(self, answers_at: float | None):
+        self.answers_at = answers_at
+
+    def get(self, timeout: float):
+        now = time.monotonic()
+        if self.answers_at is None or self.answers_at > now + timeout:
+            time.sleep(timeout)
+            raise CeleryTimeoutError("The operation timed out.")
+        time.sleep(max(self.answers_at - now, 0))
+        return {"worker": "celery@restarted", "pid": 4242}
+
+
+def _run_check_workers(monkeypatch, delay, *extra):
+    from paddock.platform.health.management.commands import check_workers as command
+
+    monkeypatch.setattr(command, "PROBES", {Queue.DEFAULT: _SlowProbe(delay)})
+    out = io.StringIO()
+    call_command("check_workers", "--queue", "default", "--timeout", "0.2", *extra, stdout=out)
+    return out.getvalue()
+
+
+def test_check_workers_waits_for_a_worker_still_starting(monkeypatch):
+    # The first probe after a restart answered after the timeout (11.2 s against 10 s).
+    output = _run_check_workers(monkeypatch, 0.5, "--startup-grace", "1")
+
+    assert "a worker may still be starting" in output
+    assert "celery@restarted (pid 4242); answered after" in output
+    assert "still starting" in output.splitlines()[-1]
+
+
+def test_check_workers_fails_when_the_grace_runs_out(monkeypatch):
+    with pytest.raises(CommandError, match="no worker consumes: default"):
+        _run_check_workers(monkeypatch, None, "--startup-grace", "0.3")
+
+
+def test_check_workers_without_grace_fails_at_the_timeout(monkeypatch):
+    with pytest.raises(CommandError, match="no worker consumes: default"):
+        _run_check_workers(monkeypatch, 0.5, "--startup-grace", "0")
