@@ -1,8 +1,10 @@
-"""The two demo batches ``make run`` seeds, so a new user sees the real loop at once.
+"""The three demo batches ``make run`` seeds, so a new user sees the real loop at once.
 
 - **demo week 1** (closing): its comparisons pair a useful answer with a useless or unsafe
   one, and a demo rater account (it cannot log in) has judged them, so **Run the weekly
   cycle now** has something to train the reward models on.
+- **demo: ready to judge** (open): the same prompts and canned answers, judged by nobody,
+  so the demo annotator has comparisons waiting on first start without any worker running.
 - **demo: SmolLM2 answers** (open): prompts whose two responses the generation worker
   samples from the registered policy (SmolLM2-135M-Instruct at two temperatures) as soon as
   it starts, so the annotator has real comparisons waiting.
@@ -32,6 +34,7 @@ from paddock.platform.accounts.models import Role
 
 DEMO_BATCH = "demo week 1"
 DEMO_LIVE_BATCH = "demo: SmolLM2 answers"
+DEMO_READY_BATCH = "demo: ready to judge"
 DEMO_RATER = "demo-rater"
 
 HELPFUL = (
@@ -103,6 +106,27 @@ def demo_batch_seed(*, repeats: int = 4, seed: int = 0) -> Batch:
             left_safe=(good_on_left if safety else None),
             right_safe=((not good_on_left) if safety else None),
         )
+    return batch
+
+
+def demo_ready_batch_seed(*, seed: int = 1) -> Batch:
+    """The open batch of canned pairs nobody has judged; the existing one when already
+    seeded. Canned, not sampled: the annotator's first minute must not wait for a worker."""
+    existing = Batch.objects.filter(name=DEMO_READY_BATCH).first()
+    if existing is not None:
+        return existing
+    rng = random.Random(seed)  # noqa: S311 - demo data, not a secret
+    now = timezone.now()
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            name=DEMO_READY_BATCH, status=BatchStatus.OPEN, opens_at=now,
+            closes_at=now + timedelta(days=7), helpfulness_quota=len(HELPFUL),
+            safety_quota=len(SAFETY), overlap=1, test_split_size=2, model_versions=["demo"],
+        )
+        for prompt, good, bad in HELPFUL:
+            _pair(batch, prompt, good, bad, Axis.HELPFULNESS, "", rng)
+        for prompt, good, bad, risk in SAFETY:
+            _pair(batch, prompt, good, bad, Axis.SAFETY, risk, rng)
     return batch
 
 

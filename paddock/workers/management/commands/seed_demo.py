@@ -1,5 +1,5 @@
-"""``manage.py seed_demo``: the demo users ``make run`` prints and the demo batch, created
-once and kept."""
+"""``manage.py seed_demo``: the demo users ``make run`` prints and the demo batches, created
+once and kept. The users come last, so they sit right above the URL ``make run`` prints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from paddock.platform.accounts.models import Role
 from paddock.platform.errors import BrokerUnavailable
-from paddock.workers.demo import demo_batch_seed, demo_live_batch_seed
+from paddock.workers.demo import demo_batch_seed, demo_live_batch_seed, demo_ready_batch_seed
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job, JobState
 from paddock.workers.tasks.annotation import fill_demo_batch_task
@@ -31,19 +31,26 @@ class Command(BaseCommand):
                 "PADDOCK_ENV=production. Use create_user instead."
             )
         User = get_user_model()
-        self.stdout.write("Demo users (username / password):")
+        users = []
         for username, password, role in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username, defaults={"role": role})
             if created:
                 user.set_password(password)
                 user.save()
             note = "" if created else " (existing; password unchanged)"
-            self.stdout.write(f"  {role.label:<13} {username} / {password}{note}")
+            users.append(f"  {role.label:<13} {username} / {password}{note}")
 
         batch = demo_batch_seed()
         self.stdout.write(f"Demo batch: {batch.name} ({batch.comparisons.count()} judged "
                           "comparisons); run its weekly cycle from the console's batch page.")
+        ready = demo_ready_batch_seed()
+        unjudged = ready.comparisons.filter(judgements__isnull=True).count()
+        self.stdout.write(f"Demo batch: {ready.name} ({unjudged} comparisons waiting for the "
+                          "annotator)")
         self._live_batch()
+        self.stdout.write("Demo users (username / password):")
+        for line in users:
+            self.stdout.write(line)
 
     def _live_batch(self) -> None:
         """The open batch SmolLM2 answers: its sampling job waits in the queue until the
