@@ -89,11 +89,7 @@ def demo_batch_seed(*, repeats: int = 4, seed: int = 0) -> Batch:
             model_versions=["demo"],
         )
         for round_ in range(repeats):
-            suffix = "" if round_ == 0 else f" ({round_ + 1})"
-            for prompt, good, bad in HELPFUL:
-                _pair(batch, prompt + suffix, good, bad, Axis.HELPFULNESS, "", rng)
-            for prompt, good, bad, risk in SAFETY:
-                _pair(batch, prompt + suffix, good, bad, Axis.SAFETY, risk, rng)
+            _canned_pairs(batch, rng, suffix="" if round_ == 0 else f" ({round_ + 1})")
     rater = demo_rater()
     strengths = [Strength.SIGNIFICANTLY_BETTER, Strength.BETTER, Strength.SLIGHTLY_BETTER]
     while (lease := next_assignment(annotator=rater, batch=batch, rng=rng)) is not None:
@@ -123,11 +119,16 @@ def demo_ready_batch_seed(*, seed: int = 1) -> Batch:
             closes_at=now + timedelta(days=7), helpfulness_quota=len(HELPFUL),
             safety_quota=len(SAFETY), overlap=1, test_split_size=2, model_versions=["demo"],
         )
-        for prompt, good, bad in HELPFUL:
-            _pair(batch, prompt, good, bad, Axis.HELPFULNESS, "", rng)
-        for prompt, good, bad, risk in SAFETY:
-            _pair(batch, prompt, good, bad, Axis.SAFETY, risk, rng)
+        _canned_pairs(batch, rng)
     return batch
+
+
+def _canned_pairs(batch: Batch, rng: random.Random, *, suffix: str = "") -> None:
+    """One comparison per demo prompt: its useful answer against its useless or unsafe one."""
+    for prompt, good, bad in HELPFUL:
+        _pair(batch, prompt + suffix, good, bad, Axis.HELPFULNESS, "", rng)
+    for prompt, good, bad, risk in SAFETY:
+        _pair(batch, prompt + suffix, good, bad, Axis.SAFETY, risk, rng)
 
 
 def _pair(batch: Batch, prompt: str, good: str, bad: str, axis: str, risk: str,
