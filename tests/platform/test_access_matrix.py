@@ -223,6 +223,8 @@ MATRIX: list[Entry] = [
     # Public: drf-spectacular serves the schema with AllowAny unless SPECTACULAR_SETTINGS
     # sets SERVE_PERMISSIONS (SECURITY.md, known limits). It lists paths, never data.
     Entry("api-schema", "get", statuses(401, 200, 200, 200, 200), api=True),  # signed in
+    # The interactive API page (Swagger UI): every signed-in user, as the schema it shows.
+    Entry("api-docs", "get", statuses(302, 200, 200, 200, 200)),
     # The console: every URL of test_console.CONSOLE_URLS, with its status for managers.
     *(manager_page(name, method, status, args=args, body=body)
       for method, name, args, body, status in CONSOLE_URLS),
