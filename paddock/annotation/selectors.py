@@ -217,9 +217,11 @@ def queue_empty_reason(*, annotator, now=None) -> EmptyQueue:
     soonest = live.order_by("expires_at").values_list("expires_at", flat=True).first()
     back = (f" Any not finished come back by {_when(soonest)}: check again then."
             if soonest else " Check again in a moment.")
-    left = _plural(open_to_you.count(), "comparison", "comparisons")
-    return EmptyQueue("assigned_to_others", f"The {left} left in {names} are with other "
-                      f"annotators right now.{back}")
+    count = open_to_you.count()
+    left = f"{_plural(count, 'comparison', 'comparisons')} left in {names} " + (
+        "is" if count == 1 else "are")
+    return EmptyQueue("assigned_to_others", f"The {left} with other annotators right "
+                      f"now.{back}")
 
 
 def _when(value) -> str:
