@@ -535,3 +535,16 @@ def test_an_empty_queue_without_batches_or_comparisons_says_so(make_user):
     assert reason == "nothing_assigned" and "No comparisons have been added to week 9" in detail
     make_comparisons(batch, 1)
     assert client.post(reverse("annotation-api:next")).status_code == 200
+
+
+def test_a_skip_after_a_judgement_answers_409_and_the_judgement_stands(world):
+    client = client_for(world["annotator"])
+    lease = client.post(reverse("annotation-api:next")).json()
+    body = {"chosen": "left", "strength": "better", "left_safe": True, "right_safe": True}
+    url = reverse("annotation-api:submit", args=[lease["assignment_id"]])
+    assert client.post(url, body, format="json").status_code == 201
+    skip_url = reverse("annotation-api:skip", args=[lease["assignment_id"]])
+    response = client.post(skip_url, {"reason": "unclear"}, format="json")
+    assert response.status_code == 409 and response.json()["error"] == "already_judged"
+    assert "skip was not stored" in response.json()["detail"]
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [False]

@@ -296,3 +296,22 @@ def test_a_judgement_after_a_skip_is_refused_and_the_empty_queue_says_why(page, 
     page.locator("#check-again").click()
     expect(page.locator("#empty")).to_have_attribute("data-reason", "done_by_you")
     expect(page.locator("#empty-detail")).to_contain_text("You have done your share of week 14")
+
+
+def test_a_skip_after_a_judgement_is_refused_and_the_next_comparison_comes(page, make_user):
+    from playwright.sync_api import expect
+
+    annotator = make_user(Role.ANNOTATOR)
+    make_comparisons(make_batch(), 2)
+    log_in(page, annotator)
+    first = shown_assignment(page)
+    # Judged in another tab while this page still shows the comparison.
+    submit_judgement(annotator=annotator, assignment_id=first, chosen_side="left",
+                     strength="better")
+    page.keyboard.press("s")
+    expect(page.locator("#skip-dialog")).to_be_visible()
+    page.keyboard.press("Enter")
+    next_assignment_shown(page, first)
+    expect(page.locator("#notice")).to_contain_text("You already judged this comparison")
+    expect(page.locator("#progress-today")).to_have_text("1 judged · 0 skipped")
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [False]

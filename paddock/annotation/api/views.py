@@ -70,7 +70,8 @@ class Refused(APIException):
 
 def _refused(error: service.AnnotationError) -> Response:
     code = status.HTTP_400_BAD_REQUEST
-    if isinstance(error, service.LeaseLost | service.BatchNotOpen | service.AlreadySkipped):
+    if isinstance(error, service.LeaseLost | service.BatchNotOpen | service.AlreadySkipped
+                  | service.AlreadyJudged):
         code = status.HTTP_409_CONFLICT
     return Response({"error": error.code, "detail": error.message}, status=code)
 

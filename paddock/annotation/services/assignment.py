@@ -67,6 +67,12 @@ class AlreadySkipped(AnnotationError):
     code = "already_skipped"
 
 
+class AlreadyJudged(AnnotationError):
+    """A skip sent for an assignment its annotator already judged: the judgement stands."""
+
+    code = "already_judged"
+
+
 def lease_duration() -> timedelta:
     return timedelta(minutes=getattr(settings, "PADDOCK_LEASE_MINUTES", 30))
 
@@ -373,7 +379,8 @@ def submit_judgement(
 def skip_comparison(
     *, annotator, assignment_id: int, reason: str, flagged_harmful: bool = False
 ) -> Submitted:
-    """Record a skip (with its reason); the comparison goes back to the pool at once."""
+    """Record a skip (with its reason); the comparison goes back to the pool at once.
+    Skipping again returns the first skip; after a judgement it raises ``AlreadyJudged``."""
     reason = reason.strip()
     if not reason:
         raise InvalidJudgement("Say why you skip: the reason helps fix the comparison.")
@@ -381,7 +388,13 @@ def skip_comparison(
     with transaction.atomic(), connection.cursor() as cursor:
         lease = _locked_lease(cursor, annotator, assignment_id)
         if lease.judgement_id is not None:
-            return Submitted(Judgement.objects.get(pk=lease.judgement_id), created=False)
+            earlier = Judgement.objects.get(pk=lease.judgement_id)
+            if not earlier.skipped:
+                raise AlreadyJudged(
+                    "You already judged this comparison; your judgement stands and the skip "
+                    "was not stored."
+                )
+            return Submitted(earlier, created=False)
         _lock_comparison(cursor, lease.comparison_id)
         judgement = _insert_judgement(
             cursor,

@@ -442,6 +442,11 @@
         } else {
           await loadNext(false);
         }
+      } else if (status === 409) {
+        // Already judged (in another tab), or the batch closed: say so, then move on.
+        notify(problem(data), "error");
+        refreshProgress(true);
+        await loadNext(false);
       } else {
         notify(problem(data), "error");
       }
