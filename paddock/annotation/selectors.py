@@ -8,6 +8,7 @@ ModelSerializer spends about a millisecond building its fields per instance).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from paddock.annotation.models import (
     Assignment,
+    AssignmentState,
     Batch,
     BatchStatus,
     Comparison,
@@ -156,3 +158,71 @@ def annotator_progress(annotator, now=None) -> dict[str, Any]:
             "gold_revealed": batch.reveal_gold_accuracy, "gold": gold,
         })
     return {"today": today, "batches": rows}
+
+
+@dataclass(frozen=True)
+class EmptyQueue:
+    """Why ``next`` had nothing for an annotator: ``reason`` is a stable code, ``detail``
+    the sentence the workspace shows."""
+
+    reason: str
+    detail: str
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def queue_empty_reason(*, annotator, now=None) -> EmptyQueue:
+    """Why the queue is empty for this annotator, so the workspace can say it rather than
+    guess: no batch open (or the last one closed), nothing added to the open batch, every
+    comparison has all its judgements, the annotator has done their share, or the rest is
+    leased to other annotators right now.
+
+    Read after ``next_assignment`` returned None; the rules mirror its eligibility.
+    """
+    now = now or timezone.now()
+    batches = list(open_batches(now))
+    if not batches:
+        closed = (Batch.objects.filter(Q(status__in=[BatchStatus.CLOSED, BatchStatus.EXPORTED])
+                                       | Q(status=BatchStatus.OPEN, closes_at__lte=now))
+                  .order_by("-closes_at").first())
+        coming = (Batch.objects.filter(status__in=[BatchStatus.OPEN, BatchStatus.SCHEDULED],
+                                       opens_at__gt=now)
+                  .order_by("opens_at").first())
+        then = (f" Batch {coming.name} opens on {_when(coming.opens_at)}." if coming
+                else " A data manager opens the next one.")
+        if closed is not None:
+            return EmptyQueue("batch_closed", f"Batch {closed.name} closed on "
+                              f"{_when(closed.closes_at)} and no batch is open now.{then}")
+        return EmptyQueue("no_open_batch", f"No batch is open.{then}")
+    names = ", ".join(batch.name for batch in batches)
+    comparisons = Comparison.objects.filter(batch__in=batches)
+    if not comparisons.exists():
+        return EmptyQueue("nothing_assigned", f"No comparisons have been added to {names} "
+                          "yet. They appear here when a data manager imports or samples them.")
+    wanted = comparisons.filter(judgement_count__lt=F("batch__overlap"))
+    if not wanted.exists():
+        return EmptyQueue("quota_met", f"Every comparison in {names} has all the judgements "
+                          "it needs. Thank you: new work appears here when the next batch opens.")
+    open_to_you = wanted.exclude(author=annotator).exclude(assignments__annotator=annotator)
+    if not open_to_you.exists():
+        mine = Judgement.objects.filter(annotator=annotator, comparison__batch__in=batches)
+        done = _plural(mine.count(), "comparison", "comparisons")
+        return EmptyQueue("done_by_you", f"You have done your share of {names} ({done} "
+                          "judged or skipped); the comparisons left need other annotators' "
+                          "judgements.")
+    live = Assignment.objects.filter(comparison__in=open_to_you, state=AssignmentState.ACTIVE,
+                                     expires_at__gt=now)
+    soonest = live.order_by("expires_at").values_list("expires_at", flat=True).first()
+    back = (f" Any not finished come back by {_when(soonest)}: check again then."
+            if soonest else " Check again in a moment.")
+    count = open_to_you.count()
+    left = f"{_plural(count, 'comparison', 'comparisons')} left in {names} " + (
+        "is" if count == 1 else "are")
+    return EmptyQueue("assigned_to_others", f"The {left} with other annotators right "
+                      f"now.{back}")
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%d %b %Y, %H:%M %Z")

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from paddock.annotation.models import RiskCategory, Strength
-from paddock.annotation.selectors import open_batches
+from paddock.annotation.selectors import open_batches, queue_empty_reason
 from paddock.platform.accounts.access import annotator_required
 
 
@@ -55,8 +55,11 @@ CONTENT_SECURITY_POLICY = (
 def workspace(request: HttpRequest) -> HttpResponse:
     """Queue mode, write-a-prompt mode, guidelines and own progress."""
     batches = list(open_batches().only("id", "name"))
+    # Without an open batch the script asks for nothing, so the page says why at once.
+    empty = None if batches else queue_empty_reason(annotator=request.user)
     response = render(request, "annotation/workspace.html", {
         "open_batches": batches,
+        "empty": empty,
         "strengths": STRENGTH_LEVELS,
         "risk_categories": RiskCategory.choices,
         "skip_reasons": SKIP_REASONS,

@@ -1,13 +1,16 @@
 """The annotation API against every role, annotator isolation, tokens, the schema."""
 
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from paddock.annotation.models import Assignment, Axis, Judgement
+from paddock.annotation.models import Assignment, Axis, BatchStatus, Judgement
 from paddock.platform.accounts.models import Role
 from tests.annotation.factories import make_batch, make_comparisons
 
@@ -463,3 +466,85 @@ def test_progress_counts_today_this_batch_and_gold_only_where_revealed(world, ma
     assert first["gold_revealed"] is True
     assert first["gold"] == {"judged": 2, "correct": 1, "accuracy": 0.5}
     assert (second["judged"], second["gold_revealed"], second["gold"]) == (1, False, None)
+
+
+def test_submit_after_a_skip_answers_409_with_what_happened(world):
+    client = client_for(world["annotator"])
+    lease = client.post(reverse("annotation-api:next")).json()
+    skip = client.post(reverse("annotation-api:skip", args=[lease["assignment_id"]]),
+                       {"reason": "I can't judge this topic"}, format="json")
+    assert skip.status_code == 201
+    body = {"chosen": "left", "strength": "better", "left_safe": True, "right_safe": True}
+    response = client.post(reverse("annotation-api:submit", args=[lease["assignment_id"]]),
+                           body, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"] == "already_skipped"
+    assert "skipped this comparison" in response.json()["detail"]
+    assert "not stored" in response.json()["detail"]
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [True]
+
+
+def empty_reason(client):
+    response = client.post(reverse("annotation-api:next"))
+    assert response.status_code == 204 and response.content == b""
+    return response["Paddock-Queue-Empty"], unquote(response["Paddock-Queue-Empty-Detail"])
+
+
+def judge_all(client):
+    while (response := client.post(reverse("annotation-api:next"))).status_code == 200:
+        lease = response.json()
+        body = {"chosen": "left", "strength": "better", "left_safe": True, "right_safe": True}
+        url = reverse("annotation-api:submit", args=[lease["assignment_id"]])
+        assert client.post(url, body, format="json").status_code == 201
+
+
+def test_an_empty_queue_says_why(world, make_user):
+    batch = world["batch"]  # overlap 2, four comparisons
+    first, second = client_for(world["annotator"]), client_for(world["other"])
+    third = client_for(make_user(Role.ANNOTATOR))
+
+    judge_all(first)
+    reason, detail = empty_reason(first)
+    assert reason == "done_by_you"
+    assert f"share of {batch.name} (4 comparisons judged or skipped)" in detail
+
+    with override_settings(PADDOCK_MAX_OPEN_LEASES=4):  # the second holds all four
+        leases = {second.post(reverse("annotation-api:next")).json()["assignment_id"]
+                  for _ in range(4)}
+    assert len(leases) == 4
+    reason, detail = empty_reason(third)
+    assert reason == "assigned_to_others"
+    assert "The 4 comparisons left" in detail and "with other annotators" in detail
+
+    judge_all(second)
+    reason, detail = empty_reason(third)
+    assert (reason, detail.startswith("Every comparison in")) == ("quota_met", True)
+
+    batch.status = BatchStatus.CLOSED
+    batch.closes_at = timezone.now() - timedelta(minutes=1)
+    batch.save()
+    reason, detail = empty_reason(third)
+    assert reason == "batch_closed" and f"Batch {batch.name} closed on" in detail
+
+
+def test_an_empty_queue_without_batches_or_comparisons_says_so(make_user):
+    client = client_for(make_user(Role.ANNOTATOR))
+    assert empty_reason(client)[0] == "no_open_batch"
+    batch = make_batch(name="week 9")
+    reason, detail = empty_reason(client)
+    assert reason == "nothing_assigned" and "No comparisons have been added to week 9" in detail
+    make_comparisons(batch, 1)
+    assert client.post(reverse("annotation-api:next")).status_code == 200
+
+
+def test_a_skip_after_a_judgement_answers_409_and_the_judgement_stands(world):
+    client = client_for(world["annotator"])
+    lease = client.post(reverse("annotation-api:next")).json()
+    body = {"chosen": "left", "strength": "better", "left_safe": True, "right_safe": True}
+    url = reverse("annotation-api:submit", args=[lease["assignment_id"]])
+    assert client.post(url, body, format="json").status_code == 201
+    skip_url = reverse("annotation-api:skip", args=[lease["assignment_id"]])
+    response = client.post(skip_url, {"reason": "unclear"}, format="json")
+    assert response.status_code == 409 and response.json()["error"] == "already_judged"
+    assert "skip was not stored" in response.json()["detail"]
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [False]

@@ -20,6 +20,7 @@ from paddock.annotation.models import (
     Strength,
 )
 from paddock.annotation.services.assignment import (
+    AlreadySkipped,
     BatchNotOpen,
     InvalidJudgement,
     LeaseLost,
@@ -175,6 +176,17 @@ def test_a_skip_keeps_its_reason_and_frees_the_comparison(annotators):
                               reason="I cannot read Finnish")
     assert skipped.judgement.skipped and skipped.judgement.skip_reason == "I cannot read Finnish"
     assert next_assignment(annotator=annotators[1]).comparison_id == lease.comparison_id
+
+
+def test_a_judgement_after_a_skip_is_refused_and_the_skip_stands(annotators):
+    batch = make_batch()
+    make_comparisons(batch, 1)
+    lease = next_assignment(annotator=annotators[0])
+    skip_comparison(annotator=annotators[0], assignment_id=lease.pk, reason="Unclear prompt")
+    with pytest.raises(AlreadySkipped, match=r"You skipped this comparison \(Unclear prompt\)"):
+        submit(annotators[0], lease)
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [True]
+    assert Comparison.objects.get().judgement_count == 0
 
 
 def test_closed_batches_serve_nothing_and_accept_nothing(annotators):

@@ -1,11 +1,14 @@
 """The workspace page as the server renders it (the browser tests drive it in Chromium)."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from paddock.annotation.models import BatchStatus
 from paddock.annotation.views import STRENGTH_LEVELS
 from paddock.platform.accounts.models import Role
 from tests.annotation.factories import make_batch
@@ -37,6 +40,17 @@ def test_without_an_open_batch_the_page_says_so_at_once(client, make_user):
     page = client.get(reverse("annotation:workspace")).content.decode()
     assert "Nothing to annotate right now." in page and "No batch is open" in page
     assert not re.search(r'<section id="empty"[^>]*\bhidden\b', page)
+
+
+def test_after_a_batch_closed_the_page_names_it_and_the_next_one(client, make_user):
+    now = timezone.now()
+    make_batch(name="week 11", status=BatchStatus.CLOSED, opens_at=now - timedelta(days=7),
+               closes_at=now - timedelta(hours=2))
+    make_batch(name="week 12", status=BatchStatus.SCHEDULED, opens_at=now + timedelta(days=1))
+    client.force_login(make_user(Role.ANNOTATOR))
+    page = client.get(reverse("annotation:workspace")).content.decode()
+    assert 'data-reason="batch_closed"' in page
+    assert "Batch week 11 closed on" in page and "Batch week 12 opens on" in page
 
 
 def test_several_open_batches_give_a_batch_picker_for_prompts(client, make_user):

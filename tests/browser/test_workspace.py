@@ -9,7 +9,11 @@ import pytest
 from django.utils import timezone
 
 from paddock.annotation.models import Assignment, Axis, Judgement, SafetyBin
-from paddock.annotation.services.assignment import next_assignment, submit_judgement
+from paddock.annotation.services.assignment import (
+    next_assignment,
+    skip_comparison,
+    submit_judgement,
+)
 from paddock.annotation.services.comparisons import (
     ResponseSpec,
     TurnSpec,
@@ -144,7 +148,11 @@ def test_safety_labels_by_keyboard_then_the_empty_queue(page, make_user):
 
     expect(page.locator("#empty")).to_be_visible()
     expect(page.locator("#empty")).to_contain_text("Nothing to annotate right now.")
-    expect(page.locator("#empty-detail")).to_contain_text("judged everything open to you")
+    expect(page.locator("#empty")).to_have_attribute("data-reason", "quota_met")
+    expect(page.locator("#empty-detail")).to_contain_text("has all the judgements it needs")
+    # The last judgement before the queue empties is counted at once.
+    expect(page.locator("#progress-today")).to_have_text("1 judged · 0 skipped")
+    expect(page.locator("#progress-overall")).to_have_text("1 of 1 comparisons complete")
     judgement = Judgement.objects.get()
     assert judgement.chosen_id == judgement.left_response_id
     assert (judgement.chosen_safe, judgement.rejected_safe) == (True, False)
@@ -256,3 +264,54 @@ def test_a_lease_that_expired_and_went_to_someone_else_is_explained(page, make_u
     expect(page.locator("#notice")).to_contain_text("ran out and another annotator has it now")
     assert not Judgement.objects.exists()
     screenshot(page, "workspace-lease-lost")
+
+
+def test_a_judgement_after_a_skip_is_refused_and_the_empty_queue_says_why(page, make_user):
+    from playwright.sync_api import expect
+
+    annotator, other = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR)
+    batch = make_batch(name="week 14")
+    make_comparisons(batch, 2)
+    log_in(page, annotator)
+    first = shown_assignment(page)
+    expect(page.locator("#progress-overall")).to_have_text("0 of 2 comparisons complete")
+    taken = next_assignment(annotator=other, batch=batch)  # the other one is someone else's
+    # Skipped elsewhere (another tab) while this page still shows the comparison.
+    skip_comparison(annotator=annotator, assignment_id=first, reason="Not my language")
+    page.keyboard.press("1")
+    page.keyboard.press("w")
+
+    expect(page.locator("#notice")).to_contain_text("You skipped this comparison "
+                                                    "(Not my language)")
+    expect(page.locator("#notice")).to_contain_text("not stored")
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#empty")).to_have_attribute("data-reason", "assigned_to_others")
+    expect(page.locator("#empty-detail")).to_contain_text(
+        "The 1 comparison left in week 14 is with other annotators right now.")
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [True]
+    screenshot(page, "workspace-empty-reason")
+
+    submit_judgement(annotator=other, assignment_id=taken.pk, chosen_side="left",
+                     strength="better")
+    page.locator("#check-again").click()
+    expect(page.locator("#empty")).to_have_attribute("data-reason", "done_by_you")
+    expect(page.locator("#empty-detail")).to_contain_text("You have done your share of week 14")
+
+
+def test_a_skip_after_a_judgement_is_refused_and_the_next_comparison_comes(page, make_user):
+    from playwright.sync_api import expect
+
+    annotator = make_user(Role.ANNOTATOR)
+    make_comparisons(make_batch(), 2)
+    log_in(page, annotator)
+    first = shown_assignment(page)
+    # Judged in another tab while this page still shows the comparison.
+    submit_judgement(annotator=annotator, assignment_id=first, chosen_side="left",
+                     strength="better")
+    page.keyboard.press("s")
+    expect(page.locator("#skip-dialog")).to_be_visible()
+    page.keyboard.press("Enter")
+    next_assignment_shown(page, first)
+    expect(page.locator("#notice")).to_contain_text("You already judged this comparison")
+    expect(page.locator("#progress-today")).to_have_text("1 judged · 0 skipped")
+    assert list(Judgement.objects.values_list("skipped", flat=True)) == [False]

@@ -8,6 +8,7 @@ exists). Data managers reach batches, imports, exports and statistics.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
@@ -28,6 +29,7 @@ from paddock.annotation.selectors import (
     judgement_payload,
     lease_payload,
     open_batches,
+    queue_empty_reason,
 )
 from paddock.annotation.services import assignment as service
 from paddock.annotation.services.authoring import (
@@ -68,7 +70,8 @@ class Refused(APIException):
 
 def _refused(error: service.AnnotationError) -> Response:
     code = status.HTTP_400_BAD_REQUEST
-    if isinstance(error, service.LeaseLost | service.BatchNotOpen):
+    if isinstance(error, service.LeaseLost | service.BatchNotOpen | service.AlreadySkipped
+                  | service.AlreadyJudged):
         code = status.HTTP_409_CONFLICT
     return Response({"error": error.code, "detail": error.message}, status=code)
 
@@ -78,13 +81,26 @@ class NextComparison(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="Nothing left")},
+        responses={200: s.AssignmentSerializer, 204: OpenApiResponse(
+            description="Nothing left. Why: the `Paddock-Queue-Empty` header holds the reason "
+            "(no_open_batch, batch_closed, nothing_assigned, quota_met, done_by_you, "
+            "assigned_to_others) and `Paddock-Queue-Empty-Detail` the sentence for people, "
+            "percent-encoded UTF-8."
+        )},
     )
     def post(self, request: Request) -> Response:
-        """Lease the next comparison (or return the one already leased)."""
+        """Lease the next comparison (or return the one already leased).
+
+        An empty queue stays a bodiless 204 (scripts rely on it); the reason travels in
+        headers so the workspace can say why rather than guess.
+        """
         lease = service.next_assignment(annotator=request.user)
         if lease is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            empty = queue_empty_reason(annotator=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT, headers={
+                "Paddock-Queue-Empty": empty.reason,
+                "Paddock-Queue-Empty-Detail": quote(empty.detail),
+            })
         return Response(lease_payload(lease.pk))
 
 

@@ -60,6 +60,19 @@ class InvalidJudgement(AnnotationError):
     code = "invalid"
 
 
+class AlreadySkipped(AnnotationError):
+    """A judgement sent for an assignment its annotator skipped: the skip stands and the
+    judgement is not stored, which a client must hear rather than read a 200."""
+
+    code = "already_skipped"
+
+
+class AlreadyJudged(AnnotationError):
+    """A skip sent for an assignment its annotator already judged: the judgement stands."""
+
+    code = "already_judged"
+
+
 def lease_duration() -> timedelta:
     return timedelta(minutes=getattr(settings, "PADDOCK_LEASE_MINUTES", 30))
 
@@ -319,7 +332,8 @@ def submit_judgement(
     comment: str = "",
     flagged_harmful: bool = False,
 ) -> Submitted:
-    """Store a judgement. Submitting the same assignment again returns the first one."""
+    """Store a judgement. Submitting the same assignment again returns the first one; after
+    a skip it raises ``AlreadySkipped`` (nothing would be stored)."""
     if chosen_side not in ("left", "right"):
         raise InvalidJudgement("chosen_side must be 'left' or 'right'.")
     if strength not in Strength.values:
@@ -328,7 +342,13 @@ def submit_judgement(
     with transaction.atomic(), connection.cursor() as cursor:
         lease = _locked_lease(cursor, annotator, assignment_id)
         if lease.judgement_id is not None:
-            return Submitted(Judgement.objects.get(pk=lease.judgement_id), created=False)
+            earlier = Judgement.objects.get(pk=lease.judgement_id)
+            if earlier.skipped:
+                raise AlreadySkipped(
+                    f"You skipped this comparison ({earlier.skip_reason}); a skip is final, "
+                    "so this judgement was not stored. Take the next comparison."
+                )
+            return Submitted(earlier, created=False)
         is_safety = lease.axis == Axis.SAFETY
         if is_safety and (left_safe is None or right_safe is None):
             raise InvalidJudgement("A safety comparison needs safe/unsafe for both responses.")
@@ -359,7 +379,8 @@ def submit_judgement(
 def skip_comparison(
     *, annotator, assignment_id: int, reason: str, flagged_harmful: bool = False
 ) -> Submitted:
-    """Record a skip (with its reason); the comparison goes back to the pool at once."""
+    """Record a skip (with its reason); the comparison goes back to the pool at once.
+    Skipping again returns the first skip; after a judgement it raises ``AlreadyJudged``."""
     reason = reason.strip()
     if not reason:
         raise InvalidJudgement("Say why you skip: the reason helps fix the comparison.")
@@ -367,7 +388,13 @@ def skip_comparison(
     with transaction.atomic(), connection.cursor() as cursor:
         lease = _locked_lease(cursor, annotator, assignment_id)
         if lease.judgement_id is not None:
-            return Submitted(Judgement.objects.get(pk=lease.judgement_id), created=False)
+            earlier = Judgement.objects.get(pk=lease.judgement_id)
+            if not earlier.skipped:
+                raise AlreadyJudged(
+                    "You already judged this comparison; your judgement stands and the skip "
+                    "was not stored."
+                )
+            return Submitted(earlier, created=False)
         _lock_comparison(cursor, lease.comparison_id)
         judgement = _insert_judgement(
             cursor,

@@ -65,7 +65,7 @@
     if (response.status !== 204) {
       try { data = await response.json(); } catch (error) { data = null; }
     }
-    return { status: response.status, data };
+    return { status: response.status, data, headers: response.headers };
   }
 
   function problem(data) {
@@ -282,12 +282,25 @@
   }
   setInterval(leaseClock, 15000);
 
+  // An empty queue is a 204 whose headers say why (the server knows: no batch open, the
+  // batch complete, your share done, the rest with other annotators).
+  function emptyReason(headers) {
+    const detail = headers.get("Paddock-Queue-Empty-Detail");
+    let text = "There is nothing for you to judge right now. New comparisons appear here " +
+      "when a data manager adds them or opens a batch.";
+    if (detail) {
+      try { text = decodeURIComponent(detail); } catch (error) { /* keep the general text */ }
+    }
+    return { reason: headers.get("Paddock-Queue-Empty") || "", text };
+  }
+
   async function loadNext(measure) {
-    const { status, data } = await api("POST", urls.nextUrl);
+    const { status, data, headers } = await api("POST", urls.nextUrl);
     if (status === 204) {
       state.lease = null;
-      $("empty-detail").textContent = "You have judged everything open to you (or no batch is " +
-        "open). New comparisons appear here when a data manager adds them or opens a batch.";
+      const why = emptyReason(headers);
+      $("empty").dataset.reason = why.reason;
+      $("empty-detail").textContent = why.text;
       show("empty");
       $("check-again").focus();
       return;
@@ -373,10 +386,9 @@
         clearNotice();
         state.judgement = data;
         state.lastBatch = lease.batch;
-        if (status === 201) counted(lease.batch, "judged");
+        refreshProgress(true);
         if (lease.own_prompt) {
           showContinue(lease, chosen);
-          refreshProgress();
         } else {
           await loadNext(true);
         }
@@ -423,13 +435,18 @@
       if (status === 200 || status === 201 || status === 404) {
         clearNotice();
         state.lastBatch = lease.batch;
-        if (status === 201) counted(lease.batch, "skipped");
+        refreshProgress(true);
         if (lease.own_prompt) {
           state.lease = null;
           setMode("write");
         } else {
           await loadNext(false);
         }
+      } else if (status === 409) {
+        // Already judged (in another tab), or the batch closed: say so, then move on.
+        notify(problem(data), "error");
+        refreshProgress(true);
+        await loadNext(false);
       } else {
         notify(problem(data), "error");
       }
@@ -543,12 +560,14 @@
     });
   }
 
-  // --- progress: fetched at most once a minute (it aggregates over the batch); own counts
-  // are bumped here on every judgement, so the panel stays current without extra requests.
+  // --- progress: fetched again after every submit and skip (the batch's overall count
+  // moves with everyone's judgements, so bumping our own counts here was not enough), and
+  // at most once a minute otherwise.
   const number = (n) => Number(n).toLocaleString("en");
   const PROGRESS_EVERY_MS = 60000;
   let progress = null;
   let progressAt = -Infinity;
+  let progressAsked = 0;
 
   async function refreshProgress(force) {
     if (!force && performance.now() - progressAt < PROGRESS_EVERY_MS) {
@@ -556,18 +575,13 @@
       return;
     }
     progressAt = performance.now();
+    const asked = ++progressAsked;
     let result;
     try { result = await api("GET", urls.progressUrl); } catch (error) { return; }
-    if (result.status !== 200) return;
+    // Answers may arrive out of order: only the latest question's answer is current.
+    if (result.status !== 200 || asked !== progressAsked) return;
     progress = result.data;
     renderProgress();
-  }
-
-  function counted(batchName, kind) {
-    if (!progress) return;
-    progress.today[kind] += 1;
-    const batch = progress.batches.find((b) => b.name === batchName);
-    if (batch) batch[kind] += 1;
   }
 
   function renderProgress() {
