@@ -171,3 +171,17 @@ def test_run_progress_names_status_and_stage_for_people(manager_client, ingest,
     run.save(update_fields=["stage"])
     progress = manager_client.get(reverse("curation:run_progress", args=[run.pk])).json()
     assert progress["stage_label"] == "Near dedup" and progress["status_label"] == "Draft"
+
+
+def test_curation_forms_use_the_console_fields(manager_client, ingest, people_search_jsonl):
+    """One look across console and curation: the console's stylesheet, its labelled field
+    blocks and row layout, labels in words (not "Pii threshold"), formats by name."""
+    ingest(people_search_jsonl, "web")
+    html = manager_client.get(reverse("curation:home")).content.decode()
+    assert "paddock/console.css" in html
+    assert html.count('class="field-row"') >= 3 and '<div class="field' in html
+    assert "<p><label" not in html  # as_p is gone
+    for label in ("Duplicate similarity", "Site exclusion rate", "Documents a site needs",
+                  "Up-sampling weights", "Text field", "JSONL</td>"):
+        assert label in html, label
+    assert "Pii threshold" not in html and "Pii min documents" not in html
