@@ -30,5 +30,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# An outage (database, Redis) answers 503 with what is down; anything else a plain 500.
+# An outage (database, Redis) answers 503 with what is down; anything else a 500. Refused
+# and missing pages are styled too, with a way back; API requests get JSON.
+handler403 = "paddock.platform.errors.permission_denied"
+handler404 = "paddock.platform.errors.page_not_found"
 handler500 = "paddock.platform.errors.server_error"
