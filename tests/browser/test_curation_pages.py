@@ -36,7 +36,7 @@ def finished_run(tmp_path):
     lines = [{"url": f"https://lookup-people.example/page/{n}",
               "text": " ".join(f"Resident {n}-{i} phone (555) 01{n}-{1000 + i}, email "
                                f"r{n}{i}@example.net." for i in range(12))} for n in range(6)]
-    lines += [{"url": "https://news.example/" + "very-long-path-segment-" * 20 + str(n),
+    lines += [{"url": "https://news.example/?id=" + "x" * 400 + str(n),
                "text": "An ordinary article about gardening and the weather this week."}
               for n in range(3)]
     path = tmp_path / "web.jsonl"
