@@ -154,6 +154,20 @@ PII_TYPE_LABELS = {
     "credit_card": "card numbers",
 }
 
+# IngestProblem.kind: the readers' and kernel.jsonl's codes, as the problems page says them.
+PROBLEM_KIND_LABELS = {
+    "not_utf8": "not UTF-8",
+    "malformed_json": "not valid JSON",
+    "not_an_object": "not a JSON object",
+    "too_long": "line too long",
+    "truncated": "file ends early",
+    "corrupt_stream": "damaged compressed stream",
+    "corrupt_record": "damaged record",
+    "missing_text": "no text field",
+    "undecodable_html": "HTML could not be decoded",
+    "unreadable": "could not be read",
+}
+
 
 class CurationRun(models.Model):
     name = models.CharField(max_length=200)

@@ -17,6 +17,7 @@ from paddock.curation.core.sites import PiiFilterConfig
 from paddock.curation.forms import DomainRuleForm, IngestForm, RunForm
 from paddock.curation.models import (
     PII_TYPE_LABELS,
+    PROBLEM_KIND_LABELS,
     SITE_DECISION_LABELS,
     CurationRun,
     DomainAction,
@@ -210,6 +211,8 @@ def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
 def source_problems(request: HttpRequest, source_id: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=source_id)
     page = Paginator(source.problem_set.order_by("id"), 100).get_page(request.GET.get("page"))
+    for problem in page:
+        problem.kind_label = PROBLEM_KIND_LABELS.get(problem.kind, problem.kind.replace("_", " "))
     return render(request, "curation/problems.html", {"source": source, "page": page})
 
 

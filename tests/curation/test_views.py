@@ -185,3 +185,12 @@ def test_curation_forms_use_the_console_fields(manager_client, ingest, people_se
                   "Up-sampling weights", "Text field", "JSONL</td>"):
         assert label in html, label
     assert "Pii threshold" not in html and "Pii min documents" not in html
+
+
+def test_problems_page_names_each_problem_in_words(manager_client, ingest, tmp_path):
+    path = tmp_path / "damaged.jsonl"
+    path.write_text('{"text": "a fine document with enough words in it"}\n{"text": oops\n')
+    source = ingest(path, "damaged")
+    html = manager_client.get(reverse("curation:source_problems", args=[source.pk])).content
+    assert b"not valid JSON" in html and b"malformed_json" not in html
+    assert b"1 record could not be read;" in html
