@@ -7,12 +7,16 @@ from paddock.curation.models import DomainAction, Source, SourceFormat, SourceSt
 
 class IngestForm(forms.Form):
     path = forms.CharField(
-        max_length=1000, help_text="A file or folder on the workers' shared storage."
+        max_length=1000, label="File or folder",
+        help_text="A file or folder on the workers' shared storage."
     )
-    name = forms.SlugField(max_length=100, help_text="Source name, used for export weights.")
+    name = forms.SlugField(max_length=100, label="Source name",
+                           help_text="Letters, digits, - and _; used for export weights.")
     format = forms.ChoiceField(choices=[("auto", "Guess from the name"), *SourceFormat.choices])
-    text_field = forms.CharField(max_length=100, initial="text", required=False)
-    url_field = forms.CharField(max_length=100, initial="url", required=False)
+    text_field = forms.CharField(max_length=100, initial="text", required=False,
+                                 label="Text field", help_text="JSONL only: the document's text.")
+    url_field = forms.CharField(max_length=100, initial="url", required=False,
+                                label="URL field", help_text="JSONL only: where it came from.")
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -31,25 +35,29 @@ def parse_weights(text: str) -> dict[str, float]:
 
 
 class RunForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label="Run name")
     sources = forms.ModelMultipleChoiceField(
         queryset=Source.objects.filter(status=SourceStatus.READY),
         widget=forms.CheckboxSelectMultiple,
         help_text="Earlier sources win when documents are duplicates.",
     )
     threshold = forms.FloatField(min_value=0.05, max_value=1.0, initial=0.8,
+                                 label="Duplicate similarity",
                                  help_text="Near-duplicate Jaccard similarity (word 5-grams).")
-    pii_threshold = forms.FloatField(min_value=0.0, initial=10.0,
+    pii_threshold = forms.FloatField(min_value=0.0, initial=10.0, label="Site exclusion rate",
                                      help_text="Exclude sites above this many detections per "
                                                "1,000 words.")
-    pii_min_documents = forms.IntegerField(min_value=1, initial=5)
-    weights = forms.CharField(required=False, help_text="Up-sampling, e.g. wikipedia=2")
+    pii_min_documents = forms.IntegerField(
+        min_value=1, initial=5, label="Documents a site needs",
+        help_text="Sites with fewer are never excluded by rate.")
+    weights = forms.CharField(required=False, label="Up-sampling weights",
+                              help_text="SOURCE=WEIGHT, comma-separated, e.g. wikipedia=2")
 
     def clean_weights(self) -> dict[str, float]:
         return parse_weights(self.cleaned_data.get("weights") or "")
 
 
 class DomainRuleForm(forms.Form):
-    domain = forms.CharField(max_length=253)
-    action = forms.ChoiceField(choices=DomainAction.choices)
-    note = forms.CharField(max_length=300, required=False)
+    domain = forms.CharField(max_length=253, label="Site", help_text="Subdomains match too.")
+    action = forms.ChoiceField(choices=DomainAction.choices, label="Rule")
+    note = forms.CharField(max_length=300, required=False, help_text="Why, for the next reader.")

@@ -136,6 +136,39 @@ class DropReason(models.TextChoices):
     BLOCKLISTED_SITE = "blocklisted_site", "Blocklisted site"
 
 
+# How the run page names a site's decision and the PII detectors: the core keeps short
+# code names (sites.Reason, pii.PiiType) for the manifest; people read these. A mapping,
+# not field choices: SiteReport.reason is a plain field, and choices would need a migration.
+SITE_DECISION_LABELS = {
+    "allowlist": "on the allowlist",
+    "blocklist": "on the blocklist",
+    "pii_rate": "personal-information rate above the threshold",
+    "too_few_documents": "too few documents to judge by rate",
+    "below_threshold": "rate at or below the threshold",
+}
+PII_TYPE_LABELS = {
+    "email": "e-mail addresses",
+    "phone": "phone numbers",
+    "ip_address": "IP addresses",
+    "us_ssn": "US social security numbers",
+    "credit_card": "card numbers",
+}
+
+# IngestProblem.kind: the readers' and kernel.jsonl's codes, as the problems page says them.
+PROBLEM_KIND_LABELS = {
+    "not_utf8": "not UTF-8",
+    "malformed_json": "not valid JSON",
+    "not_an_object": "not a JSON object",
+    "too_long": "line too long",
+    "truncated": "file ends early",
+    "corrupt_stream": "damaged compressed stream",
+    "corrupt_record": "damaged record",
+    "missing_text": "no text field",
+    "undecodable_html": "HTML could not be decoded",
+    "unreadable": "could not be read",
+}
+
+
 class CurationRun(models.Model):
     name = models.CharField(max_length=200)
     sources = models.ManyToManyField(Source, through="RunSource", related_name="runs")

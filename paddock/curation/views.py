@@ -16,11 +16,16 @@ from paddock.curation.core.near_dedup import NearDedupConfig
 from paddock.curation.core.sites import PiiFilterConfig
 from paddock.curation.forms import DomainRuleForm, IngestForm, RunForm
 from paddock.curation.models import (
+    PII_TYPE_LABELS,
+    PROBLEM_KIND_LABELS,
+    SITE_DECISION_LABELS,
     CurationRun,
+    DomainAction,
     DomainRule,
     DropReason,
     RunStatus,
     Source,
+    Stage,
 )
 from paddock.curation.services import actions, runs
 from paddock.curation.services.actions import CurationActionError
@@ -28,6 +33,47 @@ from paddock.platform.accounts.access import data_manager_required
 
 DROPS_PER_PAGE = 50
 TOP_SITES = 25
+
+# The run's parameters as people read them: (section, key) -> (label, what it means). The
+# stored config keeps its code names (it is the export manifest's); a key missing here is
+# still shown, under its code name, so a new parameter is never hidden.
+PARAMETER_SECTIONS = {
+    "quality": "Quality gate",
+    "near_dedup": "Near-duplicate detection",
+    "pii": "Personal-information sites",
+    "export": "Export",
+}
+PARAMETERS = {
+    ("quality", "min_words"): ("Minimum words", "fewer: dropped as too short (none: empty)"),
+    ("quality", "max_chars"): ("Maximum characters", "more: dropped as too long"),
+    ("near_dedup", "threshold"): (
+        "Duplicate similarity", "word-shingle Jaccard similarity at or above which two "
+        "documents are near duplicates"),
+    ("near_dedup", "candidate_threshold"): (
+        "Candidate similarity", "the MinHash bands are tuned to find pairs from here"),
+    ("near_dedup", "shingle_size"): ("Words per shingle", ""),
+    ("near_dedup", "num_perm"): ("MinHash permutations", ""),
+    ("near_dedup", "bands"): ("MinHash bands", "derived from the candidate similarity"),
+    ("near_dedup", "rows"): ("Rows per band", "derived from the candidate similarity"),
+    ("near_dedup", "seed"): ("MinHash seed", ""),
+    ("near_dedup", "shard_documents"): (
+        "Documents per task", "splits the work; the result does not depend on it"),
+    ("near_dedup", "shingle_scheme"): ("Shingle scheme", ""),
+    ("near_dedup", "permutation_scheme"): ("Permutation scheme", ""),
+    ("pii", "rate_threshold"): (
+        "Exclusion rate", "detections per 1,000 words above which a site is excluded"),
+    ("pii", "min_documents"): (
+        "Documents a site needs", "sites with fewer are never excluded by rate"),
+    ("pii", "prior_words"): (
+        "Smoothing words", "a site's rate is pulled toward the typical rate until it has "
+        "about this many words"),
+    ("pii", "prior_rate"): ("Typical rate", "detections per 1,000 words on ordinary sites"),
+    ("pii", "detectors"): ("Detectors", ""),
+    ("export", "source_weights"): (
+        "Up-sampling weights", "copies exported per document; sources not named: 1"),
+    ("export", "shard_records"): ("Records per shard", "about"),
+    ("export", "seed"): ("Export seed", "fractional weights and shards derive from it"),
+}
 
 
 @data_manager_required
@@ -122,15 +168,21 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     rules = dict(DomainRule.objects.values_list("domain", "action"))
     sites = list(run.sites.order_by("-rate", "domain")[:TOP_SITES])
     for site in sites:
-        site.rule = rules.get(site.domain, "")
+        site.rule = DomainAction(rules[site.domain]).label if site.domain in rules else ""
+        site.decision = SITE_DECISION_LABELS.get(site.reason, site.reason)
+        site.found = [(PII_TYPE_LABELS.get(name, name), n) for name, n in site.detectors.items()
+                      if n]
+    labels = dict(DropReason.choices)
     return render(
         request,
         "curation/run.html",
         {
             "run": run,
-            "config": runs.run_config(run),
+            "stage_label": _stage_label(run.stage),
+            "parameters": parameter_rows(runs.run_config(run).as_dict()),
             "sources": [rs.source for rs in run.runsource_set.select_related("source")],
-            "drop_counts": runs.drop_counts(run),
+            "drop_counts": [(reason, labels.get(reason, reason), count)
+                            for reason, count in runs.drop_counts(run).items()],
             "reasons": DropReason.choices,
             "sites": sites,
             "page": page,
@@ -147,8 +199,9 @@ def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
     run = get_object_or_404(CurationRun, pk=run_id)
     return JsonResponse(
         {
-            "status": run.status, "stage": run.stage, "progress": run.progress,
-            "message": run.message, "stage_counts": run.stage_counts,
+            "status": run.status, "status_label": run.get_status_display(),
+            "stage": run.stage, "stage_label": _stage_label(run.stage),
+            "progress": run.progress, "message": run.message, "stage_counts": run.stage_counts,
         }
     )
 
@@ -158,6 +211,8 @@ def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
 def source_problems(request: HttpRequest, source_id: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=source_id)
     page = Paginator(source.problem_set.order_by("id"), 100).get_page(request.GET.get("page"))
+    for problem in page:
+        problem.kind_label = PROBLEM_KIND_LABELS.get(problem.kind, problem.kind.replace("_", " "))
     return render(request, "curation/problems.html", {"source": source, "page": page})
 
 
@@ -182,6 +237,33 @@ def domain_rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule.delete()
     messages.success(request, f"Rule for {rule.domain} removed.")
     return _back(request)
+
+
+def parameter_rows(config: dict) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """A run's config as sections of (label, value, meaning) rows: the stored JSON is one
+    line thousands of pixels wide, and its names are code names."""
+    sections = []
+    for section, values in config.items():
+        rows = []
+        for key, value in values.items():
+            label, meaning = PARAMETERS.get((section, key), (key.replace("_", " "), ""))
+            rows.append((label, _parameter_value(section, key, value), meaning))
+        sections.append((PARAMETER_SECTIONS.get(section, section), rows))
+    return sections
+
+
+def _parameter_value(section: str, key: str, value) -> str:
+    if key == "detectors":
+        return ", ".join(PII_TYPE_LABELS.get(name, name) for name in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{name}: {weight:g}" for name, weight in value.items()) or "none"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
+
+
+def _stage_label(stage: str) -> str:
+    return Stage(stage).label if stage in Stage.values else stage.replace("_", " ")
 
 
 def _back(request: HttpRequest) -> HttpResponse:

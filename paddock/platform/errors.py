@@ -1,10 +1,15 @@
-"""What a user sees when the server fails: a 503 that says what is down, or a plain 500.
+"""What a user sees when a page is refused, missing, or the server fails.
+
+403 and 404 pages say what happened in words and lead back home, in the site's layout;
+API requests get JSON in the API's error shape instead.
 
 Django calls ``server_error`` for any exception a view or middleware did not handle, while
 the exception is still being handled, so it can tell an outage (the database or the task
 broker unreachable: wait and try again, nothing was stored half-way since every write is
 one transaction) from a bug. API clients get JSON in the shape of the API's other errors;
-browsers get a short page. Nothing about the exception itself is shown.
+browsers get a short page in the site's layout, rendered without the request: its context
+(the signed-in user, messages) would need the database that may be the very thing down.
+Nothing about the exception itself is shown.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template import loader
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 RETRY_AFTER_SECONDS = 5
@@ -40,6 +47,29 @@ def _wants_json(request: HttpRequest) -> bool:
         "Accept", "")
 
 
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # The role checks' messages are written for people ("This page is for data managers.").
+    detail = str(exception) or "Your account cannot open this page."
+    if _wants_json(request):
+        return JsonResponse({"error": "forbidden", "detail": detail}, status=403)
+    return render(request, "403.html", {"detail": detail}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Http404's own text names models and queries ("No CurationRun matches ..."): not shown.
+    detail = "There is no page at this address; it may have been moved, or the link is wrong."
+    if _wants_json(request):
+        return JsonResponse({"error": "not_found", "detail": detail}, status=404)
+    return render(request, "404.html", {"detail": detail, "path": request.path}, status=404)
+
+
+def _failure_page(status: int, detail: str) -> str:
+    try:
+        return loader.render_to_string("500.html", {"status": status, "detail": detail})
+    except Exception:  # the page must never fail itself: fall back to bare HTML
+        return f"<!doctype html><title>paddock: {status}</title><h1>{status}</h1><p>{detail}</p>"
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     error = sys.exc_info()[1]
     outage = next((what for kinds, what in OUTAGES.items() if isinstance(error, kinds)), None)
@@ -52,9 +82,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         response: HttpResponse = JsonResponse({"error": code, "detail": detail}, status=status)
     else:
-        response = HttpResponse(
-            f"<!doctype html><title>paddock: {status}</title><h1>{status}</h1><p>{detail}</p>",
-            status=status, content_type="text/html; charset=utf-8")
+        response = HttpResponse(_failure_page(status, detail), status=status,
+                                content_type="text/html; charset=utf-8")
     if status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

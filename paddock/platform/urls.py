@@ -37,5 +37,8 @@ urlpatterns = [
          name="api-docs"),
 ]
 
-# An outage (database, Redis) answers 503 with what is down; anything else a plain 500.
+# An outage (database, Redis) answers 503 with what is down; anything else a 500. Refused
+# and missing pages are styled too, with a way back; API requests get JSON.
+handler403 = "paddock.platform.errors.permission_denied"
+handler404 = "paddock.platform.errors.page_not_found"
 handler500 = "paddock.platform.errors.server_error"

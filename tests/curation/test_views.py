@@ -32,8 +32,8 @@ def test_run_page_shows_counts_reasons_sites_and_dropped_documents(
     page = manager_client.get(reverse("curation:run", args=[run.pk]))
     html = page.content.decode()
     assert page.status_code == 200
-    assert "lookup-people.example" in html and "excluded" in html
-    assert "pii_site" in html and "blocklisted_site" in html
+    assert "lookup-people.example" in html and "Excluded" in html
+    assert "Site with much personal information" in html and "Blocklisted site" in html
     assert "per 1,000 words" in html
 
     found = manager_client.get(reverse("curation:run", args=[run.pk]), {"q": "spokeo"})
@@ -135,3 +135,62 @@ def test_both_doors_start_a_run_once(client, make_user, ingest, people_search_js
     assert Job.objects.filter(task_name="curation.run").count() == 1
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED
+
+
+def test_run_page_speaks_to_people(manager_client, ingest, people_search_jsonl):
+    """Parameters as a table of named rows, drop reasons and site decisions in words, counts
+    with the right plural: no code names or JSON blobs in the visible text."""
+    import re
+
+    source = ingest(people_search_jsonl, "web")
+    run = runs.run_create(name="people", sources=[source])
+    runs.run_stages(run, runs.STAGES)
+    run.refresh_from_db()
+    run.stage_counts = {**run.stage_counts, "near_dedup_clusters": 1,
+                        "near_dedup_candidate_pairs": 1, "near_dedup_verified_pairs": 1}
+    run.save(update_fields=["stage_counts"])
+
+    html = manager_client.get(reverse("curation:run", args=[run.pk])).content.decode()
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<(select|script)\b.*?</\1>", " ", html, flags=re.S))
+    assert '<table class="jobs parameters">' in html
+    assert "Duplicate similarity" in text and "Exclusion rate" in text
+    assert "phone numbers" in text and "Near-duplicate detection" in text
+    assert "1 cluster)" in text and "1 clusters" not in text
+    assert "1 candidate pair," in text
+    assert "Kept: too few documents to judge by rate" in text or "rate at or below" in text
+    assert "personal-information rate above the threshold" in text
+    for code in ("too_few_documents", "below_threshold", "pii_rate", "near_duplicate",
+                 "pii_site", "blocklisted_site", "rate_threshold", "near_dedup", '{"'):
+        assert code not in text, code
+
+
+def test_run_progress_names_status_and_stage_for_people(manager_client, ingest,
+                                                        people_search_jsonl):
+    run = runs.run_create(name="p", sources=[ingest(people_search_jsonl, "web")])
+    run.stage = "near_dedup"
+    run.save(update_fields=["stage"])
+    progress = manager_client.get(reverse("curation:run_progress", args=[run.pk])).json()
+    assert progress["stage_label"] == "Near dedup" and progress["status_label"] == "Draft"
+
+
+def test_curation_forms_use_the_console_fields(manager_client, ingest, people_search_jsonl):
+    """One look across console and curation: the console's stylesheet, its labelled field
+    blocks and row layout, labels in words (not "Pii threshold"), formats by name."""
+    ingest(people_search_jsonl, "web")
+    html = manager_client.get(reverse("curation:home")).content.decode()
+    assert "paddock/console.css" in html
+    assert html.count('class="field-row"') >= 3 and '<div class="field' in html
+    assert "<p><label" not in html  # as_p is gone
+    for label in ("Duplicate similarity", "Site exclusion rate", "Documents a site needs",
+                  "Up-sampling weights", "Text field", "JSONL</td>"):
+        assert label in html, label
+    assert "Pii threshold" not in html and "Pii min documents" not in html
+
+
+def test_problems_page_names_each_problem_in_words(manager_client, ingest, tmp_path):
+    path = tmp_path / "damaged.jsonl"
+    path.write_text('{"text": "a fine document with enough words in it"}\n{"text": oops\n')
+    source = ingest(path, "damaged")
+    html = manager_client.get(reverse("curation:source_problems", args=[source.pk])).content
+    assert b"not valid JSON" in html and b"malformed_json" not in html
+    assert b"1 record could not be read;" in html

@@ -8,8 +8,8 @@
       const response = await fetch(url, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const run = await response.json();
-        document.getElementById("run-status").textContent = run.status;
-        document.getElementById("run-stage").textContent = run.stage;
+        document.getElementById("run-status").textContent = run.status_label || run.status;
+        document.getElementById("run-stage").textContent = run.stage_label || run.stage;
         document.getElementById("run-progress").value = run.progress;
         document.getElementById("run-message").textContent = run.message;
         if (run.status !== "queued" && run.status !== "running") {
