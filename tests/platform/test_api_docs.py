@@ -48,3 +48,11 @@ def test_the_schema_the_page_shows_lists_the_annotation_operations(client, make_
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
 
     assert any(path.startswith("/api/v1/annotation/") for path in schema["paths"])
+
+
+def test_the_console_links_managers_to_the_api_page(client, make_user):
+    client.force_login(make_user(Role.DATA_MANAGER))
+
+    page = client.get("/manage/").content.decode()
+
+    assert 'href="/api/docs/"' in page
