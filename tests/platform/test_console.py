@@ -595,6 +595,17 @@ def test_jobs_page_lists_and_filters_jobs(client, manager):
     assert "Curation run june" in failed and "Export raw of week 12" not in failed
 
 
+def test_counts_of_one_are_singular_on_the_console(client, manager):
+    Job.objects.create(task_name="annotation.export_batch", queue="default",
+                       label="Export raw of week 12", state=JobState.SUCCEEDED,
+                       result={"records": 1})
+    html = client.get(reverse("console:jobs")).content.decode()
+    assert "The newest 1 are shown" not in html and "The only one is shown." in html
+    batch = make_batch(name="week 12", test_split_size=1)
+    html = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
+    assert "1 comparisons" not in html and "<dd>1 comparison</dd>" in html
+
+
 def test_one_navigation_links_console_batches_curation_and_jobs(client, manager):
     make_batch(name="week 12")
     html = client.get(reverse("console:home")).content.decode()

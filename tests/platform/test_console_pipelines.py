@@ -88,6 +88,12 @@ def test_runs_are_listed_newest_first_with_their_current_step(client, manager):
     assert f'href="{reverse("console:runs")}">Training</a>' in html  # in the navigation
 
 
+def test_one_run_is_not_called_the_newest_1_runs(client, manager):
+    make_run()
+    html = client.get(reverse("console:runs")).content.decode()
+    assert "The newest 1 runs" not in html and "The only run, read from the database" in html
+
+
 def test_no_runs_yet_says_how_one_starts(client, manager):
     html = client.get(reverse("console:runs")).content.decode()
     assert "No training runs yet." in html and "Run the weekly cycle now" in html
