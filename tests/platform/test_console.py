@@ -377,7 +377,10 @@ def test_an_upload_is_imported_by_a_worker_job(client, manager, settings, tmp_pa
 
     import_file(batch=batch, path=job.kwargs["path"], kind="pairs")
     html = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
-    assert "week12-pairs.jsonl" in html.split('id="imports"')[1]
+    imports = html.split('id="imports"')[1]
+    assert ">week12-pairs.jsonl" in imports  # the uploader's name, not the stored one
+    assert BatchImport.objects.get().file_name == "week12-pairs.jsonl"
+    assert re.search(r"[0-9a-f]{32}-week12", imports) is None
     assert BatchImport.objects.get().imported == 1 and batch.comparisons.count() == 1
 
 
