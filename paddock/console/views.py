@@ -42,11 +42,22 @@ from paddock.console.forms import (
 )
 from paddock.console.reward_models import reward_model_table
 from paddock.platform.accounts.access import data_manager_required
-from paddock.workers.models import JOB_STATE_CHOICES, Job, JobState, PipelineRun
-from paddock.workers.pipeline.plan import STEPS
+from paddock.workers.models import (
+    JOB_STATE_CHOICES,
+    Job,
+    JobState,
+    PipelineRun,
+    RunState,
+    StepRun,
+)
+from paddock.workers.pipeline.plan import BY_NAME, STEPS
 
 RECENT_JOBS = 10
 ALL_JOBS = 200
+ALL_STEPS = 100
+# A pipeline step waiting for its turn (pending) is not yet work a worker has: like a job,
+# it counts once it is queued.
+LIVE_STEP_STATES = (RunState.QUEUED, RunState.RUNNING)
 BATCH_JOBS = 10
 BATCH_RUNS = 5
 EXPORT_TASK = "annotation.export_batch"
@@ -112,9 +123,8 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     _attach_counts(batches)
     jobs = Job.objects.select_related("created_by")[:RECENT_JOBS]
-    active = Job.objects.filter(state__in=LIVE_STATES).count()
     return render(request, "console/home.html", {
-        "batches": batches, "jobs": jobs, "active_count": active,
+        "batches": batches, "jobs": jobs, "active_count": _active_count(),
         "reward_models": reward_model_table(),
     })
 
@@ -128,8 +138,30 @@ def jobs(request: HttpRequest) -> HttpResponse:
         found = found.filter(state=state)
     return render(request, "console/jobs.html", {
         "jobs": found[:ALL_JOBS], "state": state, "states": JOB_STATE_CHOICES,
-        "active_count": Job.objects.filter(state__in=LIVE_STATES).count(),
+        "steps": _pipeline_steps(state if state in JobState.values else ""),
+        "active_count": _active_count(),
     })
+
+
+def _active_count() -> int:
+    """Jobs and weekly-cycle steps a worker has or is about to take: a weekly cycle runs
+    as pipeline steps, not jobs, and used to leave this at "0 queued or running"."""
+    return (Job.objects.filter(state__in=LIVE_STATES).count()
+            + StepRun.objects.filter(state__in=LIVE_STEP_STATES).count())
+
+
+def _pipeline_steps(state: str) -> list[StepRun]:
+    """The weekly cycles' steps that were sent to a worker, newest run first and each
+    run's steps in order; pending steps are the run page's business."""
+    found = (StepRun.objects.exclude(state=RunState.PENDING).select_related("pipeline__batch")
+             .order_by("-pipeline__created_at", "position"))
+    if state:
+        found = found.filter(state=state)
+    steps = list(found[:ALL_STEPS])
+    for step in steps:
+        spec = BY_NAME.get(step.step)
+        step.title = spec.title if spec else step.step
+    return steps
 
 
 @console_page

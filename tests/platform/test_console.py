@@ -609,6 +609,27 @@ def test_counts_of_one_are_singular_on_the_console(client, manager):
     assert "1 comparisons" not in html and "<dd>1 comparison</dd>" in html
 
 
+def test_jobs_page_and_home_count_and_list_weekly_cycle_steps(client, manager):
+    from paddock.workers.models import StepRun
+
+    run = PipelineRun.objects.create(batch=make_batch(name="week 12"), state=JobState.RUNNING)
+    for position, (name, state) in enumerate([("close_batch", JobState.SUCCEEDED),
+                                              ("export", JobState.RUNNING),
+                                              ("train_rm_helpfulness", "pending")]):
+        StepRun.objects.create(pipeline=run, step=name, position=position, queue="default",
+                               state=state, message="exporting" if name == "export" else "")
+    html = client.get(reverse("console:jobs")).content.decode()
+    assert_accessible(html)
+    assert "(1 queued or running)" in html  # the running step; no job at all
+    steps = html.split('id="pipeline-steps"')[1]
+    assert steps.count('<tr class="pipeline-step"') == 2  # pending steps wait on the run page
+    assert "Export judgements and prompts" in steps and "week 12" in steps
+    assert reverse("console:run", args=[run.pk]) + "#step-export" in steps
+    running = client.get(reverse("console:jobs"), {"state": "running"}).content.decode()
+    assert running.split('id="pipeline-steps"')[1].count('<tr class="pipeline-step"') == 1
+    assert "(1 queued or running)" in client.get(reverse("console:home")).content.decode()
+
+
 def test_one_navigation_links_console_batches_curation_and_jobs(client, manager):
     make_batch(name="week 12")
     html = client.get(reverse("console:home")).content.decode()
