@@ -469,7 +469,7 @@ def test_reward_model_accuracy_per_strength_across_batches(client, manager, sett
     assert "No training run yet" not in table
     safety = table[table.index('id="reward-safety"'):]
     row = re.search(r"<tr>\s*<td class=\"mono\">reward-safety-0001</td>(.*?)</tr>", safety, re.S)
-    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    cells = re.findall(r"<td(?: class=\"\w+\")?>(.*?)</td>", row.group(1), re.S)
     assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells] == [
         "week 12", "safety held-out set of week 12", "safety RM on week 12", "4",
         "100.0% n=2", NONE, NONE, "50.0% n=2", "75.0%",
