@@ -132,7 +132,12 @@ def log_lines(text: str) -> str:
         parts = []
         for key, value in record.items():
             label, unit = metric_label(key)
-            shown = _number(value) if not isinstance(value, dict | list) else json.dumps(value)
+            if value is None:
+                shown, unit = NONE, ""
+            elif isinstance(value, dict | list):
+                shown = json.dumps(value)
+            else:
+                shown = _number(value)
             parts.append(f"{_lower_first(label)} {shown}{unit}")
         lines.append(f"{event}: {', '.join(parts)}" if event else ", ".join(parts))
     return "\n".join(lines)

@@ -195,10 +195,12 @@ def test_step_figures_have_names_and_units_not_keys():
 def test_a_json_log_reads_as_lines():
     text = log_lines('$ python -m paddock.training.reward train\n'
                      '{"event": "progress", "step": 3, "total_steps": 10, "loss": 0.5}\n'
-                     '{"event": "done", "metrics": {"steps": 10}}\nplain line')
+                     '{"event": "done", "metrics": {"steps": 10}}\nplain line\n'
+                     '{"eta_seconds": 12, "final_loss": null}')
     assert text == ("$ python -m paddock.training.reward train\n"
                     "progress: step 3, steps planned 10, loss 0.5\n"
-                    'done: metrics {"steps": 10}\nplain line')
+                    'done: metrics {"steps": 10}\nplain line\n'
+                    "ETA 12 s, final loss \N{EN DASH}")
 
 
 # --- Start, cancel, re-run ---------------------------------------------------------------
