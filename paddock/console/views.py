@@ -11,6 +11,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -28,6 +29,7 @@ from paddock.annotation.services.batch_jobs import (
 )
 from paddock.annotation.services.batches import EDITABLE, TRANSITIONS, BatchError
 from paddock.annotation.services.export import export_path
+from paddock.annotation.services.importing import upload_display_name
 from paddock.console import dashboard
 from paddock.console.forms import (
     OWN_FIELDS,
@@ -141,6 +143,15 @@ def jobs(request: HttpRequest) -> HttpResponse:
         "steps": _pipeline_steps(state if state in JobState.values else ""),
         "active_count": _active_count(),
     })
+
+
+def _imports_shown(batch: Batch) -> list:
+    """The batch's newest imports under their uploaders' file names; imports recorded
+    before the name was kept still carry the stored file's random prefix."""
+    imports = list(batch.imports.order_by("-created_at")[:20])
+    for item in imports:
+        item.file_name = upload_display_name(Path(item.file_name))
+    return imports
 
 
 def _active_count() -> int:
@@ -265,7 +276,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "batch": batch,
         "moves": moves,
         "data": dashboard.batch_dashboard(batch),
-        "imports": batch.imports.order_by("-created_at")[:20],
+        "imports": _imports_shown(batch),
         "import_jobs": _batch_jobs(batch, IMPORT_TASK),
         "export_jobs": _batch_jobs(batch, EXPORT_TASK),
         "exports": exports,

@@ -384,6 +384,16 @@ def test_an_upload_is_imported_by_a_worker_job(client, manager, settings, tmp_pa
     assert BatchImport.objects.get().imported == 1 and batch.comparisons.count() == 1
 
 
+def test_an_import_recorded_with_the_stored_name_is_listed_under_the_uploaders(client,
+                                                                                manager):
+    batch = make_batch(name="week 12")
+    BatchImport.objects.create(batch=batch, kind="pairs", fingerprint="f" * 64,
+                               file_name=f"{'ab12' * 8}-week12-pairs.jsonl")
+    imports = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
+    imports = imports.split('id="imports"')[1]
+    assert ">week12-pairs.jsonl" in imports and "ab12ab12" not in imports
+
+
 def test_an_import_without_a_file_imports_nothing(client, manager):
     batch = make_batch(name="week 12")
     response = client.post(reverse("console:batch_import", args=[batch.pk]),
