@@ -9,6 +9,7 @@ rows, which are the truth (Redis only carries the messages).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -72,14 +73,74 @@ def _number(value: Any) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4g}"
 
 
+# Metric keys the trainers write (paddock.training.*.metrics), said as a person would,
+# with the unit the value is in; any other key reads as its words ("kl" -> "KL").
+METRIC_LABELS = {
+    "steps": ("Steps done", ""), "total_steps": ("Steps planned", ""),
+    "final_loss": ("Final loss", ""), "mean_loss_last_10_steps": ("Mean loss, last 10 steps", ""),
+    "seconds": ("Training time", " s"), "pairs": ("Pairs", ""), "reward": ("Mean reward", ""),
+    "kl": ("KL divergence", ""), "accuracy": ("Accuracy", ""), "device": ("Device", ""),
+    "eta_seconds": ("ETA", " s"), "total": ("Total", ""),
+}
+ACRONYMS = {"kl": "KL", "rm": "RM", "ppo": "PPO", "sft": "SFT", "lr": "LR", "eta": "ETA"}
+
+
+def metric_label(key: str) -> tuple[str, str]:
+    """A trainer's metric key as a label and the unit its value is in: managers read
+    "Mean loss, last 10 steps", not ``mean_loss_last_10_steps``."""
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key]
+    words = [ACRONYMS.get(word, word) for word in key.split("_") if word]
+    unit = " s" if words and words[-1] == "seconds" else ""
+    text = " ".join(words) or key
+    return text[:1].upper() + text[1:], unit
+
+
+def _lower_first(label: str) -> str:
+    """"Mean loss" inside a sentence is "mean loss"; "KL divergence" stays as it is."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _flat_metrics(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
     found = []
     for key, value in metrics.items():
         if isinstance(value, dict):
-            found += _flat_metrics(value, f"{prefix}{key}.")
+            group = ACRONYMS.get(key, key.replace("_", " ").capitalize())
+            found += _flat_metrics(value, f"{prefix}{group}: ")
         elif isinstance(value, str | int | float) and not isinstance(value, bool):
-            found.append((f"{prefix}{key}", _number(value)))
+            label, unit = metric_label(key)
+            shown = f"{prefix}{_lower_first(label)}" if prefix else label
+            found.append((shown, _number(value) + unit))
     return found
+
+
+def log_lines(text: str) -> str:
+    """A step's log as lines a person reads: the trainers print one JSON object per line
+    (``{"event": "progress", "step": 3, "loss": 0.52}``), shown here as
+    "progress: step 3, loss 0.52"; other lines stay as printed."""
+    lines = []
+    for line in (text or "").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            lines.append(line)
+            continue
+        if not isinstance(record, dict):
+            lines.append(line)
+            continue
+        event = str(record.pop("event", "")).replace("_", " ")
+        parts = []
+        for key, value in record.items():
+            label, unit = metric_label(key)
+            if value is None:
+                shown, unit = NONE, ""
+            elif isinstance(value, dict | list):
+                shown = json.dumps(value)
+            else:
+                shown = _number(value)
+            parts.append(f"{_lower_first(label)} {shown}{unit}")
+        lines.append(f"{event}: {', '.join(parts)}" if event else ", ".join(parts))
+    return "\n".join(lines)
 
 
 def result_figures(result: Any) -> list[tuple[str, str]]:
@@ -108,6 +169,7 @@ def _decorate_steps(steps: list[StepRun]) -> list[StepRun]:
         step.title = spec.title if spec else step.step
         step.duration = duration_text(step.started_at, step.finished_at)
         step.figures = result_figures(step.result) if step.state == RunState.SUCCEEDED else []
+        step.log_text = log_lines(step.log_tail)
         step.live = step.state in ACTIVE_RUN_STATES
     return steps
 

@@ -11,6 +11,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -28,6 +29,7 @@ from paddock.annotation.services.batch_jobs import (
 )
 from paddock.annotation.services.batches import EDITABLE, TRANSITIONS, BatchError
 from paddock.annotation.services.export import export_path
+from paddock.annotation.services.importing import upload_display_name
 from paddock.console import dashboard
 from paddock.console.forms import (
     OWN_FIELDS,
@@ -42,11 +44,22 @@ from paddock.console.forms import (
 )
 from paddock.console.reward_models import reward_model_table
 from paddock.platform.accounts.access import data_manager_required
-from paddock.workers.models import JOB_STATE_CHOICES, Job, JobState, PipelineRun
-from paddock.workers.pipeline.plan import STEPS
+from paddock.workers.models import (
+    JOB_STATE_CHOICES,
+    Job,
+    JobState,
+    PipelineRun,
+    RunState,
+    StepRun,
+)
+from paddock.workers.pipeline.plan import BY_NAME, STEPS
 
 RECENT_JOBS = 10
 ALL_JOBS = 200
+ALL_STEPS = 100
+# A pipeline step waiting for its turn (pending) is not yet work a worker has: like a job,
+# it counts once it is queued.
+LIVE_STEP_STATES = (RunState.QUEUED, RunState.RUNNING)
 BATCH_JOBS = 10
 BATCH_RUNS = 5
 EXPORT_TASK = "annotation.export_batch"
@@ -112,9 +125,8 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     _attach_counts(batches)
     jobs = Job.objects.select_related("created_by")[:RECENT_JOBS]
-    active = Job.objects.filter(state__in=LIVE_STATES).count()
     return render(request, "console/home.html", {
-        "batches": batches, "jobs": jobs, "active_count": active,
+        "batches": batches, "jobs": jobs, "active_count": _active_count(),
         "reward_models": reward_model_table(),
     })
 
@@ -128,8 +140,39 @@ def jobs(request: HttpRequest) -> HttpResponse:
         found = found.filter(state=state)
     return render(request, "console/jobs.html", {
         "jobs": found[:ALL_JOBS], "state": state, "states": JOB_STATE_CHOICES,
-        "active_count": Job.objects.filter(state__in=LIVE_STATES).count(),
+        "steps": _pipeline_steps(state if state in JobState.values else ""),
+        "active_count": _active_count(),
     })
+
+
+def _imports_shown(batch: Batch) -> list:
+    """The batch's newest imports under their uploaders' file names; imports recorded
+    before the name was kept still carry the stored file's random prefix."""
+    imports = list(batch.imports.order_by("-created_at")[:20])
+    for item in imports:
+        item.file_name = upload_display_name(Path(item.file_name))
+    return imports
+
+
+def _active_count() -> int:
+    """Jobs and weekly-cycle steps a worker has or is about to take: a weekly cycle runs
+    as pipeline steps, not jobs, and used to leave this at "0 queued or running"."""
+    return (Job.objects.filter(state__in=LIVE_STATES).count()
+            + StepRun.objects.filter(state__in=LIVE_STEP_STATES).count())
+
+
+def _pipeline_steps(state: str) -> list[StepRun]:
+    """The weekly cycles' steps that were sent to a worker, newest run first and each
+    run's steps in order; pending steps are the run page's business."""
+    found = (StepRun.objects.exclude(state=RunState.PENDING).select_related("pipeline__batch")
+             .order_by("-pipeline__created_at", "position"))
+    if state:
+        found = found.filter(state=state)
+    steps = list(found[:ALL_STEPS])
+    for step in steps:
+        spec = BY_NAME.get(step.step)
+        step.title = spec.title if spec else step.step
+    return steps
 
 
 @console_page
@@ -233,7 +276,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "batch": batch,
         "moves": moves,
         "data": dashboard.batch_dashboard(batch),
-        "imports": batch.imports.order_by("-created_at")[:20],
+        "imports": _imports_shown(batch),
         "import_jobs": _batch_jobs(batch, IMPORT_TASK),
         "export_jobs": _batch_jobs(batch, EXPORT_TASK),
         "exports": exports,

@@ -242,3 +242,53 @@ def test_manager_creates_imports_opens_watches_and_exports(page, make_user, defa
     page.set_viewport_size({"width": 768, "height": 1024})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "console-tablet")
+
+
+def test_console_pages_fit_1280_px_with_reward_models_runs_and_jobs(page, make_user, settings,
+                                                                     tmp_path):
+    """Every console page fits a 1,280 px screen, and the reward-model tables (ten columns)
+    fit their card without a scroll bar; the weekly cycle's steps read as people write."""
+    from paddock.kernel.registry import REWARD_HELPFULNESS, REWARD_SAFETY, ModelRegistry
+    from paddock.workers.models import RunState
+    from tests.annotation.factories import make_batch
+    from tests.platform.test_console import _register_evaluated
+    from tests.platform.test_console_pipelines import make_run
+
+    settings.MODEL_REGISTRY_DIR = tmp_path / "models"
+    registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
+    batch = make_batch(name="demo week 1")
+    levels = {"significantly_better": (3, 1), "better": (2, 1), "slightly_better": (2, 2),
+              "negligibly_better": (1, 1)}
+    for kind, axis in ((REWARD_HELPFULNESS, "helpfulness"), (REWARD_SAFETY, "safety")):
+        for week in range(3):
+            _register_evaluated(
+                registry, kind, tmp_path, key=f"{axis}-{week}", batch=batch.pk,
+                name=f"{axis} reward model on the held-out set of demo week {week + 1}",
+                by_level=levels, eval_set={"axis": axis, "batches": ["demo week 1"], "pairs": 14})
+    run = make_run(batch, steps={"close_batch": RunState.SUCCEEDED,
+                                 "export": RunState.RUNNING})
+    run.steps.filter(step="close_batch").update(
+        result={"metrics": {"mean_loss_last_10_steps": 0.4123, "seconds": 12.5}},
+        log_tail='{"event": "progress", "step": 3, "total_steps": 10, "loss": 0.5}')
+    Job.objects.create(task_name="annotation.export_batch", queue="default",
+                       label="Export preferences of demo week 1", state=JobState.SUCCEEDED)
+
+    log_in_manager(page, make_user(Role.DATA_MANAGER))
+    reward_tables = page.locator("#reward-models-title ~ .reward-axis .table-scroll")
+    assert reward_tables.count() == 2
+    for i in range(2):
+        assert reward_tables.nth(i).evaluate("e => e.scrollWidth <= e.clientWidth"), (
+            "a reward-model table needs a scroll bar at 1,280 px")
+    reward_tables.nth(1).scroll_into_view_if_needed()
+    screenshot(page, "console-home-reward-models")
+    for url in ("/manage/", "/manage/jobs/", "/manage/runs/", f"/manage/runs/{run.pk}/",
+                f"/manage/batches/{batch.pk}/", "/manage/batches/"):
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), url
+    page.goto(f"/manage/runs/{run.pk}/")
+    page.locator("#log-close_batch summary").click()
+    assert "Mean loss, last 10 steps" in page.locator("#step-close_batch").inner_text()
+    assert page.locator("#log-close_batch pre.log").inner_text() == (
+        "progress: step 3, steps planned 10, loss 0.5")
+    page.goto("/manage/jobs/")
+    assert "Export judgements and prompts" in page.locator("#pipeline-steps").inner_text()

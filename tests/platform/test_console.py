@@ -377,8 +377,21 @@ def test_an_upload_is_imported_by_a_worker_job(client, manager, settings, tmp_pa
 
     import_file(batch=batch, path=job.kwargs["path"], kind="pairs")
     html = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
-    assert "week12-pairs.jsonl" in html.split('id="imports"')[1]
+    imports = html.split('id="imports"')[1]
+    assert ">week12-pairs.jsonl" in imports  # the uploader's name, not the stored one
+    assert BatchImport.objects.get().file_name == "week12-pairs.jsonl"
+    assert re.search(r"[0-9a-f]{32}-week12", imports) is None
     assert BatchImport.objects.get().imported == 1 and batch.comparisons.count() == 1
+
+
+def test_an_import_recorded_with_the_stored_name_is_listed_under_the_uploaders(client,
+                                                                                manager):
+    batch = make_batch(name="week 12")
+    BatchImport.objects.create(batch=batch, kind="pairs", fingerprint="f" * 64,
+                               file_name=f"{'ab12' * 8}-week12-pairs.jsonl")
+    imports = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
+    imports = imports.split('id="imports"')[1]
+    assert ">week12-pairs.jsonl" in imports and "ab12ab12" not in imports
 
 
 def test_an_import_without_a_file_imports_nothing(client, manager):
@@ -466,7 +479,7 @@ def test_reward_model_accuracy_per_strength_across_batches(client, manager, sett
     assert "No training run yet" not in table
     safety = table[table.index('id="reward-safety"'):]
     row = re.search(r"<tr>\s*<td class=\"mono\">reward-safety-0001</td>(.*?)</tr>", safety, re.S)
-    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    cells = re.findall(r"<td(?: class=\"\w+\")?>(.*?)</td>", row.group(1), re.S)
     assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells] == [
         "week 12", "safety held-out set of week 12", "safety RM on week 12", "4",
         "100.0% n=2", NONE, NONE, "50.0% n=2", "75.0%",
@@ -593,6 +606,38 @@ def test_jobs_page_lists_and_filters_jobs(client, manager):
     assert "(1 queued or running)" in html
     failed = client.get(reverse("console:jobs"), {"state": "failed"}).content.decode()
     assert "Curation run june" in failed and "Export raw of week 12" not in failed
+
+
+def test_counts_of_one_are_singular_on_the_console(client, manager):
+    Job.objects.create(task_name="annotation.export_batch", queue="default",
+                       label="Export raw of week 12", state=JobState.SUCCEEDED,
+                       result={"records": 1})
+    html = client.get(reverse("console:jobs")).content.decode()
+    assert "The newest 1 are shown" not in html and "The only one is shown." in html
+    batch = make_batch(name="week 12", test_split_size=1)
+    html = client.get(reverse("console:batch", args=[batch.pk])).content.decode()
+    assert "1 comparisons" not in html and "<dd>1 comparison</dd>" in html
+
+
+def test_jobs_page_and_home_count_and_list_weekly_cycle_steps(client, manager):
+    from paddock.workers.models import StepRun
+
+    run = PipelineRun.objects.create(batch=make_batch(name="week 12"), state=JobState.RUNNING)
+    for position, (name, state) in enumerate([("close_batch", JobState.SUCCEEDED),
+                                              ("export", JobState.RUNNING),
+                                              ("train_rm_helpfulness", "pending")]):
+        StepRun.objects.create(pipeline=run, step=name, position=position, queue="default",
+                               state=state, message="exporting" if name == "export" else "")
+    html = client.get(reverse("console:jobs")).content.decode()
+    assert_accessible(html)
+    assert "(1 queued or running)" in html  # the running step; no job at all
+    steps = html.split('id="pipeline-steps"')[1]
+    assert steps.count('<tr class="pipeline-step"') == 2  # pending steps wait on the run page
+    assert "Export judgements and prompts" in steps and "week 12" in steps
+    assert reverse("console:run", args=[run.pk]) + "#step-export" in steps
+    running = client.get(reverse("console:jobs"), {"state": "running"}).content.decode()
+    assert running.split('id="pipeline-steps"')[1].count('<tr class="pipeline-step"') == 1
+    assert "(1 queued or running)" in client.get(reverse("console:home")).content.decode()
 
 
 def test_one_navigation_links_console_batches_curation_and_jobs(client, manager):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from paddock.annotation.models import BatchStatus
-from paddock.console.pipelines import result_figures
+from paddock.console.pipelines import log_lines, result_figures
 from paddock.platform.accounts.models import Role
 from paddock.workers.models import PipelineRun, RunState, StepRun
 from paddock.workers.pipeline.plan import STEP_NAMES, STEPS
@@ -88,6 +88,12 @@ def test_runs_are_listed_newest_first_with_their_current_step(client, manager):
     assert f'href="{reverse("console:runs")}">Training</a>' in html  # in the navigation
 
 
+def test_one_run_is_not_called_the_newest_1_runs(client, manager):
+    make_run()
+    html = client.get(reverse("console:runs")).content.decode()
+    assert "The newest 1 runs" not in html and "The only run, read from the database" in html
+
+
 def test_no_runs_yet_says_how_one_starts(client, manager):
     html = client.get(reverse("console:runs")).content.decode()
     assert "No training runs yet." in html and "Run the weekly cycle now" in html
@@ -121,7 +127,7 @@ def test_a_run_shows_its_steps_in_order_with_states_and_figures(client, manager)
     for spec in STEPS:
         assert escape(spec.title) in html
     assert "<dt>Version</dt><dd>reward-helpfulness-0003</dd>" in html
-    assert "<dt>loss</dt><dd>0.4124</dd>" in html
+    assert "<dt>Loss</dt><dd>0.4124</dd>" in html
     assert "<dt>Helpfulness RM accuracy</dt><dd>68.8% on 32 held-out pairs</dd>" in html
     assert "not measured: no held-out judgements in this batch" in html
     running = html[html.index('id="step-rejection_sampling"'):html.index('id="step-ppo"')]
@@ -175,8 +181,26 @@ def test_result_figures_leave_paths_out_and_keep_a_few_metrics():
     figures = result_figures({"version": "policy-0002", "path": "/a/b", "new": True,
                               "metrics": {"ppo": {"reward": 1.5, "kl": 0.01}, "note": "x",
                                           "list": [1, 2]}})
-    assert figures == [("Version", "policy-0002"), ("ppo.reward", "1.5"), ("ppo.kl", "0.01"),
-                       ("note", "x")]
+    assert figures == [("Version", "policy-0002"), ("PPO: mean reward", "1.5"),
+                       ("PPO: KL divergence", "0.01"), ("Note", "x")]
+
+
+def test_step_figures_have_names_and_units_not_keys():
+    figures = result_figures({"metrics": {"mean_loss_last_10_steps": 0.51234,
+                                          "seconds": 12.5, "final_loss": 0.5}})
+    assert figures == [("Mean loss, last 10 steps", "0.5123"), ("Training time", "12.5 s"),
+                       ("Final loss", "0.5")]
+
+
+def test_a_json_log_reads_as_lines():
+    text = log_lines('$ python -m paddock.training.reward train\n'
+                     '{"event": "progress", "step": 3, "total_steps": 10, "loss": 0.5}\n'
+                     '{"event": "done", "metrics": {"steps": 10}}\nplain line\n'
+                     '{"eta_seconds": 12, "final_loss": null}')
+    assert text == ("$ python -m paddock.training.reward train\n"
+                    "progress: step 3, steps planned 10, loss 0.5\n"
+                    'done: metrics {"steps": 10}\nplain line\n'
+                    "ETA 12 s, final loss \N{EN DASH}")
 
 
 # --- Start, cancel, re-run ---------------------------------------------------------------

@@ -9,7 +9,11 @@ import pytest
 from django.utils import timezone
 
 from paddock.annotation.models import Batch, BatchStatus
-from paddock.annotation.services.next_batch import next_batch_ensure, next_batch_open
+from paddock.annotation.services.next_batch import (
+    next_batch_ensure,
+    next_batch_name,
+    next_batch_open,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +28,21 @@ def test_a_new_next_batch_copies_the_length_and_settings_and_gets_a_free_name():
     closed = _batch("week 1", BatchStatus.CLOSED, now - timedelta(days=3), days=3)
     closed.overlap, closed.test_split_size = 2, 7
     closed.save()
-    _batch("week 1 + 1 week", BatchStatus.EXPORTED, now - timedelta(days=30))
+    _batch("week 2", BatchStatus.EXPORTED, now - timedelta(days=30))
     following = next_batch_ensure(after_batch_id=closed.pk)
-    assert following.name == "week 1 + 1 week (2)"
+    assert following.name == "week 3"
     assert following.status == BatchStatus.DRAFT
     assert following.closes_at - following.opens_at == timedelta(days=3)
     assert (following.overlap, following.test_split_size) == (2, 7)
+
+
+def test_the_next_batch_name_counts_on_or_says_next_week():
+    assert next_batch_name("demo week 1") == "demo week 2"
+    assert next_batch_name("week 09") == "week 10" and next_batch_name("w01") == "w02"
+    _batch("june", BatchStatus.EXPORTED, timezone.now())
+    assert next_batch_name("june") == "june (next week)"
+    _batch("june (next week)", BatchStatus.EXPORTED, timezone.now())
+    assert next_batch_name("june") == "june (next week 2)"
 
 
 def test_an_existing_draft_or_scheduled_batch_after_the_close_is_the_next_one():

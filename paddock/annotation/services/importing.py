@@ -8,6 +8,7 @@ Every bad line is recorded with its line number on the BatchImport row.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from itertools import islice
@@ -61,6 +62,13 @@ def upload_save(upload) -> Path:
 
 
 NAME_CHARS = 200  # BatchImport.dataset and .file_name, Conversation.external_id
+UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{32}-(?=.)")  # what upload_save puts before the name
+
+
+def upload_display_name(path: Path) -> str:
+    """The name the uploader gave the file: the stored file keeps its random prefix (see
+    :func:`upload_save`), but people know their upload as ``prompts.jsonl``."""
+    return UPLOAD_PREFIX.sub("", path.name)
 
 
 def _external_id(dataset: str, line: int) -> str:
@@ -126,12 +134,12 @@ def import_file(
     kind = ImportKind(kind)
     path = Path(path)
     records = READERS[kind](path)  # raises for a missing file before anything is stored
+    shown = upload_display_name(path)
     report, _created = BatchImport.objects.get_or_create(
         batch=batch, kind=kind, fingerprint=file_fingerprint(path),
         defaults={
-            "file_name": path.name[:NAME_CHARS], "created_by": created_by,
-            "dataset": (dataset or (path.name if kind == ImportKind.HH_RLHF else ""))[
-                :NAME_CHARS],
+            "file_name": shown[:NAME_CHARS], "created_by": created_by,
+            "dataset": (dataset or (shown if kind == ImportKind.HH_RLHF else ""))[:NAME_CHARS],
         },
     )
     if report.complete:
