@@ -111,3 +111,25 @@ def test_failed_job_keeps_the_error_for_managers(default_worker):
     assert job.state == JobState.FAILED
     assert job.message == "ValueError: shard 7 is not gzip"
     assert "Traceback" in job.error and "shard 7 is not gzip" in job.error
+
+
+def test_waits_scale_with_the_environment_and_say_what_they_saw(monkeypatch):
+    monkeypatch.setenv("PADDOCK_TEST_TIMEOUT_SCALE", "2.5")
+    assert scaled(10) == 25
+    monkeypatch.setenv("PADDOCK_TEST_TIMEOUT_SCALE", "0.001")
+    with pytest.raises(AssertionError, match=r"(?s)waited 0 s.*run is stuck in queued"):
+        wait_until(lambda: None, timeout=1, interval=0.01,
+                   describe=lambda: "run is stuck in queued")
+    monkeypatch.setenv("PADDOCK_TEST_TIMEOUT_SCALE", "fast")
+    with pytest.raises(ValueError, match="not a number"):
+        scaled(1)
+
+
+def test_a_sqlite_test_database_lets_writers_wait_long_for_the_lock():
+    # A step's heartbeat thread, the worker and the test write at once; on a busy machine
+    # production's 20 s wait ran out ("database is locked").
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("PostgreSQL: writers do not lock the whole database")
+    assert database["OPTIONS"]["timeout"] >= 60
+    assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
