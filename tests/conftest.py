@@ -11,6 +11,8 @@ from django.db import connection
 
 from paddock.platform.accounts.models import Role, User
 from tests.support.celery_worker import WorkerProcess, worker_environment
+from tests.support.redis_queues import queues_clean
+from tests.support.timing import timeout_scale
 
 _usernames = itertools.count()
 
@@ -44,6 +46,23 @@ def redis_client() -> Iterator[redis.Redis]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+def session_queues() -> list[str]:
+    return [queue.name for queue in settings.CELERY_TASK_QUEUES]
+
+
+@pytest.fixture(autouse=True)
+def _clean_worker_queues(request) -> Iterator[None]:
+    """Empty the session's queues before and after each worker test, so a failed test
+    leaves no message for the next one to take or count."""
+    if request.node.get_closest_marker("worker") is None:
+        yield
+        return
+    client = request.getfixturevalue("redis_client")
+    queues_clean(client, prefix=settings.REDIS_KEY_PREFIX, queues=session_queues())
+    yield
+    queues_clean(client, prefix=settings.REDIS_KEY_PREFIX, queues=session_queues())
 
 
 @pytest.fixture(scope="session")
@@ -87,5 +106,6 @@ def pytest_report_header(config) -> list[str]:
     return [
         f"paddock: database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
         f"redis {settings.REDIS_URL}, key prefix {settings.REDIS_KEY_PREFIX}, "
-        f"strict skips {os.environ.get('PADDOCK_STRICT_SKIPS', '0')}"
+        f"strict skips {os.environ.get('PADDOCK_STRICT_SKIPS', '0')}, "
+        f"timeout scale {timeout_scale():g}"
     ]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from celery import Celery
 
+from tests.support.timing import scaled
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,6 +27,7 @@ class WorkerProcess:
         self.concurrency = 1
 
     def start(self, app: Celery, timeout: float = 60.0) -> WorkerProcess:
+        """Start the worker and wait until it answers a ping (``timeout`` is scaled)."""
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
@@ -44,7 +47,7 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so kill() takes the pool too
         )
-        self._wait_ready(app, timeout)
+        self._wait_ready(app, scaled(timeout))
         return self
 
     def _wait_ready(self, app: Celery, timeout: float) -> None:
@@ -55,7 +58,8 @@ class WorkerProcess:
             if app.control.ping(destination=[self.name], timeout=0.5):
                 return
         self.stop()
-        raise RuntimeError(f"worker did not answer a ping in {timeout} s; log:\n{self.log()}")
+        raise RuntimeError(f"worker did not answer a ping in {timeout:.0f} s (raise "
+                           f"PADDOCK_TEST_TIMEOUT_SCALE on a slow machine); log:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
@@ -72,7 +76,7 @@ class WorkerProcess:
             return
         self.process.terminate()  # warm shutdown: finish the current task, then exit
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=scaled(20))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

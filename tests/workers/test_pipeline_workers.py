@@ -20,6 +20,7 @@ from paddock.workers.models import RunState, StepRun
 from paddock.workers.pipeline.service import pipeline_start, pipeline_watch
 from paddock.workers.tasks.pipeline import STEP_TASKS
 from tests.annotation.factories import make_batch, make_comparisons
+from tests.support.timing import scaled, wait_until
 from tests.workers.pipeline_support import FAST_PLAN, wait_for_run
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -32,6 +33,14 @@ def cpu_worker(start_worker):
     worker = start_worker(["default", "curation"], FAST_BEAT)
     yield worker
     worker.stop()
+
+
+def steps_state(run_id) -> str:
+    """Each step's state, progress and last heartbeat, for a wait that timed out."""
+    return "; ".join(
+        f"{s.step} {s.state} {s.progress:.2f} beat {s.heartbeat_at:%H:%M:%S}" if s.heartbeat_at
+        else f"{s.step} {s.state} {s.progress:.2f}"
+        for s in StepRun.objects.filter(pipeline_id=run_id).order_by("pk"))
 
 
 def judged_batch(make_user):
@@ -53,12 +62,13 @@ def judged_batch(make_user):
     return batch
 
 
+@pytest.mark.timeout(scaled(300))
 def test_the_whole_loop_on_real_workers(base_models, cpu_worker, start_worker, make_user):
     gpu = start_worker(["generation", "training"], FAST_BEAT)
     try:
         batch = judged_batch(make_user)
         run = pipeline_start(batch, plan=FAST_PLAN)
-        run = wait_for_run(run.pk, workers=[cpu_worker, gpu], timeout=150)
+        run = wait_for_run(run.pk, workers=[cpu_worker, gpu], timeout=scaled(150))
         steps = {s.step: s for s in run.steps.all()}
         assert run.state == RunState.SUCCEEDED, {n: s.error[-800:] for n, s in steps.items()}
         # Each step ran where its queue is consumed: the CPU steps never on the GPU worker.
@@ -74,7 +84,7 @@ def test_the_whole_loop_on_real_workers(base_models, cpu_worker, start_worker, m
 
         # The same step task delivered again through the broker: its stored result, no run.
         versions = len(registry.list(REWARD_HELPFULNESS))
-        again = STEP_TASKS["train_helpfulness_rm"].delay(str(run.pk)).get(timeout=60)
+        again = STEP_TASKS["train_helpfulness_rm"].delay(str(run.pk)).get(timeout=scaled(60))
         assert again == steps["train_helpfulness_rm"].result
         assert len(registry.list(REWARD_HELPFULNESS)) == versions
         assert StepRun.objects.get(pk=steps["train_helpfulness_rm"].pk).attempts == 1
@@ -82,7 +92,7 @@ def test_the_whole_loop_on_real_workers(base_models, cpu_worker, start_worker, m
         gpu.stop()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(scaled(600))
 def test_a_killed_training_worker_is_replaced_and_the_step_resumes_once(
     base_models, cpu_worker, start_worker, make_user, settings
 ):
@@ -92,22 +102,26 @@ def test_a_killed_training_worker_is_replaced_and_the_step_resumes_once(
                                     "micro_batch_pairs": 2}}
     gpu = start_worker(["generation", "training"], FAST_BEAT)
     run = pipeline_start(batch, plan=slow)
-    row = None
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        row = StepRun.objects.get(pipeline=run, step="train_helpfulness_rm")
-        if row.state == RunState.RUNNING and row.progress >= 0.15:
-            break
-        time.sleep(0.2)
-    assert row.state == RunState.RUNNING and row.progress >= 0.15, gpu.log()[-3000:]
+
+    def training_row():
+        return StepRun.objects.get(pipeline=run, step="train_helpfulness_rm")
+
+    row = wait_until(
+        lambda: (r := training_row()).state == RunState.RUNNING and r.progress >= 0.15 and r,
+        timeout=180,
+        describe=lambda: (f"train_helpfulness_rm did not run past 0.15 "
+                          f"({steps_state(run.pk)})\n{gpu.log()[-3000:]}"))
     gpu.kill()
     killed_at = row.progress
 
     replacement = start_worker(["generation", "training"], FAST_BEAT)
     try:
         time.sleep(4.5)  # the heartbeat goes stale
-        assert pipeline_watch()["resent"], "the watchdog did not re-send the lost step"
-        run = wait_for_run(run.pk, workers=[cpu_worker, replacement], timeout=400)
+        # On a busy machine the watchdog may need more than one look.
+        wait_until(lambda: pipeline_watch()["resent"], timeout=30, interval=1.0,
+                   describe=lambda: f"the watchdog did not re-send the lost step "
+                                    f"({steps_state(run.pk)})")
+        run = wait_for_run(run.pk, workers=[cpu_worker, replacement], timeout=scaled(400))
         assert run.state == RunState.SUCCEEDED, run.error
         row = StepRun.objects.get(pipeline=run, step="train_helpfulness_rm")
         assert row.attempts == 2 and row.worker == replacement.name
@@ -125,7 +139,7 @@ def test_a_killed_training_worker_is_replaced_and_the_step_resumes_once(
         replacement.stop()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(scaled(600))
 def test_a_redis_crash_mid_pipeline_loses_nothing(base_models, make_user, tmp_path):
     """Redis killed (SIGKILL) while a reward model trains and the other waits in the queue,
     then started again: with the append-only file the README asks for, the queued messages
@@ -153,14 +167,15 @@ def test_a_redis_crash_mid_pipeline_loses_nothing(base_models, make_user, tmp_pa
             [sys.executable, "-m", "tests.support.start_pipeline", str(batch.pk),
              json.dumps(slow)], env=env, capture_output=True, text=True, check=True)
         run_id = started.stdout.strip().splitlines()[-1]
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+
+        def training_started():
             first = StepRun.objects.filter(pipeline_id=run_id, step__startswith="train_",
                                            state=RunState.RUNNING).first()
-            if first is not None and first.progress >= 0.1:
-                break
-            time.sleep(0.2)
-        assert first is not None, workers[1].log()[-3000:]
+            return first if first is not None and first.progress >= 0.1 else None
+
+        wait_until(training_started, timeout=180, describe=lambda: (
+            f"no reward model trained past 0.1 ({steps_state(run_id)})\n"
+            f"{workers[1].log()[-3000:]}"))
         waiting = StepRun.objects.get(pipeline_id=run_id, step__startswith="train_",
                                       state=RunState.QUEUED)
 
@@ -171,7 +186,7 @@ def test_a_redis_crash_mid_pipeline_loses_nothing(base_models, make_user, tmp_pa
         # Beat's watchdog, every few seconds: a step the crash left waiting (the chord's
         # count can be cut mid-update) is re-sent once the steps before it are done.
         watch_env = {**env, "PADDOCK_PIPELINE_RESEND_AFTER": "15"}
-        deadline = time.monotonic() + 200
+        deadline = time.monotonic() + scaled(200)
         while time.monotonic() < deadline:
             if StepRun.objects.filter(pipeline_id=run_id, step="open_next_batch").exclude(
                     state__in=[RunState.QUEUED, RunState.RUNNING]).exists():
@@ -179,7 +194,7 @@ def test_a_redis_crash_mid_pipeline_loses_nothing(base_models, make_user, tmp_pa
             subprocess.run([sys.executable, "-m", "tests.support.start_pipeline", "watch"],
                            env=watch_env, capture_output=True, text=True, check=True)
             time.sleep(5)
-        run = wait_for_run(run_id, workers=workers, timeout=30)
+        run = wait_for_run(run_id, workers=workers, timeout=scaled(30))
         assert run.state == RunState.SUCCEEDED, run.error
         assert StepRun.objects.get(pk=waiting.pk).state == RunState.SUCCEEDED
         assert all(s.attempts == 1 for s in run.steps.exclude(state=RunState.SKIPPED)), [
