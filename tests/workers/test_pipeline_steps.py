@@ -63,10 +63,20 @@ def test_one_cycle_trains_both_rms_registers_a_policy_and_fills_the_next_batch(
 ):
     batch = demo_batch_seed(repeats=2)
     # The split is a hash of the comparisons' ids, which depend on what ran before on this
-    # database: the smallest share from one half up that holds out pairs of both axes.
-    fraction = next(f for f in (0.5, 0.6, 0.7, 0.8) if set(
-        Comparison.objects.filter(pk__in=held_out_comparisons(batch, f, None))
-        .values_list("axis", flat=True)) == {"helpfulness", "safety"})
+    # database: the first share that holds out pairs of both axes and leaves both axes
+    # pairs to train on (uncapped by the batch's test split size for the search).
+    Batch.objects.filter(pk=batch.pk).update(test_split_size=batch.comparisons.count())
+    batch.refresh_from_db()
+    both = {"helpfulness", "safety"}
+
+    def axes(held_out: bool, fraction: float) -> set[str]:
+        ids = held_out_comparisons(batch, fraction, None)
+        found = (Comparison.objects.filter(pk__in=ids) if held_out
+                 else batch.comparisons.exclude(pk__in=ids))
+        return set(found.values_list("axis", flat=True))
+
+    fraction = next(f for f in (0.5, 0.4, 0.6, 0.3, 0.7)
+                    if axes(True, f) == both and axes(False, f) == both)
     run = pipeline_start(batch, plan={**FAST_PLAN, "held_out": {"fraction": fraction}},
                          user=make_user())
     registry = ModelRegistry(settings.MODEL_REGISTRY_DIR)
