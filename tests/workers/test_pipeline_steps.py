@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 
 import pytest
@@ -102,7 +103,8 @@ def test_one_cycle_trains_both_rms_registers_a_policy_and_fills_the_next_batch(
         assert evaluation[rm]["eval_set"]["axis"] == rm
         assert evaluation[rm]["eval_set"]["batches"] == [batch.name]
     held_out = held_out_prompt_ids(batch)
-    assert len(held_out_comparisons(batch)) == 9  # min(test_split_size 9, 0.5 * 18)
+    # the export kept the chosen share: ceil(fraction * 18), the test split size uncapped
+    assert len(held_out_comparisons(batch)) == math.ceil(fraction * batch.comparisons.count())
     pool_prompts = [json.loads(line) for line in
                     open(steps_dir(run, "rejection_sampling") / "prompts.jsonl")]
     assert pool_prompts and not {p["id"] for p in pool_prompts} & held_out
