@@ -82,8 +82,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 # One process each, for running parts on separate machines (see README: Deployment).
+# DEBUG stays off unless set, so people see the site's own error pages, not Django's
+# technical ones; --insecure lets runserver serve the static files anyway.
 web: migrate
-	$(BIN)/python manage.py runserver $(PADDOCK_BIND)
+	DEBUG="$${DEBUG:-false}" $(BIN)/python manage.py runserver --insecure $(PADDOCK_BIND)
 worker-cpu: $(VENV)/.installed-run
 	$(BIN)/paddock-worker cpu
 worker-gpu: $(VENV)/.installed-run

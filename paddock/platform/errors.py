@@ -63,6 +63,21 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return render(request, "404.html", {"detail": detail, "path": request.path}, status=404)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's CSRF refusal (``CSRF_FAILURE_VIEW``), in the site's layout and in words.
+
+    The usual cause is harmless: a form left open across a sign-out or sign-in, or
+    cookies blocked. ``reason`` is Django's developer text ("CSRF token missing."): kept
+    in the log, not shown.
+    """
+    detail = ("The form's security token (CSRF) was missing or out of date, so nothing was "
+              "changed. This happens when a page was left open across a sign-in or "
+              "sign-out, or when cookies are blocked: reload the page and try again.")
+    if _wants_json(request):
+        return JsonResponse({"error": "csrf_failed", "detail": detail}, status=403)
+    return render(request, "403.html", {"detail": detail, "csrf": True}, status=403)
+
+
 def _failure_page(status: int, detail: str) -> str:
     try:
         return loader.render_to_string("500.html", {"status": status, "detail": detail})

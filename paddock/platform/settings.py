@@ -51,6 +51,7 @@ if PRODUCTION and not ALLOWED_HOSTS:
         "site is served under, comma-separated (e.g. paddock.example.org)."
     )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "paddock.platform.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "paddock.platform.apps.PaddockAdminConfig",

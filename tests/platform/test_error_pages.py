@@ -3,6 +3,7 @@ JSON for API requests; the 500/503 page never touches the database it may be mis
 
 import pytest
 from django.db import OperationalError
+from django.test import Client
 from django.urls import reverse
 
 from paddock.platform.accounts.models import Role
@@ -68,3 +69,18 @@ def test_failure_pages_are_styled_without_the_request_context(rf, error, status,
     assert styled_with_a_way_back(html) and words in html
     assert "connection refused" not in html and "bug" not in html.split("<main", 1)[1]
     assert (response.get("Retry-After") is not None) == (status == 503)
+
+
+def test_a_csrf_refusal_is_styled_and_says_what_to_do(make_user):
+    """A form posted without its token (left open across a sign-in): the site's page, in
+    words, nothing changed; a client asking for JSON gets the same words as JSON."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user(Role.DATA_MANAGER))
+    response = client.post(reverse("logout"))
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert styled_with_a_way_back(html)
+    assert "That form could not be sent" in html and "reload the page" in html
+    assert "ask an admin for the role" not in html
+    api = client.post(reverse("logout"), HTTP_ACCEPT="application/json")
+    assert api.status_code == 403 and api.json()["error"] == "csrf_failed"

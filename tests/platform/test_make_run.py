@@ -47,3 +47,11 @@ def test_run_ends_with_the_url_after_the_demo_users(dry_run):
     assert "honcho start" in lines[-1]
     assert all(line.startswith("echo") for line in lines[url:-1])
     assert any("/api/docs/" in line for line in lines[url:-1])
+
+
+def test_the_demo_web_process_shows_the_sites_own_error_pages():
+    """Django's technical 404 and 500 pages (DEBUG) are for developers: make run's web
+    process leaves DEBUG off unless the user sets it, and still serves static files."""
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines()
+               if line.startswith("web:"))
+    assert 'DEBUG="${DEBUG:-false}"' in web and "runserver --insecure" in web
