@@ -31,4 +31,4 @@ def test_the_api_page_renders_the_operations_from_local_assets(page, live_server
     assert page.locator(".opblock-summary-path", has_text="/api/v1/annotation/").count()
     assert "paddock API" in page.locator(".info .title").inner_text()
     assert hosts == {urlparse(live_server.url).netloc}, hosts
-    screenshot(page, "api-docs")
+    screenshot(page, "api-docs", docs=True)

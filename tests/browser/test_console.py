@@ -271,7 +271,10 @@ def test_console_pages_fit_1280_px_with_reward_models_runs_and_jobs(page, make_u
         result={"metrics": {"mean_loss_last_10_steps": 0.4123, "seconds": 12.5}},
         log_tail='{"event": "progress", "step": 3, "total_steps": 10, "loss": 0.5}')
     Job.objects.create(task_name="annotation.export_batch", queue="default",
-                       label="Export preferences of demo week 1", state=JobState.SUCCEEDED)
+                       label="Export preferences of demo week 1", state=JobState.SUCCEEDED,
+                       progress=1.0, worker="cpu@worker-1", attempts=1,
+                       started_at=timezone.now() - timedelta(minutes=9),
+                       finished_at=timezone.now() - timedelta(minutes=8))
 
     log_in_manager(page, make_user(Role.DATA_MANAGER))
     reward_tables = page.locator("#reward-models-title ~ .reward-axis .table-scroll")
@@ -290,5 +293,7 @@ def test_console_pages_fit_1280_px_with_reward_models_runs_and_jobs(page, make_u
     assert "Mean loss, last 10 steps" in page.locator("#step-close_batch").inner_text()
     assert page.locator("#log-close_batch pre.log").inner_text() == (
         "progress: step 3, steps planned 10, loss 0.5")
+    screenshot(page, "weekly-cycle-run", docs=True)
     page.goto("/manage/jobs/")
     assert "Export judgements and prompts" in page.locator("#pipeline-steps").inner_text()
+    screenshot(page, "jobs", docs=True)

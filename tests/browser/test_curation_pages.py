@@ -58,7 +58,7 @@ def test_curation_run_page_fits_1280_and_speaks_to_people(page, make_user, finis
     expect(page.locator("table.parameters")).to_contain_text("Duplicate similarity")
     expect(page.locator("#drop-reasons")).to_contain_text("Exact duplicate: 2 documents")
     assert horizontal_overflow(page) <= 0
-    screenshot(page, "curation-run")
+    screenshot(page, "curation-run", docs=True)
 
     page.goto("/manage/curation/")
     expect(page.locator("#run-form .field-row").first).to_be_visible()

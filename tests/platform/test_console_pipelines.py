@@ -45,6 +45,9 @@ def make_run(batch=None, *, state=RunState.RUNNING, steps=None, **fields) -> Pip
     now = timezone.now()
     run = PipelineRun.objects.create(batch=batch or make_batch(), state=state,
                                      started_at=now - timedelta(minutes=5), **fields)
+    # Made a moment before it started, as a queued run is (created_at is set on insert).
+    PipelineRun.objects.filter(pk=run.pk).update(created_at=now - timedelta(minutes=6))
+    run.refresh_from_db()
     for position, spec in enumerate(STEPS):
         step_state = (steps or {}).get(spec.name, RunState.PENDING)
         done = step_state in (RunState.SUCCEEDED, RunState.FAILED)
