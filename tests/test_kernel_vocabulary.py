@@ -50,8 +50,18 @@ def test_risk_categories_are_the_papers_three():
         ("illicit_criminal", "Illicit and criminal activities"),
         ("hateful_harmful", "Hateful and harmful activities"),
         ("unqualified_advice", "Unqualified advice"),
+        ("not_categorised", "Not categorised"),
     ]
-    assert vocabulary.RISK_CATEGORIES == tuple(vocabulary.RISK_CATEGORY_LABELS)
+    assert vocabulary.RISK_CATEGORIES == (
+        "illicit_criminal", "hateful_harmful", "unqualified_advice")
+    assert vocabulary.STORED_RISK_CATEGORIES == tuple(vocabulary.RISK_CATEGORY_LABELS)
+
+
+def test_people_pick_only_the_papers_three_categories():
+    """Not categorised is for public data that came without one, never a person's choice."""
+    assert [value for value, _ in models.PICKABLE_RISK_CATEGORIES] == list(
+        vocabulary.RISK_CATEGORIES)
+    assert "not_categorised" in models.RiskCategory.values
 
 
 @pytest.mark.parametrize(("chosen_safe", "rejected_safe", "expected"), [

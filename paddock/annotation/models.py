@@ -34,8 +34,14 @@ def _choices(name: str, labels: Mapping[str, str], doc: str) -> type[models.Text
 Axis = _choices("Axis", vocabulary.AXIS_LABELS, "What a comparison is judged on.")
 RiskCategory = _choices(
     "RiskCategory", vocabulary.RISK_CATEGORY_LABELS,
-    "Safety prompt categories (Llama 2 paper, section 3.2.1).",
+    "Safety prompt categories (Llama 2 paper, section 3.2.1), and not categorised (public "
+    "data that came without one).",
 )
+# What a person picks for a safety prompt: the paper's three, never "not categorised".
+PICKABLE_RISK_CATEGORIES = [
+    (value, label) for value, label in RiskCategory.choices
+    if value in vocabulary.RISK_CATEGORIES
+]
 Strength = _choices(
     "Strength", vocabulary.STRENGTH_LABELS,
     "How much better the chosen response is (Llama 2 paper, section 3.2.1).",

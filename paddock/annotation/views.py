@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from paddock.annotation.models import RiskCategory, Strength
+from paddock.annotation.models import PICKABLE_RISK_CATEGORIES, Strength
 from paddock.annotation.selectors import open_batches, queue_empty_reason
 from paddock.platform.accounts.access import annotator_required
 
@@ -61,7 +61,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         "open_batches": batches,
         "empty": empty,
         "strengths": STRENGTH_LEVELS,
-        "risk_categories": RiskCategory.choices,
+        "risk_categories": PICKABLE_RISK_CATEGORIES,
         "skip_reasons": SKIP_REASONS,
     })
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

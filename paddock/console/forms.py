@@ -196,13 +196,14 @@ def next_week_initial() -> dict:
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label="JSONL file", help_text="JSONL, optionally gzip (.gz) or zstd (.zst) compressed."
+        label="JSONL file", help_text="JSONL, optionally gzip (.gz) or zstd (.zst) compressed: "
+                                      "the fields of each kind are listed below."
     )
     kind = forms.ChoiceField(label="What it holds", choices=ImportKind.choices)
     axis = forms.ChoiceField(
         label="Axis of public preferences", choices=Axis.choices, initial=Axis.HELPFULNESS,
-        help_text="HH-RLHF only: harmless-base is safety data. Prompts and pairs carry "
-                  "their own axis.",
+        help_text="HH-RLHF only: harmless-base is safety data, not categorised unless a "
+                  "line has its own risk_category. Prompts and pairs carry their own axis.",
     )
     dataset = forms.CharField(
         label="Dataset name", max_length=200, required=False,

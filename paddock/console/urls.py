@@ -15,6 +15,7 @@ urlpatterns = [
     path("batches/<int:batch_id>/status", views.batch_move_view, name="batch_move"),
     path("batches/<int:batch_id>/import", views.batch_import, name="batch_import"),
     path("batches/<int:batch_id>/export", views.batch_export, name="batch_export"),
+    path("imports/examples/<str:kind>", views.import_example, name="import_example"),
     path("batches/<int:batch_id>/exports/<str:kind>", views.batch_export_file,
          name="batch_export_file"),
     path("batches/<int:batch_id>/run-pipeline", pipelines.batch_run_pipeline,

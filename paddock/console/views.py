@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from paddock.annotation.formats import FORMATS, GENERAL, example_file_name
 from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services import batches as batch_service
 from paddock.annotation.services.batch_jobs import (
@@ -29,6 +30,7 @@ from paddock.annotation.services.batch_jobs import (
 )
 from paddock.annotation.services.batches import EDITABLE, TRANSITIONS, BatchError
 from paddock.annotation.services.export import export_path
+from paddock.annotation.services.import_summary import import_summary
 from paddock.annotation.services.importing import upload_display_name
 from paddock.console import dashboard
 from paddock.console.forms import (
@@ -146,12 +148,20 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 def _imports_shown(batch: Batch) -> list:
-    """The batch's newest imports under their uploaders' file names; imports recorded
-    before the name was kept still carry the stored file's random prefix."""
-    imports = list(batch.imports.order_by("-created_at")[:20])
+    """The batch's newest imports under their uploaders' file names (imports recorded
+    before the name was kept still carry the stored file's random prefix), each with its
+    result in words."""
+    imports = list(batch.imports.select_related("batch").order_by("-created_at")[:20])
     for item in imports:
         item.file_name = upload_display_name(Path(item.file_name))
+        item.summary = import_summary(item)
     return imports
+
+
+def _import_formats() -> list[dict]:
+    """What the import form says about each kind of file, with its example's link."""
+    return [{"format": found, "url": reverse("console:import_example", args=[kind]),
+             "file_name": example_file_name(kind)} for kind, found in FORMATS.items()]
 
 
 def _active_count() -> int:
@@ -285,6 +295,8 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         "can_run": batch.status in RUNNABLE,
         # Both forms have a "kind": distinct ids keep each label on its own field.
         "import_form": ImportForm(auto_id="import_%s"),
+        "import_formats": _import_formats(),
+        "import_rules": GENERAL,
         "export_form": ExportForm(auto_id="export_%s"),
     })
 
@@ -336,6 +348,17 @@ def batch_import(request: HttpRequest, batch_id: int) -> HttpResponse:
                        dataset=data["dataset"], axis=data["axis"], requested_by=request.user)
     messages.success(request, f"Importing {data['file'].name}: its progress is shown below.")
     return redirect(reverse("console:batch", args=[batch.pk]) + "#imports")
+
+
+@console_page
+@require_GET
+def import_example(request: HttpRequest, kind: str) -> FileResponse:
+    """A small example file of one import kind, shipped with paddock, to start from."""
+    found = FORMATS.get(kind)
+    if found is None:
+        raise Http404("No such import kind.")
+    return FileResponse(open(found.example_path, "rb"), as_attachment=True,
+                        filename=example_file_name(kind), content_type="application/jsonl")
 
 
 @console_page

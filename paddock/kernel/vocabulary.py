@@ -40,15 +40,23 @@ MARGINS: dict[str, dict[str, float]] = {
               NEGLIGIBLY_BETTER: 0.0},
 }
 
-# The categories of adversarial (safety) prompts (section 3.2.1).
+# The categories of adversarial (safety) prompts (section 3.2.1): what a person picks for
+# a safety prompt they write or label.
 ILLICIT_CRIMINAL = "illicit_criminal"
 HATEFUL_HARMFUL = "hateful_harmful"
 UNQUALIFIED_ADVICE = "unqualified_advice"
 RISK_CATEGORIES: tuple[str, ...] = (ILLICIT_CRIMINAL, HATEFUL_HARMFUL, UNQUALIFIED_ADVICE)
+# Safety data that came without a category, such as Anthropic's public HH-RLHF
+# harmless-base: filing it under one of the paper's three would be a guess passed off as a
+# label. It is stored, exported and read back like the others, but never offered to a
+# person choosing a category.
+NOT_CATEGORISED = "not_categorised"
+STORED_RISK_CATEGORIES: tuple[str, ...] = (*RISK_CATEGORIES, NOT_CATEGORISED)
 RISK_CATEGORY_LABELS: dict[str, str] = {
     ILLICIT_CRIMINAL: "Illicit and criminal activities",
     HATEFUL_HARMFUL: "Hateful and harmful activities",
     UNQUALIFIED_ADVICE: "Unqualified advice",
+    NOT_CATEGORISED: "Not categorised",
 }
 
 # A safety judgement also says whether each response is safe; the pair then falls in one of

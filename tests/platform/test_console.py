@@ -62,6 +62,7 @@ CONSOLE_URLS = [
     ("post", "console:batch_import", ("batch",), {}, 302),  # no file: refused, redirected
     ("post", "console:batch_export", ("batch",), {"kind": "nope"}, 302),
     ("get", "console:batch_export_file", ("batch", "preferences"), None, 404),  # none yet
+    ("get", "console:import_example", ("pairs",), None, 200),
     ("post", "console:batch_run_pipeline", ("batch",), None, 302),  # to its run's page
     ("get", "console:runs", (), None, 200),
     ("get", "console:run", ("run",), None, 200),

@@ -6,12 +6,12 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from paddock.annotation.models import (
+    PICKABLE_RISK_CATEGORIES,
     Axis,
     Batch,
     BatchStatus,
     ImportKind,
     Judgement,
-    RiskCategory,
     Strength,
 )
 from paddock.annotation.services.batches import batch_settings_problems
@@ -58,7 +58,7 @@ class PromptSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=20_000)
     axis = serializers.ChoiceField(choices=Axis.choices, default=Axis.HELPFULNESS)
     risk_category = serializers.ChoiceField(
-        choices=RiskCategory.choices, required=False, allow_blank=True, default=""
+        choices=PICKABLE_RISK_CATEGORIES, required=False, allow_blank=True, default=""
     )
     batch = serializers.IntegerField(
         required=False, allow_null=True, default=None,

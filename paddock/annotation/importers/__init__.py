@@ -11,7 +11,12 @@ bytes, not by name):
 - **pairs** (:func:`read_pairs`): the fields of a prompt plus ``response_a`` and
   ``response_b``, each a string or ``{"text", "model", "temperature", "top_p", "seed"}``.
 - **HH-RLHF** (:func:`read_hh_rlhf`): Anthropic's public ``{"chosen", "rejected"}``
-  transcripts, imported as open-source preference data for reward-model mixes.
+  transcripts, imported as open-source preference data for reward-model mixes. The axis
+  is the whole file's; the public data has no risk category, so a safety line is
+  ``not_categorised`` unless it carries its own valid ``risk_category``.
+
+What each format means for the people uploading it (the console's help, the example files)
+is :mod:`paddock.annotation.formats`.
 
 Why it is strict, and how it reports: an import feeds annotators and, later, reward-model
 training, so a line that is not exactly right is not guessed at. It becomes one

@@ -11,8 +11,15 @@ from paddock.annotation.importers.fields import (
     check_turn_count,
     check_turn_order,
     fail,
+    parse_choice,
 )
-from paddock.annotation.importers.records import ASSISTANT, ParsedPreference, Turn
+from paddock.annotation.importers.records import (
+    ASSISTANT,
+    Axis,
+    ParsedPreference,
+    RiskCategory,
+    Turn,
+)
 from paddock.kernel.hh_rlhf import HHTranscriptError
 from paddock.kernel.hh_rlhf import parse_hh_transcript as split_hh_transcript
 from paddock.kernel.jsonl import json_type
@@ -28,8 +35,13 @@ def parse_hh_transcript(text: str) -> tuple[Turn, ...]:
     return tuple(Turn(role, content) for role, content in split_hh_transcript(text))
 
 
-def parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
-    """Extra fields are ignored here: the format is a published one, not ours to police."""
+def parse_hh_record(
+    record: dict[str, Any], line: int, axis: Axis = Axis.HELPFULNESS
+) -> ParsedPreference:
+    """Extra fields are ignored here: the format is a published one, not ours to police.
+    One is ours, and checked: ``risk_category``, a safety line's own category (``axis`` is
+    the whole file's, chosen at import); without one a safety line is not categorised."""
+    risk_category = _parse_risk_category(record.get("risk_category"), axis)
     transcripts = {}
     for name in ("chosen", "rejected"):
         value = record.get(name)
@@ -96,4 +108,17 @@ def parse_hh_record(record: dict[str, Any], line: int) -> ParsedPreference:
                 f"turn {index} ({turn.role}) is empty; expected text in every turn",
             )
         check_length(turn.content, "chosen")
-    return ParsedPreference(line, conversation, chosen, rejected)
+    return ParsedPreference(line, conversation, chosen, rejected, axis, risk_category)
+
+
+def _parse_risk_category(value: Any, axis: Axis) -> RiskCategory | None:
+    risk_category = parse_choice(value, "risk_category", RiskCategory, "unknown_risk_category")
+    if axis is Axis.HELPFULNESS:
+        if risk_category is not None:
+            fail(
+                "risk_category", "unexpected_risk_category",
+                "given in a helpfulness import; expected none, or import the file as "
+                "safety data",
+            )
+        return None
+    return risk_category or RiskCategory.NOT_CATEGORISED

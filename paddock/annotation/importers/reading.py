@@ -10,6 +10,7 @@ from paddock.annotation.importers.chat import parse_pair, parse_prompt
 from paddock.annotation.importers.fields import LineError
 from paddock.annotation.importers.hh_rlhf import parse_hh_record
 from paddock.annotation.importers.records import (
+    Axis,
     ImportProblem,
     ParsedPair,
     ParsedPreference,
@@ -45,8 +46,14 @@ def read_pairs(path: PathLike) -> Iterator[ParsedPair | ImportProblem]:
     return _read(path, parse_pair)
 
 
-def read_hh_rlhf(path: PathLike) -> Iterator[ParsedPreference | ImportProblem]:
+def read_hh_rlhf(
+    path: PathLike, axis: Axis | str = Axis.HELPFULNESS
+) -> Iterator[ParsedPreference | ImportProblem]:
     """Each line of an HH-RLHF file as a :class:`ParsedPreference` or an ImportProblem.
+
+    ``axis`` is the whole file's (the public data does not say; harmless-base is safety
+    data). A safety line keeps its own ``risk_category`` when it has a valid one and is
+    otherwise ``not_categorised``; a helpfulness line may carry none.
 
     The conversation is what both transcripts share before their final Assistant turn, and
     the responses are those final turns. The public data has quirks that become problems
@@ -59,7 +66,8 @@ def read_hh_rlhf(path: PathLike) -> Iterator[ParsedPreference | ImportProblem]:
     Raises:
         OSError: the file cannot be opened (FileNotFoundError when there is none).
     """
-    return _read(path, parse_hh_record)
+    axis = Axis(axis)
+    return _read(path, lambda record, line: parse_hh_record(record, line, axis))
 
 
 _Parsed = TypeVar("_Parsed")

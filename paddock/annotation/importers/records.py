@@ -55,8 +55,10 @@ PROBLEM_KINDS: Final = frozenset(
 # What a comparison is judged on, and the safety prompt categories (Llama 2 paper, section
 # 3.2.1): the kernel's words, as enums so parsed records carry checked values.
 Axis = StrEnum("Axis", {value.upper(): value for value in vocabulary.AXES})
+# A line may carry "not_categorised" too (the prompts export writes it for public safety
+# data that came without a category), so an exported file imports again as it is.
 RiskCategory = StrEnum("RiskCategory", {value.upper(): value
-                                        for value in vocabulary.RISK_CATEGORIES})
+                                        for value in vocabulary.STORED_RISK_CATEGORIES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,10 @@ class ParsedPreference:
     turns: tuple[Turn, ...]
     chosen: str  # the response the human preferred
     rejected: str
+    axis: Axis = Axis.HELPFULNESS  # the import's, chosen for the whole file
+    # Safety only: the line's own risk_category, else NOT_CATEGORISED (the public data
+    # carries none, and a guess would be a false label); None for helpfulness.
+    risk_category: RiskCategory | None = None
 
 
 @dataclass(frozen=True, slots=True)

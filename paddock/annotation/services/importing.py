@@ -4,6 +4,10 @@ Good lines are stored in chunks, each in one transaction with the import's progr
 marker (the last line done), so a crash loses nothing already stored and a second run,
 keyed by the file's fingerprint, resumes after that line or, when complete, does nothing.
 Every bad line is recorded with its line number on the BatchImport row.
+
+:func:`import_run` also says whether the file had already been imported completely (a
+re-upload), so the job's result can say "nothing new was added" rather than nothing
+(:mod:`paddock.annotation.services.import_summary` words it).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -26,7 +31,6 @@ from paddock.annotation.models import (
     ImportKind,
     PublicPreference,
     Response,
-    RiskCategory,
 )
 from paddock.annotation.services.comparisons import (
     ResponseSpec,
@@ -34,14 +38,17 @@ from paddock.annotation.services.comparisons import (
     comparison_create,
     conversation_create,
 )
+from paddock.annotation.services.import_summary import import_headline
 from paddock.curation.core.readers import file_fingerprint
 from paddock.kernel.progress import Progress, no_progress
 
 CHUNK = 500
 KEPT_PROBLEMS = 1000
+# Each reader of (path, axis): prompt and pair lines carry their own axis, HH-RLHF lines
+# take the import's.
 READERS = {
-    ImportKind.PROMPTS: importers.read_prompts,
-    ImportKind.PAIRS: importers.read_pairs,
+    ImportKind.PROMPTS: lambda path, _axis: importers.read_prompts(path),
+    ImportKind.PAIRS: lambda path, _axis: importers.read_pairs(path),
     ImportKind.HH_RLHF: importers.read_hh_rlhf,
 }
 
@@ -85,11 +92,11 @@ def _response(spec: importers.ResponseSpec) -> ResponseSpec:
     return ResponseSpec(spec.text, spec.model, spec.temperature, spec.top_p, spec.seed)
 
 
-def _store(batch: Batch, record, kind: str, dataset: str, axis: str) -> None:
+def _store(batch: Batch, record, kind: str, dataset: str) -> None:
     if kind == ImportKind.HH_RLHF:
         conversation = conversation_create(
-            batch=batch, turns=_turns(record), axis=axis,
-            risk_category=RiskCategory.UNQUALIFIED_ADVICE if axis == Axis.SAFETY else "",
+            batch=batch, turns=_turns(record), axis=record.axis.value,
+            risk_category=record.risk_category.value if record.risk_category else "",
             origin=ConversationOrigin.OPEN_SOURCE, external_id=_external_id(dataset, record.line),
         )
         chosen, rejected = (
@@ -97,7 +104,8 @@ def _store(batch: Batch, record, kind: str, dataset: str, axis: str) -> None:
             for text in (record.chosen, record.rejected)
         )
         PublicPreference.objects.create(
-            batch=batch, dataset=dataset, axis=axis, conversation=conversation, chosen=chosen,
+            batch=batch, dataset=dataset, axis=record.axis.value, conversation=conversation,
+            chosen=chosen,
             rejected=rejected, line=record.line,
         )
         return
@@ -119,7 +127,22 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def import_file(
+@dataclass(frozen=True)
+class ImportOutcome:
+    """One run of an import: its BatchImport row, and ``repeat`` when the file had already
+    been imported completely into the batch before this run (nothing new was added)."""
+
+    report: BatchImport
+    repeat: bool
+
+
+def import_file(*, batch: Batch, path: str | Path, kind: str, **options) -> BatchImport:
+    """Import ``path`` into ``batch``, as :func:`import_run` (the same ``options``), for
+    callers that want only its BatchImport row."""
+    return import_run(batch=batch, path=path, kind=kind, **options).report
+
+
+def import_run(
     *,
     batch: Batch,
     path: str | Path,
@@ -128,12 +151,14 @@ def import_file(
     axis: str = Axis.HELPFULNESS,
     created_by=None,
     progress: Progress = no_progress,
-) -> BatchImport:
+) -> ImportOutcome:
     """Import ``path`` into ``batch``. ``dataset`` and ``axis`` label public preferences
-    (e.g. ``hh-rlhf/harmless-base`` is safety data)."""
+    (e.g. ``hh-rlhf/harmless-base`` is safety data; its lines are not categorised unless
+    they carry their own ``risk_category``)."""
     kind = ImportKind(kind)
     path = Path(path)
-    records = READERS[kind](path)  # raises for a missing file before anything is stored
+    # Raises for a missing file (or a bad axis) before anything is stored.
+    records = READERS[kind](path, axis)
     shown = upload_display_name(path)
     report, _created = BatchImport.objects.get_or_create(
         batch=batch, kind=kind, fingerprint=file_fingerprint(path),
@@ -143,7 +168,8 @@ def import_file(
         },
     )
     if report.complete:
-        return report
+        progress(1.0, import_headline(report, repeat=True))
+        return ImportOutcome(report, repeat=True)
     resume_after = report.last_line
     pending = (item for item in records if item.line > resume_after)
     for chunk in _chunks(pending, CHUNK):
@@ -151,7 +177,7 @@ def import_file(
         good = [item for item in chunk if not isinstance(item, importers.ImportProblem)]
         with transaction.atomic():
             for record in good:
-                _store(batch, record, kind, report.dataset, axis)
+                _store(batch, record, kind, report.dataset)
             report.imported += len(good)
             report.problem_count += len(problems)
             room = KEPT_PROBLEMS - len(report.problems)
@@ -161,8 +187,8 @@ def import_file(
             ]
             report.last_line = chunk[-1].line
             report.save(update_fields=["imported", "problem_count", "problems", "last_line"])
-        progress(0.0, f"{report.imported:,} imported, {report.problem_count:,} problems")
+        progress(0.0, import_headline(report))
     report.complete = True
     report.save(update_fields=["complete"])
-    progress(1.0, f"{report.imported:,} imported, {report.problem_count:,} problems")
-    return report
+    progress(1.0, import_headline(report))
+    return ImportOutcome(report, repeat=False)

@@ -198,9 +198,9 @@ def _parse_prompt(record: dict[str, Any], line: int) -> Conversation:
     if axis not in vocabulary.AXES:
         raise _FieldError("axis", f"{axis!r}, expected one of {', '.join(vocabulary.AXES)}")
     risk = record.get("risk_category")
-    if axis == vocabulary.SAFETY and risk not in vocabulary.RISK_CATEGORIES:
+    if axis == vocabulary.SAFETY and risk not in vocabulary.STORED_RISK_CATEGORIES:
         raise _FieldError("risk_category", f"{risk!r} on a safety prompt; expected one of "
-                                           f"{', '.join(vocabulary.RISK_CATEGORIES)}")
+                                           f"{', '.join(vocabulary.STORED_RISK_CATEGORIES)}")
     if axis == vocabulary.HELPFULNESS and risk is not None:
         raise _FieldError("risk_category", "given on a helpfulness prompt; expected none")
     identifier = record.get("id")

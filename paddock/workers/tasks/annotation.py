@@ -11,7 +11,8 @@ from paddock.annotation.generation import configured_generator
 from paddock.annotation.models import Batch
 from paddock.annotation.services.authoring import AuthoringRequest, authoring_fulfil
 from paddock.annotation.services.export import export_batch
-from paddock.annotation.services.importing import import_file
+from paddock.annotation.services.import_summary import import_summary
+from paddock.annotation.services.importing import import_run
 from paddock.workers.declare import RetryPolicy, paddock_task
 from paddock.workers.demo import demo_live_batch_fill
 from paddock.workers.jobs import report_progress
@@ -28,13 +29,20 @@ def import_file_task(
     batch_id: int, path: str, kind: str, dataset: str = "", axis: str = "helpfulness",
     user_id: int | None = None,
 ) -> dict:
-    """Idempotent: the import is keyed by the file's fingerprint and resumes by line."""
+    """Idempotent: the import is keyed by the file's fingerprint and resumes by line. The
+    result says in words what was added (or that the file was already imported, and
+    nothing new was), the same sentences the batch page shows."""
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    report = import_file(
+    outcome = import_run(
         batch=Batch.objects.get(pk=batch_id), path=path, kind=kind, dataset=dataset, axis=axis,
         created_by=user, progress=report_progress,
     )
-    return {"import_id": report.pk, "imported": report.imported, "problems": report.problem_count}
+    report = outcome.report
+    return {"import_id": report.pk, "imported": report.imported, "problems": report.problem_count,
+            "added": 0 if outcome.repeat else report.imported,
+            "already_imported": outcome.repeat,
+            "first_imported_at": report.created_at.isoformat(),
+            "summary": import_summary(report, repeat=outcome.repeat)}
 
 
 @paddock_task(
