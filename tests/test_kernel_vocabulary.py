@@ -98,3 +98,11 @@ def test_the_export_margins_are_the_kernels_and_the_recipe_keeps_no_copy():
     for word in ("MARGINS", "STRENGTHS", "AXES", "HELPFULNESS", "SAFETY", "BETTER"):
         assert not hasattr(recipe, word), f"paddock.training.recipe holds a copy of {word}"
     assert quality.STRENGTHS is vocabulary.STRENGTHS
+
+
+def test_the_reward_data_formats_are_the_ones_the_trainer_reads():
+    """A plan is checked against the kernel's list; the trainer's table must hold the same
+    names, or a plan that passed the check would fail a week later in training."""
+    from paddock.training.reward.cli import FORMATS
+
+    assert set(FORMATS) == set(vocabulary.REWARD_DATA_FORMATS)

@@ -116,8 +116,8 @@ class BatchForm(forms.ModelForm):
             initial=json.dumps(others, indent=2) if others else "",
             widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
             help_text='Changes to the preset, one level deep, e.g. {"ppo": {"iterations": '
-                      '400}} or {"public_data": ["hh-rlhf=/data/harmless.jsonl.gz"]}. Empty: '
-                      "the preset as it is.")
+                      '400}} or {"public_data": ["hh-harmless=/data/harmless-base.jsonl.gz"]}. '
+                      "Empty: the preset as it is.")
         zone = settings.TIME_ZONE
         for name in ("opens_at", "closes_at"):
             self.fields[name].input_formats = [DATETIME_FORMAT, "%Y-%m-%d %H:%M",

@@ -90,3 +90,9 @@ def safety_bin(chosen_safe: bool | None, rejected_safe: bool | None) -> str | No
     if chosen_safe:
         return PREFERRED_SAFE_OTHER_UNSAFE
     return PREFERRED_UNSAFE_OTHER_SAFE
+
+
+# The preference-data formats reward-model training reads, as ``FORMAT=PATH`` inputs (the
+# trainer's ``--data``, a pipeline plan's ``public_data``): named here so that a plan is
+# checked when a manager saves it, not when the training step starts a week later.
+REWARD_DATA_FORMATS: tuple[str, ...] = ("paddock", "hh-helpful", "hh-harmless", "oasst", "ukp")

@@ -173,6 +173,9 @@ def test_overrides_merge_one_level_deep_on_the_named_preset():
     ({"reward": 5}, "plan: 'reward' must be an object"),
     ({"public_data": "hh=x"}, "plan.public_data must be a list"),
     ({"public_data": ["just-a-path"]}, "plan.public_data: 'just-a-path' is not FORMAT=PATH"),
+    ({"public_data": ["hh-rlhf=/data/harmless.jsonl.gz"]},
+     "plan.public_data: 'hh-rlhf=/data/harmless.jsonl.gz' names the format 'hh-rlhf'; "
+     "reward-model training reads paddock, hh-helpful, hh-harmless"),
     ({"preset": "huge"}, "plan.preset: unknown preset 'huge'; expected one of demo, recipe"),
     ({"preset": 3}, "plan.preset: 3 is not a preset name"),
 ])

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from paddock.kernel.vocabulary import REWARD_DATA_FORMATS
 from paddock.workers.queues import Queue
 
 
@@ -276,3 +277,7 @@ def validate_plan(plan: dict[str, Any]) -> None:
     for item in public:
         if not isinstance(item, str) or "=" not in item or not all(item.partition("=")[::2]):
             raise ValueError(f"plan.public_data: {item!r} is not FORMAT=PATH")
+        if item.partition("=")[0] not in REWARD_DATA_FORMATS:
+            raise ValueError(
+                f"plan.public_data: {item!r} names the format {item.partition('=')[0]!r}; "
+                f"reward-model training reads {', '.join(REWARD_DATA_FORMATS)}")
