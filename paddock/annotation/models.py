@@ -231,6 +231,11 @@ class Comparison(models.Model):
     # Judgements stored so far; kept in step by the submit service under the row lock, so
     # assignment can order by it and skip full comparisons without counting on each call.
     judgement_count = models.PositiveIntegerField(default=0)
+    # Of those judgements, how many chose response A and how many B: kept by the same
+    # submit, under the same lock, so the judgement browser filters on agreement (unanimous,
+    # split, single) by reading two columns instead of counting a million rows.
+    chose_a_count = models.PositiveIntegerField(default=0)
+    chose_b_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -336,7 +341,18 @@ class Judgement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["comparison", "skipped"], name="judgement_by_comparison")]
+        indexes = [
+            models.Index(fields=["comparison", "skipped"], name="judgement_by_comparison"),
+            # The judgement browser walks a batch's judgements newest first (id descending)
+            # under each filter: an annotator's, a strength, a time range; the rare flags
+            # have partial indexes so "flagged" or "skipped" reads only those rows.
+            models.Index(fields=["annotator", "id"], name="judgement_by_annotator"),
+            models.Index(fields=["strength", "id"], name="judgement_by_strength"),
+            models.Index(fields=["seconds"], name="judgement_by_seconds"),
+            models.Index(fields=["id"], condition=Q(flagged_harmful=True),
+                         name="judgement_flagged"),
+            models.Index(fields=["id"], condition=Q(skipped=True), name="judgement_skipped"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -362,6 +378,47 @@ class Judgement(models.Model):
     @property
     def safety_bin(self) -> SafetyBin | None:
         return safety_bin(self.chosen_safe, self.rejected_safe)
+
+
+class MarkState(models.TextChoices):
+    """What a data manager decided about a judgement; ``NONE`` restores it."""
+
+    REVIEW = "review", "For review"
+    EXCLUDED = "excluded", "Excluded from export"
+    NONE = "none", "No mark"
+
+
+class JudgementMark(models.Model):
+    """A data manager's mark on a judgement, with who, when and why.
+
+    The judgement itself never changes; every mark is a new row, and the newest one of a
+    judgement is ``current`` (one per judgement, by a partial unique constraint), so the
+    browser filters on the current state through a small partial index while the earlier
+    rows stay as the judgement's history.
+    """
+
+    judgement = models.ForeignKey(Judgement, on_delete=models.PROTECT, related_name="marks")
+    state = models.CharField(max_length=10, choices=MarkState.choices)
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                           related_name="+")
+    current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["judgement"], condition=Q(current=True),
+                                    name="one_current_mark_per_judgement"),
+            models.CheckConstraint(condition=~Q(reason=""), name="mark_has_reason"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "judgement"], condition=Q(current=True),
+                         name="mark_current_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} mark on judgement {self.judgement_id}"
 
 
 class PublicPreference(models.Model):

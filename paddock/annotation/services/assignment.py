@@ -298,7 +298,11 @@ _JUDGEMENT_COLUMNS = (
 )
 
 
-def _insert_judgement(cursor, values: dict, *, state: str, counts: bool) -> Judgement:
+def _insert_judgement(cursor, values: dict, *, state: str, counts: bool,
+                      chose_a: bool = False) -> Judgement:
+    """Store the judgement and mark its lease; with ``counts``, add it to the comparison's
+    counts (all judgements, and those that chose A or B) under the row lock the caller
+    holds, so the counts never drift from the rows."""
     cursor.execute(
         f"INSERT INTO {_J} ({', '.join(_JUDGEMENT_COLUMNS)})"
         f" VALUES ({', '.join(['%s'] * len(_JUDGEMENT_COLUMNS))}) RETURNING id",
@@ -309,8 +313,10 @@ def _insert_judgement(cursor, values: dict, *, state: str, counts: bool) -> Judg
     cursor.execute(f"UPDATE {_A} SET state = %s WHERE id = %s", [state, values["assignment_id"]])
     if counts:
         cursor.execute(
-            f"UPDATE {_C} SET judgement_count = judgement_count + 1 WHERE id = %s",
-            [values["comparison_id"]],
+            f"UPDATE {_C} SET judgement_count = judgement_count + 1,"
+            " chose_a_count = chose_a_count + %s, chose_b_count = chose_b_count + %s"
+            " WHERE id = %s",
+            [int(chose_a), int(not chose_a), values["comparison_id"]],
         )
     return judgement
 
@@ -372,6 +378,7 @@ def submit_judgement(
             },
             state=AssignmentState.SUBMITTED,
             counts=True,
+            chose_a=chosen == lease.response_a_id,
         )
     return Submitted(judgement, created=True)
 
