@@ -114,7 +114,7 @@ def judgement_mark(request: HttpRequest, batch_id: int, judgement_id: int) -> Ht
         if isinstance(error, browser.WrongBatch):
             return redirect("console:judgements", batch_id=batch.pk)
         return redirect(back)
-    label = browser.REVIEW[marked.mark.state].lower()
+    label = marked.mark.get_state_display().lower()
     if not marked.created:
         messages.info(request, f"Judgement {judgement_id} already had this mark.")
     elif marked.mark.state == MarkState.NONE:

@@ -396,6 +396,7 @@ def judgement_detail(batch: Batch, judgement_id: int) -> dict[str, Any]:
         "axis": comparison.axis,
         "axis_label": comparison.get_axis_display(),
         "risk_category": comparison.conversation.risk_category or None,
+        "risk_category_label": comparison.conversation.get_risk_category_display(),
         "conversation": turns,
         "responses": [
             {"letter": letter[r.pk], "text": r.text, "model_version": r.model_version,
