@@ -188,6 +188,10 @@ def time_cases(batch, *, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the PostgreSQL database (its name is printed) to study plans")
+    parser.add_argument("--reuse", metavar="NAME",
+                        help="time against a database a --keep run left (no fill)")
     args = parser.parse_args()
     judgements = 5_000 if args.quick else 1_000_000
 
@@ -201,7 +205,10 @@ def main() -> None:
     wanted_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
     isolate_environment()
     name = None
-    if not args.quick or wanted_postgres:
+    if args.reuse:
+        name = args.reuse
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+    elif not args.quick or wanted_postgres:
         database_url, name = create_postgres_database("paddock_browser_bench")
         os.environ["DATABASE_URL"] = database_url
     import django
@@ -214,10 +221,17 @@ def main() -> None:
 
     try:
         call_command("migrate", verbosity=0)
-        batch = Batch.objects.create(name="browse", status=BatchStatus.CLOSED, overlap=4)
-        fill_seconds = fill(batch, judgements, annotators=50)
+        fill_seconds = None
+        batch = Batch.objects.filter(name="browse").first()
+        if batch is None:
+            batch = Batch.objects.create(name="browse", status=BatchStatus.CLOSED, overlap=4)
+            fill_seconds = round(fill(batch, judgements, annotators=50), 1)
+        elif connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         stored = Judgement.objects.filter(comparison__batch=batch).count()
-        print(f"{stored:,} judgements written in {fill_seconds:.1f} s; timing ...", flush=True)
+        print(f"{stored:,} judgements (written in {fill_seconds} s) in database {name}; "
+              "timing ...", flush=True)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SHOW server_version")
@@ -228,7 +242,7 @@ def main() -> None:
         timed = time_cases(batch, repeats=5 if args.quick else REPEATS)
         figures = {
             "judgements": stored,
-            "fill_seconds": round(fill_seconds, 1),
+            "fill_seconds": fill_seconds,
             "overall_p95_ms": timed["overall_p95_ms"],
             "target_p95_ms": TARGET_P95_MS,
             "meets_target": timed["overall_p95_ms"] < TARGET_P95_MS,
@@ -241,7 +255,7 @@ def main() -> None:
         }
     finally:
         connections.close_all()
-        if name:
+        if name and not (args.keep or args.reuse):
             drop_postgres_database(name)
     write_results("judgement_browser", figures, quick=args.quick)
 

@@ -389,3 +389,30 @@ def test_excluded_judgements_leave_the_preference_export_and_are_counted(world, 
     browser.judgement_mark(judgement=restored, state="none", reason="ok", by=world["manager"])
     again = export_batch(batch, "preferences")
     assert again["counts"]["left_out_excluded"] == len(judged_excluded - {restored})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_keep_the_counts_of_choices(make_user):
+    """Eight annotators submit on one comparison at once, each twice (a double click from
+    two tabs): the counts of choices equal the stored rows."""
+    from tests.annotation.test_assignment import _in_threads
+    from tests.support.skips import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("concurrent submission is tested on PostgreSQL")
+    batch = make_batch(overlap=8)
+    (comparison,) = make_comparisons(batch, 1)
+    people = [make_user(Role.ANNOTATOR) for _ in range(8)]
+    leases = [next_assignment(annotator=person, batch=batch) for person in people]
+
+    def submit(i: int):
+        person, lease = people[i % 8], leases[i % 8]
+        return submit_judgement(annotator=person, assignment_id=lease.pk,
+                                chosen_side="left" if i % 3 else "right", strength="better")
+
+    results = _in_threads(16, submit)
+    assert sum(result.created for result in results) == 8
+    comparison.refresh_from_db()
+    assert comparison.judgement_count == 8
+    assert stored_counts() == recounted()
+    assert comparison.chose_a_count + comparison.chose_b_count == 8
