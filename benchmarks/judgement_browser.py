@@ -62,10 +62,11 @@ JOIN accounts_user u
   ON u.username = 'bench-' || CAST((cmp.id * 7 + k.k * 13) %% %(annotators)s AS TEXT)
 WHERE cmp.batch_id = %(batch)s AND k.k <= cmp.id %% 4;
 
-INSERT INTO annotation_judgement (assignment_id, comparison_id, annotator_id, left_response_id,
+INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, annotator_id,
+    left_response_id,
     chosen_id, rejected_id, strength, chosen_safe, rejected_safe, skipped, skip_reason,
     flagged_harmful, comment, seconds, created_at)
-SELECT a.id, a.comparison_id, a.annotator_id,
+SELECT a.id, a.comparison_id, cmp.batch_id, a.annotator_id,
        CASE WHEN a.a_on_left THEN cmp.response_a_id ELSE cmp.response_b_id END,
        CASE WHEN a.id %% 40 = 0 THEN NULL
             WHEN (cmp.id %% 3 <> 0) <> (a.id %% 5 = 0) THEN cmp.response_a_id

@@ -294,14 +294,27 @@ def test_a_repeated_submit_counts_once(make_user):
     assert stored_counts() == recounted()
 
 
-def test_the_migration_backfills_the_counts(world):
+def batches_of_judgements() -> set[tuple[int, int]]:
+    return set(Judgement.objects.values_list("batch_id", "comparison__batch_id"))
+
+
+def test_submit_and_skip_copy_the_comparisons_batch(world):
+    pairs = batches_of_judgements()
+    assert {batch for batch, _ in pairs} == {world["batch"].pk, world["other"].pk}
+    assert all(batch == of_comparison for batch, of_comparison in pairs)
+
+
+def test_the_migration_backfills_the_counts_and_the_batch(world):
     migration = importlib.import_module(
         "paddock.annotation.migrations.0007_judgement_browser")
     before = stored_counts()
     Comparison.objects.update(chose_a_count=0, chose_b_count=0)
     with connection.cursor() as cursor:
+        cursor.execute("UPDATE annotation_judgement SET batch_id = NULL")
         cursor.execute(migration.BACKFILL)
+        cursor.execute(migration.BACKFILL_BATCH)
     assert stored_counts() == before
+    assert all(batch == of_comparison for batch, of_comparison in batches_of_judgements())
 
 
 # --- Marks -----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from paddock.annotation.models import (
     Turn,
 )
 from paddock.annotation.services.assignment import AnnotationError
+from paddock.platform.accounts.models import User
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # a total above this is shown as "more than 10,000"
@@ -168,10 +169,13 @@ def _current_mark(state: str | list[str]):
 
 def judgements_of(batch: Batch, filters: Filters) -> QuerySet[Judgement]:
     """The batch's judgements under ``filters``, unordered."""
-    found = Judgement.objects.filter(comparison__batch=batch)
+    found = Judgement.objects.filter(batch=batch)  # the copy of the comparison's batch
     f = filters
     if f.annotator:
-        found = found.filter(annotator__username=f.annotator)
+        # By id, looked up first: a join on the user's name would hide from the planner
+        # which annotator it is, and so how many rows match.
+        annotator = User.objects.filter(username=f.annotator).values_list("id", flat=True)
+        found = found.filter(annotator_id=annotator.first() or 0)
     if f.axis:
         found = found.filter(comparison__axis=f.axis)
     if f.strength:
@@ -452,10 +456,3 @@ def judgement_mark(*, judgement: Judgement | int, state: str, reason: str, by,
                                             reason=reason[:2000], by=by, current=True,
                                             created_at=timezone.now())
     return Marked(mark, created=True)
-
-
-def excluded_ids(batch: Batch) -> QuerySet:
-    """Ids of the batch's judgements whose current mark excludes them from export."""
-    return JudgementMark.objects.filter(
-        judgement__comparison__batch=batch, current=True, state=MarkState.EXCLUDED
-    ).values("judgement_id")
