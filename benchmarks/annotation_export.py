@@ -55,10 +55,11 @@ CROSS JOIN generate_series(0, 2) AS k
 JOIN accounts_user u ON u.username = 'export-' || ((cmp.id * 3 + k) %% %(annotators)s)
 WHERE cmp.batch_id = %(batch)s;
 
-INSERT INTO annotation_judgement (assignment_id, comparison_id, annotator_id, left_response_id,
+INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, annotator_id,
+    left_response_id,
     chosen_id, rejected_id, strength, chosen_safe, rejected_safe, skipped, skip_reason,
     flagged_harmful, comment, seconds, created_at)
-SELECT a.id, a.comparison_id, a.annotator_id,
+SELECT a.id, a.comparison_id, cmp.batch_id, a.annotator_id,
        CASE WHEN a.a_on_left THEN cmp.response_a_id ELSE cmp.response_b_id END,
        CASE WHEN a.id %% 2 = 0 THEN cmp.response_a_id ELSE cmp.response_b_id END,
        CASE WHEN a.id %% 2 = 0 THEN cmp.response_b_id ELSE cmp.response_a_id END,

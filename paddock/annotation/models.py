@@ -237,6 +237,11 @@ class Comparison(models.Model):
     # Judgements stored so far; kept in step by the submit service under the row lock, so
     # assignment can order by it and skip full comparisons without counting on each call.
     judgement_count = models.PositiveIntegerField(default=0)
+    # Of those judgements, how many chose response A and how many B: kept by the same
+    # submit, under the same lock, so the judgement browser filters on agreement (unanimous,
+    # split, single) by reading two columns instead of counting a million rows.
+    chose_a_count = models.PositiveIntegerField(default=0)
+    chose_b_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -319,6 +324,13 @@ class Judgement(models.Model):
     comparison = models.ForeignKey(
         Comparison, on_delete=models.PROTECT, related_name="judgements"
     )
+    # The comparison's batch, copied here (it never changes) so that the judgement browser
+    # filters one table, walking an index that starts with the batch, without a join over
+    # a million rows. Nullable only so that the migration could add it and fill it in.
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, editable=False, on_delete=models.PROTECT,
+        related_name="+", db_index=False,
+    )
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgements"
     )
@@ -342,7 +354,20 @@ class Judgement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["comparison", "skipped"], name="judgement_by_comparison")]
+        indexes = [
+            models.Index(fields=["comparison", "skipped"], name="judgement_by_comparison"),
+            # The judgement browser walks a batch's judgements newest first (id descending)
+            # under each filter: an annotator's, a strength, a time range; the rare flags
+            # have partial indexes so "flagged" or "skipped" reads only those rows.
+            models.Index(fields=["batch", "id"], name="judgement_of_batch"),
+            models.Index(fields=["batch", "annotator", "id"], name="judgement_by_annotator"),
+            models.Index(fields=["batch", "strength", "id"], name="judgement_by_strength"),
+            models.Index(fields=["batch", "seconds"], name="judgement_by_seconds"),
+            models.Index(fields=["batch", "id"], condition=Q(flagged_harmful=True),
+                         name="judgement_flagged"),
+            models.Index(fields=["batch", "id"], condition=Q(skipped=True),
+                         name="judgement_skipped"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -368,6 +393,47 @@ class Judgement(models.Model):
     @property
     def safety_bin(self) -> SafetyBin | None:
         return safety_bin(self.chosen_safe, self.rejected_safe)
+
+
+class MarkState(models.TextChoices):
+    """What a data manager decided about a judgement; ``NONE`` restores it."""
+
+    REVIEW = "review", "For review"
+    EXCLUDED = "excluded", "Excluded from export"
+    NONE = "none", "No mark"
+
+
+class JudgementMark(models.Model):
+    """A data manager's mark on a judgement, with who, when and why.
+
+    The judgement itself never changes; every mark is a new row, and the newest one of a
+    judgement is ``current`` (one per judgement, by a partial unique constraint), so the
+    browser filters on the current state through a small partial index while the earlier
+    rows stay as the judgement's history.
+    """
+
+    judgement = models.ForeignKey(Judgement, on_delete=models.PROTECT, related_name="marks")
+    state = models.CharField(max_length=10, choices=MarkState.choices)
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                           related_name="+")
+    current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["judgement"], condition=Q(current=True),
+                                    name="one_current_mark_per_judgement"),
+            models.CheckConstraint(condition=~Q(reason=""), name="mark_has_reason"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "judgement"], condition=Q(current=True),
+                         name="mark_current_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} mark on judgement {self.judgement_id}"
 
 
 class PublicPreference(models.Model):

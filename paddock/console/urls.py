@@ -1,6 +1,6 @@
 from django.urls import path
 
-from paddock.console import pipelines, views
+from paddock.console import judgements, pipelines, views
 
 app_name = "console"
 urlpatterns = [
@@ -18,6 +18,11 @@ urlpatterns = [
     path("imports/examples/<str:kind>", views.import_example, name="import_example"),
     path("batches/<int:batch_id>/exports/<str:kind>", views.batch_export_file,
          name="batch_export_file"),
+    path("batches/<int:batch_id>/judgements/", judgements.judgement_list, name="judgements"),
+    path("batches/<int:batch_id>/judgements/<int:judgement_id>", judgements.judgement_detail,
+         name="judgement"),
+    path("batches/<int:batch_id>/judgements/<int:judgement_id>/mark",
+         judgements.judgement_mark, name="judgement_mark"),
     path("batches/<int:batch_id>/run-pipeline", pipelines.batch_run_pipeline,
          name="batch_run_pipeline"),
     path("runs/", pipelines.run_list, name="runs"),

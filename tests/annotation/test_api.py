@@ -52,6 +52,8 @@ ENDPOINTS = [
      {"anonymous": 401, "annotator": 403, "manager": 200, "admin": 200}),
     ("get", "annotation-api:batch-export", True, None,
      {"anonymous": 401, "annotator": 403, "manager": 404, "admin": 404}),
+    ("get", "annotation-api:batch-judgements", True, None,
+     {"anonymous": 401, "annotator": 403, "manager": 200, "admin": 200}),
     ("get", "annotation-api:progress", False, None,
      {"anonymous": 401, "annotator": 200, "manager": 403, "admin": 200}),
     ("post", "annotation-api:prompts", False, {"message": "How do tides work?"},
@@ -70,6 +72,8 @@ ROLES_TESTED_ELSEWHERE = {
     "annotation-api:batch-import": "tests/annotation/test_importing.py",
     "annotation-api:batches": "test_only_managers_create_batches_or_start_exports",
     "annotation-api:batch-pipeline": "tests/platform/test_access_matrix.py",
+    "annotation-api:judgement": "tests/platform/test_access_matrix.py",
+    "annotation-api:judgement-mark": "tests/platform/test_access_matrix.py",
 }
 
 

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from paddock.annotation.models import Batch, BatchStatus
+from paddock.annotation.models import Batch, BatchStatus, Judgement, JudgementMark
 from paddock.platform.accounts.models import Role
 from paddock.workers.models import Job, PipelineRun, RunState
 from tests.annotation.factories import make_batch
@@ -108,6 +108,21 @@ class ConsoleDoor:
     def pipeline_rerun(self, run: PipelineRun, from_step: str) -> Outcome:
         return self._post(reverse("console:run_rerun", args=[run.pk]), {"from_step": from_step})
 
+    def mark(self, batch: Batch, judgement_id: int, state: str, reason: str) -> Outcome:
+        return self._post(reverse("console:judgement_mark", args=[batch.pk, judgement_id]),
+                          {"state": state, "reason": reason})
+
+    def browse(self, batch: Batch, params: dict) -> list[int]:
+        """Every judgement id the list shows under ``params``, following its cursors."""
+        ids, url = [], reverse("console:judgements", args=[batch.pk])
+        query = dict(params)
+        while True:
+            page = self.client.get(url, query).context["page"]
+            ids += [row["id"] for row in page.rows]
+            if page.next_after is None:
+                return ids
+            query = {**params, "after": page.next_after}
+
 
 class ApiDoor:
     """The REST API, called as a script calls it."""
@@ -171,6 +186,21 @@ class ApiDoor:
         return self._outcome(self.client.post(
             reverse("api-pipeline-run-rerun", args=[run.pk]),
             {"from_step": from_step}, format="json"))
+
+    def mark(self, batch: Batch, judgement_id: int, state: str, reason: str) -> Outcome:
+        return self._outcome(self.client.post(
+            reverse("annotation-api:judgement-mark", args=[judgement_id]),
+            {"state": state, "reason": reason, "batch": batch.pk}, format="json"))
+
+    def browse(self, batch: Batch, params: dict) -> list[int]:
+        ids, url = [], reverse("annotation-api:batch-judgements", args=[batch.pk])
+        query = dict(params)
+        while True:
+            body = self.client.get(url, query).json()
+            ids += [row["id"] for row in body["results"]]
+            if body["next_after"] is None:
+                return ids
+            query = {**params, "after": body["next_after"]}
 
 
 @pytest.fixture
@@ -390,3 +420,83 @@ def test_rerun_from_a_step(door):
     assert door.pipeline_rerun(failed, "export").ok
     new = PipelineRun.objects.exclude(pk__in=[active.pk, failed.pk]).get()
     assert new.trigger == PipelineRun.Trigger.RERUN and new.batch_id == failed.batch_id
+
+
+# --- The judgement browser ---------------------------------------------------------------
+
+
+def judged_batch(make_user, *, judgements: int = 60) -> tuple[Batch, list[int]]:
+    """A batch of helpfulness comparisons, each judged once, and its judgement ids."""
+    from paddock.annotation.services.assignment import next_assignment, submit_judgement
+    from tests.annotation.factories import make_comparisons
+
+    batch = make_batch(overlap=1)
+    make_comparisons(batch, judgements)
+    people = [make_user(Role.ANNOTATOR) for _ in range(3)]
+    for turn in range(judgements):
+        person = people[turn % 3]
+        lease = next_assignment(annotator=person, batch=batch)
+        submit_judgement(annotator=person, assignment_id=lease.pk,
+                         chosen_side="left" if turn % 2 else "right",
+                         strength=["better", "slightly_better"][turn % 2])
+    return batch, sorted(Judgement.objects.filter(comparison__batch=batch)
+                         .values_list("id", flat=True), reverse=True)
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_both_doors_list_the_same_judgements(door, make_user):
+    batch, ids = judged_batch(make_user)
+    assert door.browse(batch, {}) == ids  # 60 judgements: two pages of 50 and 10
+    better = list(Judgement.objects.filter(comparison__batch=batch, strength="better")
+                  .order_by("-id").values_list("id", flat=True))
+    assert door.browse(batch, {"strength": "better", "agreement": "single"}) == better
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_mark_exclude_and_restore(door, make_user):
+    batch, ids = judged_batch(make_user, judgements=3)
+    assert door.mark(batch, ids[0], "excluded", "answers copied from the web").ok
+    assert door.mark(batch, ids[0], "excluded", "answers copied from the web").ok  # again
+    assert door.browse(batch, {"review": "excluded"}) == [ids[0]]
+    assert door.mark(batch, ids[0], "none", "checked: original").ok
+    assert door.browse(batch, {"review": "excluded"}) == []
+    marks = JudgementMark.objects.filter(judgement_id=ids[0]).order_by("id")
+    assert [(m.state, m.current) for m in marks] == [("excluded", False), ("none", True)]
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+@pytest.mark.parametrize(("state", "reason", "says"), [
+    ("hidden", "why", "Unknown mark 'hidden': choose one of review, excluded, none."),
+    ("review", "", "Say why: a mark needs a reason"),
+])
+def test_bad_marks_are_refused_by_both_doors(door, make_user, state, reason, says):
+    batch, ids = judged_batch(make_user, judgements=1)
+    outcome = door.mark(batch, ids[0], state, reason)
+    assert not outcome.ok and says in outcome.detail
+    assert not JudgementMark.objects.exists()
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True)
+def test_a_judgement_of_another_batch_is_not_marked(door, make_user):
+    batch, ids = judged_batch(make_user, judgements=1)
+    other = make_batch()
+    outcome = door.mark(other, ids[0], "review", "wrong page")
+    assert not outcome.ok and f"belongs to batch {batch.name}, not {other.name}" in outcome.detail
+    assert not JudgementMark.objects.exists()
+
+
+def test_the_api_says_409_for_another_batch_and_400_for_bad_input(make_user):
+    api = ApiDoor(make_user(Role.DATA_MANAGER))
+    batch, ids = judged_batch(make_user, judgements=1)
+    url = reverse("annotation-api:judgement-mark", args=[ids[0]])
+    other = make_batch()
+    assert api.client.post(url, {"state": "review", "reason": "x", "batch": other.pk},
+                           format="json").status_code == 409
+    assert api.client.post(url, {"state": "review", "reason": ""},
+                           format="json").status_code == 400
+    first = api.client.post(url, {"state": "review", "reason": "x"}, format="json")
+    again = api.client.post(url, {"state": "review", "reason": "x"}, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    listed = api.client.get(reverse("annotation-api:batch-judgements", args=[batch.pk]),
+                            {"strength": "huge"})
+    assert listed.status_code == 400 and "Unknown strength 'huge'" in listed.json()["detail"]

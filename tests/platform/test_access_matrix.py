@@ -211,6 +211,10 @@ MATRIX: list[Entry] = [
     manager_api("annotation-api:batch-import", "post", 202, args=("batch",), multipart=True,
                 body={"file": lambda: SimpleUploadedFile("p.jsonl", b'{"prompt": "Hi"}\n'),
                       "kind": "prompts"}),
+    manager_api("annotation-api:batch-judgements", "get", 200, args=("batch",)),
+    manager_api("annotation-api:judgement", "get", 200, args=("judgement",)),
+    manager_api("annotation-api:judgement-mark", "post", 201, args=("judgement",),
+                body={"state": "review", "reason": "strength looks off"}),
     manager_api("api-job", "get", 200, args=("job",)),
     # The weekly cycle: the batch's active run answers a start (200).
     manager_api("annotation-api:batch-pipeline", "post", 200, args=("batch",), body={}),

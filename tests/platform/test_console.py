@@ -64,6 +64,10 @@ CONSOLE_URLS = [
     ("get", "console:batch_export_file", ("batch", "preferences"), None, 404),  # none yet
     ("get", "console:import_example", ("pairs",), None, 200),
     ("post", "console:batch_run_pipeline", ("batch",), None, 302),  # to its run's page
+    ("get", "console:judgements", ("batch",), None, 200),
+    ("get", "console:judgement", ("batch", 999_999), None, 404),  # no such judgement
+    ("post", "console:judgement_mark", ("batch", 999_999), {"state": "review", "reason": "x"},
+     404),
     ("get", "console:runs", (), None, 200),
     ("get", "console:run", ("run",), None, 200),
     ("get", "console:run_live", ("run",), None, 200),

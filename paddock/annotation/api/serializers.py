@@ -165,3 +165,11 @@ class ImportRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     dataset = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     axis = serializers.ChoiceField(choices=Axis.choices, default=Axis.HELPFULNESS)
+
+
+class MarkSerializer(serializers.Serializer):
+    """Plain strings: the mark service judges them and says why, in the console's words."""
+
+    state = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True, required=False, default="")
+    batch = serializers.IntegerField(required=False, allow_null=True, default=None)

@@ -32,6 +32,7 @@ from paddock.annotation.selectors import (
     queue_empty_reason,
 )
 from paddock.annotation.services import assignment as service
+from paddock.annotation.services import judgement_browser as browser
 from paddock.annotation.services.authoring import (
     AuthoringRequest,
     continue_request,
@@ -388,3 +389,80 @@ class BatchMove(APIView):
         except BatchError as error:
             raise Refused(error) from None
         return Response(s.BatchSerializer(batch).data)
+
+
+def _browser_refused(error: service.AnnotationError) -> Response:
+    """The judgement browser's refusals: bad input 400, a judgement of another batch 409;
+    the detail is the sentence the console shows."""
+    code = (status.HTTP_409_CONFLICT if isinstance(error, browser.WrongBatch)
+            else status.HTTP_400_BAD_REQUEST)
+    return Response({"error": error.code, "detail": error.message}, status=code)
+
+
+class BatchJudgements(APIView):
+    """A batch's judgements, newest first, 50 a page, under the console's filters
+    (annotator, axis, strength, agreement, gold, flagged, skipped, review, seconds_min,
+    seconds_max). Page on with ``after`` = ``next_after``, back with ``before`` =
+    ``previous_before``; ``total`` stops counting above 10,000 (``total_capped``)."""
+
+    permission_classes = [IsDataManager]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        batch = generics.get_object_or_404(Batch, pk=pk)
+        try:
+            filters = browser.filters_from(request.query_params)
+            page = browser.judgement_page(batch, filters,
+                                          after=request.query_params.get("after"),
+                                          before=request.query_params.get("before"))
+        except browser.BrowserError as error:
+            return _browser_refused(error)
+        return Response({
+            "batch": batch.name, "filters": filters.query(), "results": page.rows,
+            "next_after": page.next_after, "previous_before": page.previous_before,
+            "total": page.total, "total_capped": page.total_capped,
+        })
+
+
+class ManagedJudgement(APIView):
+    """One judgement for a data manager: its comparison, the conversation, both responses,
+    every judgement of the comparison side by side, and its marks."""
+
+    permission_classes = [IsDataManager]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, judgement_id: int) -> Response:
+        judgement = generics.get_object_or_404(
+            Judgement.objects.select_related("comparison__batch"), pk=judgement_id)
+        return Response(browser.judgement_detail(judgement.comparison.batch, judgement.pk))
+
+
+class MarkJudgement(APIView):
+    """Mark a judgement ``review`` or ``excluded`` (left out of the preference export), or
+    restore it (``none``), with a ``reason``; ``batch`` (an id), if sent, must be the
+    judgement's (409 otherwise). 201 with the mark, 200 when it already had it."""
+
+    permission_classes = [IsDataManager]
+
+    @extend_schema(request=s.MarkSerializer, responses={201: dict, 200: dict})
+    def post(self, request: Request, judgement_id: int) -> Response:
+        payload = s.MarkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        batch = None
+        if data.get("batch") is not None:
+            batch = generics.get_object_or_404(Batch, pk=data["batch"])
+        try:
+            marked = browser.judgement_mark(judgement=judgement_id, state=data["state"],
+                                            reason=data["reason"], by=request.user,
+                                            batch=batch)
+        except Judgement.DoesNotExist:
+            raise Http404("No such judgement.") from None
+        except (browser.MarkRefused, browser.WrongBatch) as error:
+            return _browser_refused(error)
+        mark = marked.mark
+        return Response(
+            {"judgement": mark.judgement_id, "state": mark.state, "reason": mark.reason,
+             "by": request.user.username, "at": mark.created_at},
+            status=status.HTTP_201_CREATED if marked.created else status.HTTP_200_OK,
+        )

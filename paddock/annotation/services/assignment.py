@@ -223,6 +223,7 @@ class _Lease:
     response_a_id: int
     response_b_id: int
     axis: str
+    batch_id: int
     batch_name: str
     batch_status: str
     opens_at: object
@@ -244,7 +245,7 @@ def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
     lock = _row_lock("a")
     cursor.execute(
         "SELECT a.id, a.comparison_id, a.state, a.leased_at, a.expires_at, a.a_on_left,"
-        " c.response_a_id, c.response_b_id, c.axis, b.name, b.status, b.opens_at,"
+        " c.response_a_id, c.response_b_id, c.axis, b.id, b.name, b.status, b.opens_at,"
         " b.closes_at, b.overlap"
         f" FROM {_A} a JOIN {_C} c ON c.id = a.comparison_id JOIN {_B} b ON b.id = c.batch_id"
         f" WHERE a.id = %s AND a.annotator_id = %s{lock}",
@@ -292,13 +293,17 @@ def _claim(cursor, lease: _Lease, now) -> None:
 
 
 _JUDGEMENT_COLUMNS = (
-    "assignment_id", "comparison_id", "annotator_id", "left_response_id", "chosen_id",
-    "rejected_id", "strength", "chosen_safe", "rejected_safe", "skipped", "skip_reason",
-    "flagged_harmful", "comment", "seconds", "created_at",
+    "assignment_id", "comparison_id", "batch_id", "annotator_id", "left_response_id",
+    "chosen_id", "rejected_id", "strength", "chosen_safe", "rejected_safe", "skipped",
+    "skip_reason", "flagged_harmful", "comment", "seconds", "created_at",
 )
 
 
-def _insert_judgement(cursor, values: dict, *, state: str, counts: bool) -> Judgement:
+def _insert_judgement(cursor, values: dict, *, state: str, counts: bool,
+                      chose_a: bool = False) -> Judgement:
+    """Store the judgement and mark its lease; with ``counts``, add it to the comparison's
+    counts (all judgements, and those that chose A or B) under the row lock the caller
+    holds, so the counts never drift from the rows."""
     cursor.execute(
         f"INSERT INTO {_J} ({', '.join(_JUDGEMENT_COLUMNS)})"
         f" VALUES ({', '.join(['%s'] * len(_JUDGEMENT_COLUMNS))}) RETURNING id",
@@ -309,8 +314,10 @@ def _insert_judgement(cursor, values: dict, *, state: str, counts: bool) -> Judg
     cursor.execute(f"UPDATE {_A} SET state = %s WHERE id = %s", [state, values["assignment_id"]])
     if counts:
         cursor.execute(
-            f"UPDATE {_C} SET judgement_count = judgement_count + 1 WHERE id = %s",
-            [values["comparison_id"]],
+            f"UPDATE {_C} SET judgement_count = judgement_count + 1,"
+            " chose_a_count = chose_a_count + %s, chose_b_count = chose_b_count + %s"
+            " WHERE id = %s",
+            [int(chose_a), int(not chose_a), values["comparison_id"]],
         )
     return judgement
 
@@ -362,7 +369,8 @@ def submit_judgement(
             cursor,
             {
                 "assignment_id": lease.id, "comparison_id": lease.comparison_id,
-                "annotator_id": annotator.pk, "left_response_id": left, "chosen_id": chosen,
+                "batch_id": lease.batch_id, "annotator_id": annotator.pk,
+                "left_response_id": left, "chosen_id": chosen,
                 "rejected_id": rejected, "strength": strength,
                 "chosen_safe": chosen_safe if is_safety else None,
                 "rejected_safe": rejected_safe if is_safety else None,
@@ -372,6 +380,7 @@ def submit_judgement(
             },
             state=AssignmentState.SUBMITTED,
             counts=True,
+            chose_a=chosen == lease.response_a_id,
         )
     return Submitted(judgement, created=True)
 
@@ -400,7 +409,8 @@ def skip_comparison(
             cursor,
             {
                 "assignment_id": lease.id, "comparison_id": lease.comparison_id,
-                "annotator_id": annotator.pk, "left_response_id": lease.left_id,
+                "batch_id": lease.batch_id, "annotator_id": annotator.pk,
+                "left_response_id": lease.left_id,
                 "chosen_id": None, "rejected_id": None, "strength": "", "chosen_safe": None,
                 "rejected_safe": None, "skipped": True, "skip_reason": reason[:300],
                 "flagged_harmful": flagged_harmful, "comment": "",

@@ -9,7 +9,12 @@ Two kinds, both gzip'd JSONL with a manifest:
   did (section 3.2.1); the manifest counts them. Judgements on a comparison with a
   placeholder response (model version ``stand-in...``, the ``StandInGenerator``'s) are
   never training data: left out too, and counted (``left_out_stand_in``).
-- ``raw``: every judgement exactly as stored, skips included, for audits and re-analysis.
+  Judgements a data manager excluded (their current mark is "excluded from export", see
+  :mod:`paddock.annotation.services.judgement_browser`) are left out and counted
+  (``left_out_excluded``).
+- ``raw``: every judgement exactly as stored, skips and exclusions included, for audits
+  and re-analysis; each record carries its current mark (``mark``: review, excluded, or
+  null).
 
 Each batch holds out a test split: ``ceil(fraction * comparisons)`` comparisons (the
 fraction :data:`HELD_OUT_FRACTION` unless the caller gives one: the pipeline passes its
@@ -46,6 +51,8 @@ from paddock.annotation.models import (
     Batch,
     Comparison,
     Judgement,
+    JudgementMark,
+    MarkState,
     SafetyBin,
     Turn,
     safety_bin,
@@ -190,7 +197,17 @@ def preference_record(
     }
 
 
-def raw_record(row: dict[str, Any], batch: Batch, split: str) -> dict[str, Any]:
+def current_marks(batch: Batch) -> dict[int, str]:
+    """The batch's judgements that carry a mark now (review or excluded): few rows, read
+    once per export."""
+    return dict(
+        JudgementMark.objects.filter(judgement__comparison__batch=batch, current=True)
+        .exclude(state=MarkState.NONE).values_list("judgement_id", "state")
+    )
+
+
+def raw_record(row: dict[str, Any], batch: Batch, split: str,
+               mark: str | None = None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "comparison_id": row["comparison_id"],
@@ -210,6 +227,7 @@ def raw_record(row: dict[str, Any], batch: Batch, split: str) -> dict[str, Any]:
         "seconds": row["seconds"],
         "leased_at": row["assignment__leased_at"].isoformat(),
         "submitted_at": row["created_at"].isoformat(),
+        "mark": mark,
     }
 
 
@@ -217,17 +235,22 @@ def _records(batch: Batch, kind: str, held_out: set[int], counts: dict[str, int]
     def split_of(row: dict[str, Any]) -> str:
         return "test" if row["comparison_id"] in held_out else "train"
 
+    marks = current_marks(batch)
     if kind == "raw":
         for chunk in _rows(batch, RAW_FIELDS):
             for row in chunk:
                 split = split_of(row)
                 counts[split] += 1
-                yield json.dumps(raw_record(row, batch, split), ensure_ascii=False)
+                yield json.dumps(raw_record(row, batch, split, marks.get(row["id"])),
+                                 ensure_ascii=False)
         return
     counts["skipped"] = Judgement.objects.filter(comparison__batch=batch, skipped=True).count()
     for chunk in _rows(batch, PREFERENCE_FIELDS, skipped=False):
         conversations = _conversations({row["comparison__conversation_id"] for row in chunk})
         for row in chunk:
+            if marks.get(row["id"]) == MarkState.EXCLUDED:
+                counts["left_out_excluded"] += 1
+                continue
             if is_stand_in(row["chosen__model_version"]) or is_stand_in(
                 row["rejected__model_version"]
             ):
@@ -266,7 +289,7 @@ def export_batch(
     rule = held_out_rule(batch, held_out_fraction, held_out_max)
     held_out = held_out_comparisons(batch, rule["fraction"], rule["max"])
     counts = {"train": 0, "test": 0, "skipped": 0, "excluded_preferred_unsafe": 0,
-              "left_out_stand_in": 0}
+              "left_out_stand_in": 0, "left_out_excluded": 0}
     written = 0
     # Each export writes its own temporary file (two clicks can queue two exports of one
     # batch); a full disk or a crash leaves the last complete export as it was. The gzip
