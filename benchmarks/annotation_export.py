@@ -40,8 +40,9 @@ FROM annotation_conversation c, (VALUES ('a'), ('b')) AS sides(side)
 WHERE c.batch_id = %(batch)s;
 
 INSERT INTO annotation_comparison (batch_id, conversation_id, response_a_id, response_b_id,
-                                   axis, is_gold, judgement_count, created_at)
-SELECT %(batch)s, c.id, ra.id, rb.id, c.axis, false, 3, now()
+                                   axis, is_gold, judgement_count, chose_a_count,
+                                   chose_b_count, created_at)
+SELECT %(batch)s, c.id, ra.id, rb.id, c.axis, false, 3, 0, 0, now()
 FROM annotation_conversation c
 JOIN annotation_response ra ON ra.conversation_id = c.id AND ra.model_version = 'policy-a'
 JOIN annotation_response rb ON rb.conversation_id = c.id AND rb.model_version = 'policy-b'
@@ -55,11 +56,11 @@ CROSS JOIN generate_series(0, 2) AS k
 JOIN accounts_user u ON u.username = 'export-' || ((cmp.id * 3 + k) %% %(annotators)s)
 WHERE cmp.batch_id = %(batch)s;
 
-INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, annotator_id,
-    left_response_id,
+INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, axis, gold,
+    annotator_id, left_response_id,
     chosen_id, rejected_id, strength, chosen_safe, rejected_safe, skipped, skip_reason,
     flagged_harmful, comment, seconds, created_at)
-SELECT a.id, a.comparison_id, cmp.batch_id, a.annotator_id,
+SELECT a.id, a.comparison_id, cmp.batch_id, cmp.axis, '', a.annotator_id,
        CASE WHEN a.a_on_left THEN cmp.response_a_id ELSE cmp.response_b_id END,
        CASE WHEN a.id %% 2 = 0 THEN cmp.response_a_id ELSE cmp.response_b_id END,
        CASE WHEN a.id %% 2 = 0 THEN cmp.response_b_id ELSE cmp.response_a_id END,

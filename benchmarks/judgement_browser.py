@@ -62,11 +62,11 @@ JOIN accounts_user u
   ON u.username = 'bench-' || CAST((cmp.id * 7 + k.k * 13) %% %(annotators)s AS TEXT)
 WHERE cmp.batch_id = %(batch)s AND k.k <= cmp.id %% 4;
 
-INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, annotator_id,
-    left_response_id,
+INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, axis, gold,
+    annotator_id, left_response_id,
     chosen_id, rejected_id, strength, chosen_safe, rejected_safe, skipped, skip_reason,
     flagged_harmful, comment, seconds, created_at)
-SELECT a.id, a.comparison_id, cmp.batch_id, a.annotator_id,
+SELECT a.id, a.comparison_id, cmp.batch_id, '', '', a.annotator_id,
        CASE WHEN a.a_on_left THEN cmp.response_a_id ELSE cmp.response_b_id END,
        CASE WHEN a.id %% 40 = 0 THEN NULL
             WHEN (cmp.id %% 3 <> 0) <> (a.id %% 5 = 0) THEN cmp.response_a_id
@@ -138,13 +138,15 @@ def fill(batch, judgements: int, annotators: int) -> float:
     now = timezone.now()
     params = {"batch": batch.pk, "comparisons": comparisons, "annotators": annotators,
               "now": now, "later": now + timedelta(minutes=30)}
-    backfill = importlib.import_module(
-        "paddock.annotation.migrations.0008_judgement_browser").BACKFILL
+    migration = importlib.import_module("paddock.annotation.migrations.0008_judgement_browser")
     start = time.perf_counter()
     with connection.cursor() as cursor:
         for statement in filter(str.strip, FILL.split(";\n\n")):
             cursor.execute(statement, params)
-        cursor.execute(backfill)  # the migration's own rule for the counts of choices
+        # The migration's own rules for the counts of choices, and for the axis and gold
+        # result each judgement keeps (the submit service sets them as it stores one).
+        cursor.execute(migration.BACKFILL)
+        cursor.execute(migration.BACKFILL_COPIES)
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
     return time.perf_counter() - start

@@ -298,22 +298,41 @@ def batches_of_judgements() -> set[tuple[int, int]]:
     return set(Judgement.objects.values_list("batch_id", "comparison__batch_id"))
 
 
+def copies_of_judgements() -> dict[int, tuple[str, str]]:
+    return dict((pk, (axis, gold)) for pk, axis, gold in
+                Judgement.objects.values_list("pk", "axis", "gold"))
+
+
 def test_submit_and_skip_copy_the_comparisons_batch(world):
     pairs = batches_of_judgements()
     assert {batch for batch, _ in pairs} == {world["batch"].pk, world["other"].pk}
     assert all(batch == of_comparison for batch, of_comparison in pairs)
 
 
-def test_the_migration_backfills_the_counts_and_the_batch(world):
+def test_submit_and_skip_store_the_axis_and_the_gold_result(world):
+    """Each judgement keeps its comparison's axis and its result against the gold answer,
+    skips of a gold comparison included, as the reference computes them from the rows."""
+    named = {"not_gold": "", "skipped gold": "skipped", "correct": "correct", "wrong": "wrong"}
+    results = set()
+    for judgement in Judgement.objects.select_related("comparison"):
+        assert judgement.axis == judgement.comparison.axis
+        assert judgement.gold == named[gold(judgement)], judgement.pk
+        results.add(judgement.gold)
+    assert {"", "correct", "wrong"} <= results  # the world holds each kind
+
+
+def test_the_migration_backfills_the_counts_the_batch_and_the_copies(world):
     migration = importlib.import_module(
         "paddock.annotation.migrations.0008_judgement_browser")
-    before = stored_counts()
+    before, copies = stored_counts(), copies_of_judgements()
     Comparison.objects.update(chose_a_count=0, chose_b_count=0)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE annotation_judgement SET batch_id = NULL")
+        cursor.execute("UPDATE annotation_judgement SET batch_id = NULL, axis = '', gold = ''")
         cursor.execute(migration.BACKFILL)
         cursor.execute(migration.BACKFILL_BATCH)
+        cursor.execute(migration.BACKFILL_COPIES)
     assert stored_counts() == before
+    assert copies_of_judgements() == copies
     assert all(batch == of_comparison for batch, of_comparison in batches_of_judgements())
 
 

@@ -25,6 +25,19 @@ UPDATE annotation_judgement SET batch_id = (
     WHERE c.id = annotation_judgement.comparison_id)
 WHERE batch_id IS NULL
 """
+# ... and their comparison's axis and their gold result (GoldResult; '' when not gold), by
+# the rule of ``paddock.annotation.models.gold_result``.
+BACKFILL_COPIES = """
+UPDATE annotation_judgement SET
+    axis = (SELECT c.axis FROM annotation_comparison c
+            WHERE c.id = annotation_judgement.comparison_id),
+    gold = (SELECT CASE WHEN NOT c.is_gold THEN ''
+                        WHEN annotation_judgement.chosen_id IS NULL THEN 'skipped'
+                        WHEN annotation_judgement.chosen_id = c.gold_choice_id THEN 'correct'
+                        ELSE 'wrong' END
+            FROM annotation_comparison c WHERE c.id = annotation_judgement.comparison_id)
+WHERE axis = ''
+"""
 
 
 class Migration(migrations.Migration):
@@ -63,7 +76,27 @@ class Migration(migrations.Migration):
             name='batch',
             field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.batch'),
         ),
-        migrations.RunSQL([BACKFILL, BACKFILL_BATCH], migrations.RunSQL.noop),
+        migrations.AddField(
+            model_name='judgement',
+            name='axis',
+            field=models.CharField(choices=[('helpfulness', 'Helpfulness'), ('safety', 'Safety')], default='', editable=False, max_length=12),
+            preserve_default=False,
+        ),
+        migrations.AddField(
+            model_name='judgement',
+            name='gold',
+            field=models.CharField(blank=True, choices=[('correct', 'Correct'), ('wrong', 'Wrong'), ('skipped', 'Skipped')], default='', editable=False, max_length=8),
+            preserve_default=False,
+        ),
+        migrations.RunSQL([BACKFILL, BACKFILL_BATCH, BACKFILL_COPIES], migrations.RunSQL.noop),
+        migrations.AddIndex(
+            model_name='judgement',
+            index=models.Index(fields=['batch', 'axis', 'id'], name='judgement_by_axis'),
+        ),
+        migrations.AddIndex(
+            model_name='judgement',
+            index=models.Index(fields=['batch', 'gold', 'id'], name='judgement_by_gold'),
+        ),
         migrations.AddIndex(
             model_name='judgement',
             index=models.Index(fields=['batch', 'id'], name='judgement_of_batch'),

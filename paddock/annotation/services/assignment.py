@@ -18,6 +18,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,6 +34,7 @@ from paddock.annotation.models import (
     Comparison,
     Judgement,
     Strength,
+    gold_result,
 )
 
 _random = random.SystemRandom()
@@ -229,7 +231,15 @@ class _Lease:
     opens_at: object
     closes_at: object
     overlap: int
+    is_gold: bool
+    gold_choice_id: int | None
     judgement_id: int | None
+
+    def copied(self, chosen_id: int | None) -> dict[str, Any]:
+        """The comparison's facts a judgement keeps a copy of (they never change)."""
+        return {"batch_id": self.batch_id, "axis": self.axis,
+                "gold": gold_result(is_gold=bool(self.is_gold),
+                                    gold_choice_id=self.gold_choice_id, chosen_id=chosen_id)}
 
     @property
     def left_id(self) -> int:
@@ -246,7 +256,7 @@ def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
     cursor.execute(
         "SELECT a.id, a.comparison_id, a.state, a.leased_at, a.expires_at, a.a_on_left,"
         " c.response_a_id, c.response_b_id, c.axis, b.id, b.name, b.status, b.opens_at,"
-        " b.closes_at, b.overlap"
+        " b.closes_at, b.overlap, c.is_gold, c.gold_choice_id"
         f" FROM {_A} a JOIN {_C} c ON c.id = a.comparison_id JOIN {_B} b ON b.id = c.batch_id"
         f" WHERE a.id = %s AND a.annotator_id = %s{lock}",
         [assignment_id, annotator.pk],
@@ -293,7 +303,8 @@ def _claim(cursor, lease: _Lease, now) -> None:
 
 
 _JUDGEMENT_COLUMNS = (
-    "assignment_id", "comparison_id", "batch_id", "annotator_id", "left_response_id",
+    "assignment_id", "comparison_id", "batch_id", "axis", "gold", "annotator_id",
+    "left_response_id",
     "chosen_id", "rejected_id", "strength", "chosen_safe", "rejected_safe", "skipped",
     "skip_reason", "flagged_harmful", "comment", "seconds", "created_at",
 )
@@ -369,7 +380,7 @@ def submit_judgement(
             cursor,
             {
                 "assignment_id": lease.id, "comparison_id": lease.comparison_id,
-                "batch_id": lease.batch_id, "annotator_id": annotator.pk,
+                **lease.copied(chosen), "annotator_id": annotator.pk,
                 "left_response_id": left, "chosen_id": chosen,
                 "rejected_id": rejected, "strength": strength,
                 "chosen_safe": chosen_safe if is_safety else None,
@@ -409,7 +420,7 @@ def skip_comparison(
             cursor,
             {
                 "assignment_id": lease.id, "comparison_id": lease.comparison_id,
-                "batch_id": lease.batch_id, "annotator_id": annotator.pk,
+                **lease.copied(None), "annotator_id": annotator.pk,
                 "left_response_id": lease.left_id,
                 "chosen_id": None, "rejected_id": None, "strength": "", "chosen_safe": None,
                 "rejected_safe": None, "skipped": True, "skip_reason": reason[:300],

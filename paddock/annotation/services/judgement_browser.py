@@ -24,12 +24,13 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from paddock.annotation.models import (
     Axis,
     Batch,
+    GoldResult,
     Judgement,
     JudgementMark,
     MarkState,
@@ -177,7 +178,7 @@ def judgements_of(batch: Batch, filters: Filters) -> QuerySet[Judgement]:
         annotator = User.objects.filter(username=f.annotator).values_list("id", flat=True)
         found = found.filter(annotator_id=annotator.first() or 0)
     if f.axis:
-        found = found.filter(comparison__axis=f.axis)
+        found = found.filter(axis=f.axis)  # the comparison's, copied at submit
     if f.strength:
         found = found.filter(strength=f.strength)
     if f.agreement:
@@ -187,12 +188,9 @@ def judgements_of(batch: Batch, filters: Filters) -> QuerySet[Judgement]:
             "split": Q(**{f"{a}__gte": 1, f"{b}__gte": 1}),
             "single": Q(**{a: 1, b: 0}) | Q(**{a: 0, b: 1}),
         }[f.agreement])
-    if f.gold == "not_gold":
-        found = found.filter(comparison__is_gold=False)
-    elif f.gold:
-        right = Q(chosen=F("comparison__gold_choice"))
-        found = found.filter(right if f.gold == "correct" else ~right,
-                             comparison__is_gold=True, skipped=False)
+    if f.gold:  # the result stored at submit (GoldResult; "" when not gold)
+        found = found.filter(gold={"not_gold": "", "correct": GoldResult.CORRECT,
+                                   "wrong": GoldResult.WRONG}[f.gold])
     if f.flagged:
         found = found.filter(flagged_harmful=f.flagged == "yes")
     if f.skipped:
@@ -210,8 +208,8 @@ def judgements_of(batch: Batch, filters: Filters) -> QuerySet[Judgement]:
 
 _ROW_FIELDS = (
     "id", "created_at", "annotator_id", "annotator__username", "comparison_id",
-    "comparison__axis", "comparison__response_a_id", "comparison__chose_a_count",
-    "comparison__chose_b_count", "comparison__is_gold", "comparison__gold_choice_id",
+    "axis", "comparison__response_a_id", "comparison__chose_a_count",
+    "comparison__chose_b_count", "gold",
     "left_response_id", "chosen_id", "strength", "skipped", "flagged_harmful", "seconds",
 )
 
@@ -229,9 +227,7 @@ def agreement_of(chose_a: int, chose_b: int) -> str | None:
 def _row(values: dict[str, Any]) -> dict[str, Any]:
     """One judgement as the list shows it and the API returns it."""
     chosen = values["chosen_id"]
-    gold = None
-    if values["comparison__is_gold"] and not values["skipped"]:
-        gold = "correct" if chosen == values["comparison__gold_choice_id"] else "wrong"
+    gold = values["gold"] if values["gold"] in (GoldResult.CORRECT, GoldResult.WRONG) else None
     agreement = agreement_of(values["comparison__chose_a_count"],
                              values["comparison__chose_b_count"])
     strength = values["strength"] or None
@@ -239,7 +235,7 @@ def _row(values: dict[str, Any]) -> dict[str, Any]:
         "id": values["id"],
         "comparison": values["comparison_id"],
         "annotator": values["annotator__username"],
-        "axis": values["comparison__axis"],
+        "axis": values["axis"],
         "chosen": None if chosen is None else (
             "A" if chosen == values["comparison__response_a_id"] else "B"),
         "chosen_side": None if chosen is None else (
