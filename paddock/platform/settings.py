@@ -18,6 +18,7 @@ from paddock.platform.config import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
     environment,
     secret_key,
@@ -172,6 +173,31 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Log-in throttling and API tokens (paddock.platform.accounts; SECURITY.md) ------
+# Failures allowed in a window: one username from one client IP; one client IP for any
+# usernames; one username from every address together (guessing spread over many).
+PADDOCK_LOGIN_ATTEMPTS = env_int("PADDOCK_LOGIN_ATTEMPTS", 5)
+PADDOCK_LOGIN_IP_ATTEMPTS = env_int("PADDOCK_LOGIN_IP_ATTEMPTS", PADDOCK_LOGIN_ATTEMPTS)
+PADDOCK_LOGIN_ACCOUNT_ATTEMPTS = env_int("PADDOCK_LOGIN_ACCOUNT_ATTEMPTS",
+                                         4 * PADDOCK_LOGIN_ATTEMPTS)
+PADDOCK_LOGIN_WINDOW_SECONDS = env_int("PADDOCK_LOGIN_WINDOW_SECONDS", 300)
+# Whose X-Forwarded-For is believed for the client IP: proxies by address or network,
+# and/or how many stand in front of the site. Default: nobody (REMOTE_ADDR).
+PADDOCK_TRUSTED_PROXIES = env_networks("PADDOCK_TRUSTED_PROXIES")
+PADDOCK_PROXY_HOPS = env_int("PADDOCK_PROXY_HOPS", 0)
+for _name in ("PADDOCK_LOGIN_ATTEMPTS", "PADDOCK_LOGIN_IP_ATTEMPTS",
+              "PADDOCK_LOGIN_ACCOUNT_ATTEMPTS", "PADDOCK_LOGIN_WINDOW_SECONDS"):
+    if globals()[_name] < 1:
+        raise ConfigurationError(f"{_name}={globals()[_name]} must be at least 1.")
+if PADDOCK_PROXY_HOPS < 0:
+    raise ConfigurationError(f"PADDOCK_PROXY_HOPS={PADDOCK_PROXY_HOPS} must be 0 or more.")
+# Seconds an API token is accepted after it was made (or rotated by a password change);
+# unset: until deleted.
+PADDOCK_TOKEN_TTL = env_int("PADDOCK_TOKEN_TTL", 0) or None
+if PADDOCK_TOKEN_TTL is not None and PADDOCK_TOKEN_TTL < 0:
+    raise ConfigurationError(f"PADDOCK_TOKEN_TTL={PADDOCK_TOKEN_TTL} must be a number of "
+                             "seconds above 0, or unset.")
 
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool
