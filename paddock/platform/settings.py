@@ -76,6 +76,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every error under /api/ answers JSON, those Django writes itself included (413 for a
+    # body over DATA_UPLOAD_MAX_MEMORY_SIZE).
+    "paddock.platform.errors.ApiJsonErrors",
     # Production serves static files from STATIC_ROOT (collectstatic); runserver serves
     # them itself in development.
     *(["whitenoise.middleware.WhiteNoiseMiddleware"] if PRODUCTION else []),
@@ -165,8 +168,9 @@ SPECTACULAR_SETTINGS = {
     "import, export, stats.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema maps every endpoint: for signed-in users (and their API tokens) only.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema maps every endpoint, the managers' included: data managers and admins
+    # only (and their API tokens); annotators get 403, anonymous callers 401.
+    "SERVE_PERMISSIONS": ["paddock.platform.accounts.access.IsStaff"],
     # /api/docs/ (Swagger UI) loads its JavaScript, CSS and icon from our own static files
     # (drf-spectacular-sidecar), so it works offline and under a no-CDN policy.
     "SWAGGER_UI_DIST": "SIDECAR",
