@@ -5,7 +5,8 @@ first eligible comparison with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED``: con
 never wait on each other and never take the same row; the count of live leases plus
 stored judgements is re-read under that row lock, so the batch's overlap is never
 exceeded. Leases are not swept: a lease whose ``expires_at`` has passed simply stops
-counting, and the comparison is back in the pool at that instant.
+counting, and the comparison is back in the pool at that instant. A lease on a batch that
+is no longer open is released (expires) the next time its annotator asks for work.
 
 Every write that changes a comparison's count (assign, submit, skip) holds the
 comparison's row lock, and every request of one annotator holds the annotator's row lock,
