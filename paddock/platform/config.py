@@ -9,6 +9,7 @@ Django imports beyond exceptions, because settings import it before Django is se
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import sys
@@ -72,6 +73,20 @@ def env_list(name: str, default: list[str], *, env: Mapping[str, str] = os.envir
     if not raw:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, *, env: Mapping[str, str] = os.environ) -> list[str]:
+    """Comma-separated IP addresses or networks (``10.0.0.5``, ``10.0.0.0/8``, ``::1``),
+    checked here so a typo stops start-up rather than silently trusting nobody."""
+    networks = []
+    for item in env_list(name, [], env=env):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name}: {item!r} is not an IP address or network: use e.g. 10.0.0.5 or "
+                "10.0.0.0/8, comma-separated.") from None
+    return networks
 
 
 def environment(env: Mapping[str, str] = os.environ) -> str:

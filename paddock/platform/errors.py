@@ -10,12 +10,20 @@ one transaction) from a bug. API clients get JSON in the shape of the API's othe
 browsers get a short page in the site's layout, rendered without the request: its context
 (the signed-in user, messages) would need the database that may be the very thing down.
 Nothing about the exception itself is shown.
+
+``ApiJsonErrors`` (a middleware) holds the API to that shape for every error it answers,
+including those Django writes itself: an unknown path under ``DEBUG`` (its technical 404
+page), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413 here, where Django would answer a
+bare 400 page), a malformed request.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -55,9 +63,12 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     return render(request, "403.html", {"detail": detail}, status=403)
 
 
+NOT_FOUND = "There is no page at this address; it may have been moved, or the link is wrong."
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     # Http404's own text names models and queries ("No CurationRun matches ..."): not shown.
-    detail = "There is no page at this address; it may have been moved, or the link is wrong."
+    detail = NOT_FOUND
     if _wants_json(request):
         return JsonResponse({"error": "not_found", "detail": detail}, status=404)
     return render(request, "404.html", {"detail": detail, "path": request.path}, status=404)
@@ -102,3 +113,49 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+# What an API error Django wrote as a page says instead, by status.
+_API_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request was malformed; nothing was changed."),
+    401: ("not_authenticated", "Sign in or send an API token."),
+    403: ("forbidden", "Your account cannot use this endpoint."),
+    404: ("not_found", NOT_FOUND),
+    405: ("method_not_allowed", "This endpoint does not take that method."),
+    500: ("server_error", "Something went wrong on the server; it has been logged. Nothing "
+          "was stored half-way."),
+}
+
+
+def request_too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    size = f" ({limit / 1e6:g} MB)" if limit else ""
+    return JsonResponse({"error": "too_large", "detail": (
+        f"The request body is larger than the API accepts{size}; nothing was stored. "
+        "Send files as a multipart upload (batch import), or split the request.")},
+        status=413)
+
+
+class ApiJsonErrors:
+    """Every error under ``/api/`` answers JSON ``{"error": code, "detail": sentence}``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (response.status_code < 400 or not request.path.startswith("/api/")
+                or "json" in response.get("Content-Type", "")):
+            return response
+        code, detail = _API_ERRORS.get(
+            response.status_code, ("error", f"The request failed ({response.status_code})."))
+        replaced = JsonResponse({"error": code, "detail": detail}, status=response.status_code)
+        for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+            if response.has_header(header):
+                replaced[header] = response[header]
+        return replaced
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, RequestDataTooBig) and request.path.startswith("/api/"):
+            return request_too_large()
+        return None

@@ -18,6 +18,7 @@ from paddock.platform.config import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
     environment,
     secret_key,
@@ -75,6 +76,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every error under /api/ answers JSON, those Django writes itself included (413 for a
+    # body over DATA_UPLOAD_MAX_MEMORY_SIZE).
+    "paddock.platform.errors.ApiJsonErrors",
     # Production serves static files from STATIC_ROOT (collectstatic); runserver serves
     # them itself in development.
     *(["whitenoise.middleware.WhiteNoiseMiddleware"] if PRODUCTION else []),
@@ -164,14 +168,40 @@ SPECTACULAR_SETTINGS = {
     "import, export, stats.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema maps every endpoint: for signed-in users (and their API tokens) only.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema maps every endpoint, the managers' included: data managers and admins
+    # only (and their API tokens); annotators get 403, anonymous callers 401.
+    "SERVE_PERMISSIONS": ["paddock.platform.accounts.access.IsStaff"],
     # /api/docs/ (Swagger UI) loads its JavaScript, CSS and icon from our own static files
     # (drf-spectacular-sidecar), so it works offline and under a no-CDN policy.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Log-in throttling and API tokens (paddock.platform.accounts; SECURITY.md) ------
+# Failures allowed in a window: one username from one client IP; one client IP for any
+# usernames; one username from every address together (guessing spread over many).
+PADDOCK_LOGIN_ATTEMPTS = env_int("PADDOCK_LOGIN_ATTEMPTS", 5)
+PADDOCK_LOGIN_IP_ATTEMPTS = env_int("PADDOCK_LOGIN_IP_ATTEMPTS", PADDOCK_LOGIN_ATTEMPTS)
+PADDOCK_LOGIN_ACCOUNT_ATTEMPTS = env_int("PADDOCK_LOGIN_ACCOUNT_ATTEMPTS",
+                                         4 * PADDOCK_LOGIN_ATTEMPTS)
+PADDOCK_LOGIN_WINDOW_SECONDS = env_int("PADDOCK_LOGIN_WINDOW_SECONDS", 300)
+# Whose X-Forwarded-For is believed for the client IP: proxies by address or network,
+# and/or how many stand in front of the site. Default: nobody (REMOTE_ADDR).
+PADDOCK_TRUSTED_PROXIES = env_networks("PADDOCK_TRUSTED_PROXIES")
+PADDOCK_PROXY_HOPS = env_int("PADDOCK_PROXY_HOPS", 0)
+for _name in ("PADDOCK_LOGIN_ATTEMPTS", "PADDOCK_LOGIN_IP_ATTEMPTS",
+              "PADDOCK_LOGIN_ACCOUNT_ATTEMPTS", "PADDOCK_LOGIN_WINDOW_SECONDS"):
+    if globals()[_name] < 1:
+        raise ConfigurationError(f"{_name}={globals()[_name]} must be at least 1.")
+if PADDOCK_PROXY_HOPS < 0:
+    raise ConfigurationError(f"PADDOCK_PROXY_HOPS={PADDOCK_PROXY_HOPS} must be 0 or more.")
+# Seconds an API token is accepted after it was made (or rotated by a password change);
+# unset: until deleted.
+PADDOCK_TOKEN_TTL = env_int("PADDOCK_TOKEN_TTL", 0) or None
+if PADDOCK_TOKEN_TTL is not None and PADDOCK_TOKEN_TTL < 0:
+    raise ConfigurationError(f"PADDOCK_TOKEN_TTL={PADDOCK_TOKEN_TTL} must be a number of "
+                             "seconds above 0, or unset.")
 
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from paddock.platform import views
 from paddock.platform.accounts import views as account_views
+from paddock.platform.accounts.access import data_manager_required
 from paddock.platform.health.views import healthz
 from paddock.workers import api as work
 
@@ -29,11 +29,11 @@ urlpatterns = [
          name="api-curation-run-start"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
-    # The interactive API page for every signed-in user (annotators call the annotation API
-    # too); the split view serves its start-up script as a file, so no inline script is
-    # needed. Anonymous visitors are sent to the login page rather than shown a bare 403.
+    # The interactive API page, for data managers and admins like the schema it shows; the
+    # split view serves its start-up script as a file, so no inline script is needed.
+    # Anonymous visitors are sent to the login page; annotators get 403.
     path("api/docs/",
-         login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+         data_manager_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
          name="api-docs"),
 ]
 

@@ -224,11 +224,10 @@ MATRIX: list[Entry] = [
                 body={"from_step": "close_batch"}),
     manager_api("api-curation-run-start", "post", 202, args=("curation_run",),
                 body={}),
-    # Public: drf-spectacular serves the schema with AllowAny unless SPECTACULAR_SETTINGS
-    # sets SERVE_PERMISSIONS (SECURITY.md, known limits). It lists paths, never data.
-    Entry("api-schema", "get", statuses(401, 200, 200, 200, 200), api=True),  # signed in
-    # The interactive API page (Swagger UI): every signed-in user, as the schema it shows.
-    Entry("api-docs", "get", statuses(302, 200, 200, 200, 200)),
+    # The schema maps every endpoint: data managers and admins only (SERVE_PERMISSIONS).
+    Entry("api-schema", "get", statuses(401, 403, 403, 200, 200), api=True),
+    # The interactive API page (Swagger UI): the same people as the schema it shows.
+    Entry("api-docs", "get", statuses(302, 403, 403, 200, 200)),
     # The console: every URL of test_console.CONSOLE_URLS, with its status for managers.
     *(manager_page(name, method, status, args=args, body=body)
       for method, name, args, body, status in CONSOLE_URLS),

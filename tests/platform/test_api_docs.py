@@ -1,5 +1,5 @@
-"""/api/docs/: the interactive API page (Swagger UI) for signed-in users, served entirely
-from our own static files (drf-spectacular-sidecar), never from a CDN."""
+"""/api/docs/: the interactive API page (Swagger UI) for data managers and admins, served
+entirely from our own static files (drf-spectacular-sidecar), never from a CDN."""
 
 import re
 
@@ -20,8 +20,8 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
     assert response["Location"].startswith("/accounts/login/")
 
 
-@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.DATA_MANAGER])
-def test_signed_in_users_get_the_page_with_only_local_assets(client, make_user, role):
+@pytest.mark.parametrize("role", [Role.DATA_MANAGER, Role.ADMIN])
+def test_managers_get_the_page_with_only_local_assets(client, make_user, role):
     client.force_login(make_user(role))
 
     response = client.get("/api/docs/")
@@ -43,7 +43,7 @@ def test_signed_in_users_get_the_page_with_only_local_assets(client, make_user, 
 
 
 def test_the_schema_the_page_shows_lists_the_annotation_operations(client, make_user):
-    client.force_login(make_user(Role.ANNOTATOR))
+    client.force_login(make_user(Role.DATA_MANAGER))
 
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
 

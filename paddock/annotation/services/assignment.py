@@ -5,7 +5,8 @@ first eligible comparison with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED``: con
 never wait on each other and never take the same row; the count of live leases plus
 stored judgements is re-read under that row lock, so the batch's overlap is never
 exceeded. Leases are not swept: a lease whose ``expires_at`` has passed simply stops
-counting, and the comparison is back in the pool at that instant.
+counting, and the comparison is back in the pool at that instant. A lease on a batch that
+is no longer open is released (expires) the next time its annotator asks for work.
 
 Every write that changes a comparison's count (assign, submit, skip) holds the
 comparison's row lock, and every request of one annotator holds the annotator's row lock,
@@ -158,6 +159,27 @@ def _candidate_id(cursor, batch_id: int, overlap: int, annotator_id: int, *, gol
     return None
 
 
+def _current_leases(cursor, annotator_id: int, now) -> list[int]:
+    """The annotator's live leases, oldest first; those on a batch that is no longer open
+    are released (they expire now), so ``next`` never hands one out again and its
+    comparison cannot be judged (submit and skip both answer ``batch_not_open``)."""
+    cursor.execute(
+        f"SELECT a.id, b.status = 'open' AND b.opens_at <= %s AND b.closes_at > %s FROM {_A} a"
+        f" JOIN {_C} c ON c.id = a.comparison_id JOIN {_B} b ON b.id = c.batch_id"
+        " WHERE a.annotator_id = %s AND a.state = 'active' AND a.expires_at > %s"
+        " ORDER BY a.leased_at, a.id",
+        [now, now, annotator_id, now],
+    )
+    rows = cursor.fetchall()
+    closed = [lease_id for lease_id, is_open in rows if not is_open]
+    if closed:
+        cursor.execute(
+            f"UPDATE {_A} SET expires_at = %s WHERE id IN ({', '.join(['%s'] * len(closed))})",
+            [now, *closed],
+        )
+    return [lease_id for lease_id, is_open in rows if is_open]
+
+
 def next_assignment(
     *, annotator, batch: Batch | None = None, rng: random.Random | None = None
 ) -> Assignment | None:
@@ -169,12 +191,7 @@ def next_assignment(
         user_table = get_user_model()._meta.db_table
         cursor.execute(f"SELECT id FROM {user_table} WHERE id = %s{_row_lock()}",
                        [annotator.pk])
-        cursor.execute(
-            f"SELECT id FROM {_A} WHERE annotator_id = %s AND state = 'active'"
-            " AND expires_at > %s ORDER BY leased_at LIMIT %s",
-            [annotator.pk, now, cap],
-        )
-        current = [row[0] for row in cursor.fetchall()]
+        current = _current_leases(cursor, annotator.pk, now)[:cap]
         if len(current) >= cap:
             return Assignment.objects.get(pk=current[0])
         # The batch that closes first is served first.
@@ -283,12 +300,16 @@ def _lock_comparison(cursor, comparison_id: int) -> int:
     return cursor.fetchone()[0]
 
 
+def _require_open(lease: _Lease, now) -> None:
+    if not (lease.batch_status == BatchStatus.OPEN and lease.opens_at <= now < lease.closes_at):
+        raise BatchNotOpen(f"Batch {lease.batch_name} is not open any more; nothing was stored.")
+
+
 def _claim(cursor, lease: _Lease, now) -> None:
     """Lock the comparison; refuse when the batch closed, or when the lease expired and
     someone else holds the comparison."""
     judged = _lock_comparison(cursor, lease.comparison_id)
-    if not (lease.batch_status == BatchStatus.OPEN and lease.opens_at <= now < lease.closes_at):
-        raise BatchNotOpen(f"Batch {lease.batch_name} is not open any more; nothing was stored.")
+    _require_open(lease, now)
     if lease.state == AssignmentState.ACTIVE and lease.expires_at <= now:
         cursor.execute(
             f"SELECT COUNT(*) FROM {_A} WHERE comparison_id = %s AND id <> %s"
@@ -400,7 +421,8 @@ def skip_comparison(
     *, annotator, assignment_id: int, reason: str, flagged_harmful: bool = False
 ) -> Submitted:
     """Record a skip (with its reason); the comparison goes back to the pool at once.
-    Skipping again returns the first skip; after a judgement it raises ``AlreadyJudged``."""
+    Skipping again returns the first skip; after a judgement it raises ``AlreadyJudged``;
+    once the batch is no longer open, ``BatchNotOpen``, as submit does."""
     reason = reason.strip()
     if not reason:
         raise InvalidJudgement("Say why you skip: the reason helps fix the comparison.")
@@ -416,6 +438,7 @@ def skip_comparison(
                 )
             return Submitted(earlier, created=False)
         _lock_comparison(cursor, lease.comparison_id)
+        _require_open(lease, now)  # as submit: a closed batch takes nothing more
         judgement = _insert_judgement(
             cursor,
             {

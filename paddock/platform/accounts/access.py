@@ -8,6 +8,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import BasePermission
 
 from paddock.platform.accounts.models import Role
 
@@ -35,3 +36,14 @@ def role_required(*roles: Role) -> Callable:
 
 annotator_required = role_required(Role.ANNOTATOR)
 data_manager_required = role_required(Role.DATA_MANAGER)
+
+
+class IsStaff(BasePermission):
+    """Data managers and admins: the OpenAPI schema (``SPECTACULAR_SETTINGS``) maps every
+    endpoint, manager ones included, so annotators do not get it (403)."""
+
+    message = "The API schema is for data managers and admins."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_role(Role.DATA_MANAGER))

@@ -8,7 +8,7 @@ half-configure.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, transaction
 
 
 class Role(models.TextChoices):
@@ -35,7 +35,14 @@ class User(AbstractUser):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "role" in update_fields:
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
-        super().save(*args, **kwargs)
+        # set_password() leaves the new password here until saved (a hash upgrade at log-in
+        # does not): a changed password must end whatever the old one let out, API tokens
+        # included, as Django already ends the other sessions.
+        password_changed = self._password is not None and self.pk is not None
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if password_changed:
+                rotate_api_token(self)
 
     def has_role(self, *roles: Role) -> bool:
         """Whether the user may act in one of ``roles``; admins may act in every role."""
@@ -48,3 +55,13 @@ class User(AbstractUser):
     @property
     def is_data_manager(self) -> bool:
         return self.has_role(Role.DATA_MANAGER)
+
+
+def rotate_api_token(user: User) -> None:
+    """Replace the user's API token, if they have one, with a new key: the old key stops
+    working at once, and the new one (shown to admins in the Django admin) starts a fresh
+    ``PADDOCK_TOKEN_TTL``."""
+    from rest_framework.authtoken.models import Token
+
+    if Token.objects.filter(user=user).delete()[0]:
+        Token.objects.create(user=user)
