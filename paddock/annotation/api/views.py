@@ -403,7 +403,7 @@ class BatchJudgements(APIView):
     """A batch's judgements, newest first, 50 a page, under the console's filters
     (annotator, axis, strength, agreement, gold, flagged, skipped, review, seconds_min,
     seconds_max). Page on with ``after`` = ``next_after``, back with ``before`` =
-    ``previous_before``; ``total`` stops counting above 10,000 (``total_capped``)."""
+    ``previous_before``; ``total`` stops counting above 1,000 (``total_capped``)."""
 
     permission_classes = [IsDataManager]
 

@@ -41,7 +41,7 @@ from paddock.annotation.services.assignment import AnnotationError
 from paddock.platform.accounts.models import User
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000  # a total above this is shown as "more than 10,000"
+COUNT_CAP = 1_000  # a total above this is shown as "more than 1,000"
 
 AGREEMENT = {"unanimous": "Unanimous", "split": "Split", "single": "Single judgement"}
 GOLD = {"correct": "Correct", "wrong": "Wrong", "not_gold": "Not gold"}
