@@ -146,3 +146,22 @@ def test_three_hundred_prompts_leave_one_open_lease(batch, make_user):
         sample(response)
     assert Assignment.objects.filter(annotator=author, state="active").count() == 1
     assert Comparison.objects.filter(batch=batch).count() == 3
+
+
+def test_one_annotators_flood_does_not_queue_ahead_of_another(batch, make_user):
+    """The finding's other half: another annotator's prompt waited 51.8 s behind 300.
+    Requests wait in one first-in-first-out queue, and each annotator has at most
+    PADDOCK_MAX_OPEN_LEASES of them in it, so a prompt waits behind at most that many per
+    other annotator: the queue is fair without a scheduler of its own."""
+    from paddock.workers.models import Job
+
+    flooders = [make_user(Role.ANNOTATOR) for _ in range(3)]
+    for flooder in flooders:
+        for _ in range(50):
+            write(client_for(flooder))
+    mine = write(client_for(make_user(Role.ANNOTATOR)))
+    assert mine.status_code == 202
+    ahead = Job.objects.filter(task_name="annotation.sample_responses", state="queued",
+                               created_at__lte=Job.objects.get(pk=mine.json()["request"])
+                               .created_at).exclude(pk=mine.json()["request"])
+    assert ahead.count() == len(flooders)  # one each, not 150

@@ -28,6 +28,22 @@ class SamplingRateThrottle(UserRateThrottle):
         return settings.PADDOCK_PROMPT_RATE
 
 
+def _rate() -> tuple[str, str]:
+    """PADDOCK_PROMPT_RATE as (count, period in words): "30/hour" -> ("30", "hour")."""
+    count, period = settings.PADDOCK_PROMPT_RATE.split("/")
+    return count, PERIODS.get(period[:1], period)
+
+
+def _prompts(count: str) -> str:
+    return f"{count} prompt{'s' if count != '1' else ''}"
+
+
+def rate_words() -> str:
+    """The rate for people: "30 prompts an hour"."""
+    count, per = _rate()
+    return f"{_prompts(count)} {'an' if per == 'hour' else 'a'} {per}"
+
+
 def _wait_words(seconds: float) -> str:
     seconds = max(1, math.ceil(seconds))
     if seconds < 90:
@@ -42,11 +58,10 @@ class SamplingThrottled(Throttled):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
     def __init__(self, wait: float | None):
-        count, period = settings.PADDOCK_PROMPT_RATE.split("/")
-        per = PERIODS.get(period[:1], period)
+        count, per = _rate()
         after = f"try again in {_wait_words(wait)}" if wait else "try again later"
-        detail = (f"You have sent {count} prompt{'s' if count != '1' else ''} for responses "
-                  f"in the last {per}, the most allowed; {after}. Nothing was stored.")
+        detail = (f"You have sent {_prompts(count)} for responses in the last {per}, the most "
+                  f"allowed; {after}. Nothing was stored.")
         super().__init__(detail={"error": "throttled", "detail": detail})
         self.wait = math.ceil(wait) if wait else None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -68,6 +69,49 @@ class OpenLimitReached(AnnotationError):
     """The annotator's earlier prompt is still waiting or still theirs to judge (409)."""
 
     code = "open_limit"
+
+
+@dataclass(frozen=True)
+class GenerationUse:
+    """One annotator's prompts and next turns sent for sampling, for data managers."""
+
+    annotator: str
+    sent: int
+    answered: int
+    failed: int  # failed or cancelled: nothing was stored
+    waiting: int  # queued or being sampled now
+    seconds: float  # generation workers' time on the finished ones
+
+
+GENERATION_USE_DAYS = 7
+
+
+def generation_use(*, days: int = GENERATION_USE_DAYS) -> list[GenerationUse]:
+    """Who used the generation workers in the last ``days``, most requests first.
+
+    The quotas bound each annotator; this shows a manager who comes near them, and the
+    worker time each took (from the jobs' start and finish, so a request that never ran
+    costs nothing).
+    """
+    since = timezone.now() - timedelta(days=days)
+    jobs = Job.objects.filter(
+        task_name=SAMPLING_TASK, created_at__gte=since, created_by__isnull=False
+    ).values_list("created_by__username", "state", "started_at", "finished_at")
+    use: dict[str, dict] = {}
+    for username, state, started, finished in jobs.iterator():
+        row = use.setdefault(username, {"sent": 0, "answered": 0, "failed": 0, "waiting": 0,
+                                        "seconds": 0.0})
+        row["sent"] += 1
+        if state == JobState.SUCCEEDED:
+            row["answered"] += 1
+        elif state in (JobState.FAILED, JobState.CANCELLED):
+            row["failed"] += 1
+        else:
+            row["waiting"] += 1
+        if started and finished:
+            row["seconds"] += max(0.0, (finished - started).total_seconds())
+    return sorted((GenerationUse(annotator=name, **row) for name, row in use.items()),
+                  key=lambda found: (-found.sent, found.annotator))
 
 
 def max_prompt_chars() -> int:
