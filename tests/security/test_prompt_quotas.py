@@ -165,3 +165,14 @@ def test_one_annotators_flood_does_not_queue_ahead_of_another(batch, make_user):
                                created_at__lte=Job.objects.get(pk=mine.json()["request"])
                                .created_at).exclude(pk=mine.json()["request"])
     assert ahead.count() == len(flooders)  # one each, not 150
+
+
+@pytest.mark.parametrize("raw", ["lots", "30", "0/hour", "30/fortnight", "-1/day"])
+def test_a_rate_that_is_not_one_stops_start_up_naming_the_variable(raw):
+    from paddock.platform.config import ConfigurationError, env_rate
+
+    with pytest.raises(ConfigurationError, match=r"PADDOCK_PROMPT_RATE=.* is not a rate"):
+        env_rate("PADDOCK_PROMPT_RATE", "30/hour", env={"PADDOCK_PROMPT_RATE": raw})
+    assert env_rate("PADDOCK_PROMPT_RATE", "30/hour", env={}) == "30/hour"
+    assert env_rate("PADDOCK_PROMPT_RATE", "30/hour",
+                    env={"PADDOCK_PROMPT_RATE": " 5/Minute "}) == "5/minute"
