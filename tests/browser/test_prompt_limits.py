@@ -14,6 +14,9 @@ pytestmark = pytest.mark.browser
 
 
 def send_from_the_page(page, message: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#empty")).to_be_visible()  # the page has asked for work: idle
     page.click("#mode-write")
     page.fill("#prompt-message", message)
     page.press("#prompt-message", "Control+Enter")

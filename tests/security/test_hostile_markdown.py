@@ -24,10 +24,17 @@ from paddock.annotation.services.comparisons import (
 )
 from paddock.platform.accounts.models import Role
 from tests.annotation.factories import make_batch
-from tests.browser.conftest import browser, page  # noqa: F401 (the browser fixtures)
+from tests.browser.conftest import chromium, page  # noqa: F401 (page: the fixture)
 from tests.browser.helpers import log_in, next_assignment_shown, shown_assignment
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """This module's own Chromium (tests/browser's is that package's), closed at its end."""
+    yield from chromium()
+
 
 SIZE = 100_000
 RENDER_BUDGET_MS = 200
