@@ -176,3 +176,24 @@ def test_a_rate_that_is_not_one_stops_start_up_naming_the_variable(raw):
     assert env_rate("PADDOCK_PROMPT_RATE", "30/hour", env={}) == "30/hour"
     assert env_rate("PADDOCK_PROMPT_RATE", "30/hour",
                     env={"PADDOCK_PROMPT_RATE": " 5/Minute "}) == "5/minute"
+
+
+def test_managers_see_each_annotators_generation_use(batch, make_user):
+    from paddock.annotation.services.authoring import GenerationUse, generation_use
+
+    busy, unlucky = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR)
+    busy_client = client_for(busy)
+    judge(busy_client, sample(write(busy_client))["assignment_id"])
+    assert write(busy_client).status_code == 202  # waiting for a worker
+    failing = write(client_for(unlucky))
+    batch.status = "closed"
+    batch.save(update_fields=["status"])
+    sample(failing)  # the batch closed while it waited: failed, nothing stored
+    use = {found.annotator: found for found in generation_use()}
+    assert set(use) == {busy.username, unlucky.username}
+    assert use[busy.username] == GenerationUse(
+        annotator=busy.username, sent=2, answered=1, failed=0, waiting=1,
+        seconds=use[busy.username].seconds)
+    assert (use[unlucky.username].sent, use[unlucky.username].failed) == (1, 1)
+    assert list(use) == [busy.username, unlucky.username]  # most requests first
+    assert use[busy.username].seconds >= 0
