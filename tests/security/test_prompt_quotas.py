@@ -197,3 +197,37 @@ def test_managers_see_each_annotators_generation_use(batch, make_user):
     assert (use[unlucky.username].sent, use[unlucky.username].failed) == (1, 1)
     assert list(use) == [busy.username, unlucky.username]  # most requests first
     assert use[busy.username].seconds >= 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prompts_sent_from_ten_tabs_at_once_leave_one_waiting(make_user):
+    """The annotator's row is locked while the room is counted, so requests at the same
+    instant cannot all find the one place free (the job rows are made without sending a
+    message: no worker is part of this test)."""
+    from django.db import connection, transaction
+
+    from paddock.annotation.services.authoring import (
+        SAMPLING_TASK,
+        OpenLimitReached,
+        sampling_room,
+    )
+    from paddock.workers.models import Job
+    from tests.annotation.test_assignment import _in_threads
+    from tests.support.skips import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("concurrent requests are tested on PostgreSQL (row locks)")
+    person = make_user(Role.ANNOTATOR)
+
+    def send(_index: int) -> bool:
+        try:
+            with transaction.atomic():
+                sampling_room(person)
+                Job.objects.create(task_name=SAMPLING_TASK, queue="generation",
+                                   created_by=person)
+            return True
+        except OpenLimitReached:
+            return False
+
+    assert sum(_in_threads(10, send)) == 1
+    assert Job.objects.filter(created_by=person).count() == 1
