@@ -28,6 +28,16 @@ def make_user(db) -> Callable[..., User]:
     return make
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Throttles count in the cache (log-ins, prompts sent for sampling), keyed by user id,
+    and ids repeat between tests on a rolled-back database: each test starts with none.
+    (The test cache is this process's own memory, so clearing it touches nobody else.)"""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def celery_app():
     from paddock.platform.celery import app

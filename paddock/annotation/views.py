@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from paddock.annotation.models import PICKABLE_RISK_CATEGORIES, Strength
 from paddock.annotation.selectors import open_batches, queue_empty_reason
+from paddock.annotation.services.authoring import max_prompt_chars
 from paddock.platform.accounts.access import annotator_required
 
 
@@ -63,6 +64,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         "strengths": STRENGTH_LEVELS,
         "risk_categories": PICKABLE_RISK_CATEGORIES,
         "skip_reasons": SKIP_REASONS,
+        "prompt_max_chars": max_prompt_chars(),
     })
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

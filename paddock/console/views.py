@@ -19,9 +19,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from paddock.annotation.api.throttles import rate_words
 from paddock.annotation.formats import FORMATS, GENERAL, example_file_name
 from paddock.annotation.models import Batch, BatchStatus
 from paddock.annotation.services import batches as batch_service
+from paddock.annotation.services.assignment import max_open_leases
+from paddock.annotation.services.authoring import GENERATION_USE_DAYS, generation_use
 from paddock.annotation.services.batch_jobs import (
     LIVE_STATES,
     RUNNABLE,
@@ -144,6 +147,8 @@ def jobs(request: HttpRequest) -> HttpResponse:
         "jobs": found[:ALL_JOBS], "state": state, "states": JOB_STATE_CHOICES,
         "steps": _pipeline_steps(state if state in JobState.values else ""),
         "active_count": _active_count(),
+        "generation_use": generation_use(), "generation_use_days": GENERATION_USE_DAYS,
+        "prompt_rate": rate_words(), "open_prompts": max_open_leases(),
     })
 
 

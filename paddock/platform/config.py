@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
@@ -66,6 +67,21 @@ def env_float(name: str, default: float, *, env: Mapping[str, str] = os.environ)
         return float(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a number.") from None
+
+
+_RATE = re.compile(r"^([1-9][0-9]*)/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str, *, env: Mapping[str, str] = os.environ) -> str:
+    """A request rate for a DRF throttle, such as 30/hour."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if not _RATE.match(raw):
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a rate: use a count per period, such as 30/hour "
+            "(periods: second, minute, hour, day).")
+    return raw
 
 
 def env_list(name: str, default: list[str], *, env: Mapping[str, str] = os.environ) -> list[str]:

@@ -19,6 +19,7 @@ from paddock.platform.config import (
     env_int,
     env_list,
     env_networks,
+    env_rate,
     env_str,
     environment,
     secret_key,
@@ -206,6 +207,13 @@ if PADDOCK_TOKEN_TTL is not None and PADDOCK_TOKEN_TTL < 0:
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool
 PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 1)  # per annotator
+# Written prompts and next turns (SECURITY.md, "Quotas on written prompts"): the longest
+# message, in characters, and how many one annotator may send for sampling (N/period).
+PADDOCK_PROMPT_MAX_CHARS = env_int("PADDOCK_PROMPT_MAX_CHARS", 20_000)
+if PADDOCK_PROMPT_MAX_CHARS < 1:
+    raise ConfigurationError(
+        f"PADDOCK_PROMPT_MAX_CHARS={PADDOCK_PROMPT_MAX_CHARS} must be at least 1.")
+PADDOCK_PROMPT_RATE = env_rate("PADDOCK_PROMPT_RATE", "30/hour")
 # Exports name annotators by an HMAC of their id; keep this key to keep pseudonyms stable
 # across exports (it defaults to SECRET_KEY, so rotating that changes them).
 PADDOCK_PSEUDONYM_KEY = env_str("PADDOCK_PSEUDONYM_KEY", "")

@@ -18,11 +18,8 @@ from benchmarks import _chromium
 from tests.support.skips import skip_or_fail
 
 
-# Package scope, not session: while Playwright's sync API is alive, this thread's event
-# loop counts as running, so asyncio.run() elsewhere would fail; the browser closes (and
-# the guard below comes back) once the browser tests are done.
-@pytest.fixture(scope="package")
-def browser() -> Iterator:
+def chromium() -> Iterator:
+    """One headless Chromium, for a browser fixture of whatever scope a package needs."""
     reason = _chromium.missing()
     if reason:
         skip_or_fail(reason)
@@ -44,6 +41,16 @@ def browser() -> Iterator:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+# Package scope, not session: while Playwright's sync API is alive, this thread's event
+# loop counts as running, so asyncio.run() elsewhere would fail; the browser closes (and
+# the guard below comes back) once the browser tests are done. A browser test elsewhere
+# (tests/security) defines its own, module-scoped, from chromium(): two alive at once
+# would fail.
+@pytest.fixture(scope="package")
+def browser() -> Iterator:
+    yield from chromium()
 
 
 @pytest.fixture

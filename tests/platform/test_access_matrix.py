@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 
@@ -91,6 +93,10 @@ def world(make_user, settings, tmp_path, monkeypatch) -> Iterator[World]:
                            json.dumps({"message": "How do tides work?"}),
                            content_type="application/json")
     assert accepted.status_code == 202, accepted.content
+    # Made an hour ago, so it no longer fills A's one open prompt (the quota is
+    # tests/security/test_prompt_quotas.py's): here each request is asked whether A may.
+    Job.objects.filter(pk=accepted.json()["request"]).update(
+        created_at=timezone.now() - timedelta(hours=1))
 
     source = Source.objects.create(name="web", path=str(tmp_path / "web.jsonl"),
                                    format=SourceFormat.JSONL, fingerprint="f" * 64,

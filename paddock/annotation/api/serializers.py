@@ -52,10 +52,15 @@ class SkipSerializer(serializers.Serializer):
     flagged_harmful = serializers.BooleanField(required=False, default=False)
 
 
+# The length limit is the authoring service's (PADDOCK_PROMPT_MAX_CHARS): one rule for the
+# API and the workspace, answered 400 with "field": "message".
+MESSAGE_HELP = "At most PADDOCK_PROMPT_MAX_CHARS characters (20,000 by default)."
+
+
 class PromptSerializer(serializers.Serializer):
     """Write-a-prompt: the annotator's own prompt, answered by two sampled responses."""
 
-    message = serializers.CharField(max_length=20_000)
+    message = serializers.CharField(help_text=MESSAGE_HELP)
     axis = serializers.ChoiceField(choices=Axis.choices, default=Axis.HELPFULNESS)
     risk_category = serializers.ChoiceField(
         choices=PICKABLE_RISK_CATEGORIES, required=False, allow_blank=True, default=""
@@ -69,7 +74,7 @@ class PromptSerializer(serializers.Serializer):
 class ContinueSerializer(serializers.Serializer):
     """The next user message, after the chosen response of one of your judgements."""
 
-    message = serializers.CharField(max_length=20_000)
+    message = serializers.CharField(help_text=MESSAGE_HELP)
 
 
 class SamplingAcceptedSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.urls import reverse
@@ -23,6 +24,7 @@ from rest_framework.views import APIView
 
 from paddock.annotation.api import serializers as s
 from paddock.annotation.api.permissions import IsAnnotator, IsDataManager
+from paddock.annotation.api.throttles import SamplingThrottleMixin
 from paddock.annotation.models import Assignment, Batch, Judgement, Strength
 from paddock.annotation.selectors import (
     annotator_progress,
@@ -35,8 +37,10 @@ from paddock.annotation.services import assignment as service
 from paddock.annotation.services import judgement_browser as browser
 from paddock.annotation.services.authoring import (
     AuthoringRequest,
+    OpenLimitReached,
     continue_request,
     prompt_request,
+    sampling_room,
 )
 from paddock.annotation.services.batch_jobs import batch_export_start, batch_import_start
 from paddock.annotation.services.batches import (
@@ -72,9 +76,12 @@ class Refused(APIException):
 def _refused(error: service.AnnotationError) -> Response:
     code = status.HTTP_400_BAD_REQUEST
     if isinstance(error, service.LeaseLost | service.BatchNotOpen | service.AlreadySkipped
-                  | service.AlreadyJudged):
+                  | service.AlreadyJudged | OpenLimitReached):
         code = status.HTTP_409_CONFLICT
-    return Response({"error": error.code, "detail": error.message}, status=code)
+    body = {"error": error.code, "detail": error.message}
+    if getattr(error, "field", None):
+        body["field"] = error.field  # which field of the request was refused
+    return Response(body, status=code)
 
 
 class NextComparison(APIView):
@@ -166,12 +173,18 @@ class MyProgress(APIView):
 
 
 def _sampling_enqueue(request: Request, authoring: AuthoringRequest, label: str) -> Response:
-    """Queue the two responses on the generation workers; the page polls the request."""
-    job = job_enqueue(
-        task=sample_responses_task,
-        kwargs={"request": authoring.as_kwargs(), "request_id": str(uuid.uuid4())},
-        label=label, created_by=request.user,
-    )
+    """Queue the two responses on the generation workers (when the annotator's open prompts
+    leave room); the page polls the request."""
+    try:
+        with transaction.atomic():
+            sampling_room(request.user)
+            job = job_enqueue(
+                task=sample_responses_task,
+                kwargs={"request": authoring.as_kwargs(), "request_id": str(uuid.uuid4())},
+                label=label, created_by=request.user,
+            )
+    except OpenLimitReached as error:
+        return _refused(error)
     return Response(
         {"request": str(job.pk), "state": job.state,
          "status_url": reverse("annotation-api:prompt-status", args=[job.pk])},
@@ -179,7 +192,7 @@ def _sampling_enqueue(request: Request, authoring: AuthoringRequest, label: str)
     )
 
 
-class WritePrompt(APIView):
+class WritePrompt(SamplingThrottleMixin, APIView):
     """Write-a-prompt: checked now, answered by two responses a generation worker samples.
 
     202 with the request's id; ``GET prompts/{id}`` says when the comparison is ready
@@ -211,7 +224,7 @@ class WritePrompt(APIView):
         return _sampling_enqueue(request, authoring, f"Responses for a prompt in {batch.name}")
 
 
-class ContinueConversation(APIView):
+class ContinueConversation(SamplingThrottleMixin, APIView):
     """Go on from the chosen response of one of your judgements: a new user message, two
     new sampled responses (as for a written prompt), leased to you."""
 

@@ -8,6 +8,13 @@ Sampling takes seconds to minutes on a GPU, so it is split in two: the web reque
 validates and returns an :class:`AuthoringRequest` at once (:func:`prompt_request`,
 :func:`continue_request`); a generation worker fulfils it (:func:`authoring_fulfil`),
 keyed by the request's id so a second delivery returns the first delivery's lease.
+
+Sampling costs GPU time and every written prompt grows a batch, so requests are bounded
+here, where the API and the workspace meet: a message is at most
+``PADDOCK_PROMPT_MAX_CHARS`` characters (:class:`MessageTooLong`), and a prompt waiting
+for its responses, or its comparison not yet judged, counts against the annotator's
+``PADDOCK_MAX_OPEN_LEASES`` (:func:`sampling_room`). How many an annotator may send an hour
+is the API's throttle (``PADDOCK_PROMPT_RATE``, paddock.annotation.api.throttles).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +32,7 @@ from django.utils import timezone
 from paddock.annotation.generation import ResponseGenerator, default_variants
 from paddock.annotation.models import (
     Assignment,
+    AssignmentState,
     Axis,
     Batch,
     Comparison,
@@ -31,18 +41,81 @@ from paddock.annotation.models import (
     Turn,
 )
 from paddock.annotation.services.assignment import (
+    AnnotationError,
     BatchNotOpen,
     InvalidJudgement,
     lease_duration,
+    max_open_leases,
 )
 from paddock.annotation.services.comparisons import (
     TurnSpec,
     comparison_create,
     conversation_create,
 )
+from paddock.workers.models import Job, JobState
 
-MAX_PROMPT_CHARS = 20_000
+SAMPLING_TASK = "annotation.sample_responses"
 _random = random.SystemRandom()
+
+
+class MessageTooLong(InvalidJudgement):
+    """A written prompt or next turn over ``PADDOCK_PROMPT_MAX_CHARS`` (400)."""
+
+    code = "too_long"
+    field = "message"
+
+
+class OpenLimitReached(AnnotationError):
+    """The annotator's earlier prompt is still waiting or still theirs to judge (409)."""
+
+    code = "open_limit"
+
+
+@dataclass(frozen=True)
+class GenerationUse:
+    """One annotator's prompts and next turns sent for sampling, for data managers."""
+
+    annotator: str
+    sent: int
+    answered: int
+    failed: int  # failed or cancelled: nothing was stored
+    waiting: int  # queued or being sampled now
+    seconds: float  # generation workers' time on the finished ones
+
+
+GENERATION_USE_DAYS = 7
+
+
+def generation_use(*, days: int = GENERATION_USE_DAYS) -> list[GenerationUse]:
+    """Who used the generation workers in the last ``days``, most requests first.
+
+    The quotas bound each annotator; this shows a manager who comes near them, and the
+    worker time each took (from the jobs' start and finish, so a request that never ran
+    costs nothing).
+    """
+    since = timezone.now() - timedelta(days=days)
+    jobs = Job.objects.filter(
+        task_name=SAMPLING_TASK, created_at__gte=since, created_by__isnull=False
+    ).values_list("created_by__username", "state", "started_at", "finished_at")
+    use: dict[str, dict] = {}
+    for username, state, started, finished in jobs.iterator():
+        row = use.setdefault(username, {"sent": 0, "answered": 0, "failed": 0, "waiting": 0,
+                                        "seconds": 0.0})
+        row["sent"] += 1
+        if state == JobState.SUCCEEDED:
+            row["answered"] += 1
+        elif state in (JobState.FAILED, JobState.CANCELLED):
+            row["failed"] += 1
+        else:
+            row["waiting"] += 1
+        if started and finished:
+            row["seconds"] += max(0.0, (finished - started).total_seconds())
+    return sorted((GenerationUse(annotator=name, **row) for name, row in use.items()),
+                  key=lambda found: (-found.sent, found.annotator))
+
+
+def max_prompt_chars() -> int:
+    return int(getattr(settings, "PADDOCK_PROMPT_MAX_CHARS", 20_000))
 
 
 @dataclass(frozen=True)
@@ -73,9 +146,45 @@ def _check_message(message: str) -> str:
     message = message.strip()
     if not message:
         raise InvalidJudgement("Write a message first.")
-    if len(message) > MAX_PROMPT_CHARS:
-        raise InvalidJudgement(f"A message is at most {MAX_PROMPT_CHARS:,} characters.")
+    limit = max_prompt_chars()
+    if len(message) > limit:
+        raise MessageTooLong(
+            f"The message is {len(message):,} characters long; the most is {limit:,}. "
+            "Nothing was stored."
+        )
     return message
+
+
+def sampling_room(annotator) -> None:
+    """Refuse a new prompt while the annotator's earlier ones fill their open-lease limit.
+
+    A prompt counts from the request (waiting for a generation worker, or being sampled)
+    until its comparison is judged or skipped, so one annotator cannot hold hundreds of
+    leases and grow a batch by hundreds of comparisons with the limit at 1. A comparison
+    from the queue is not counted: writing a prompt mid-queue still works. A request older
+    than a lease no longer counts (its worker is gone; the job page says so). Call it in
+    the transaction that queues the request: the annotator's row is locked, so two
+    requests at once cannot both find room.
+    """
+    user_model = get_user_model()
+    list(user_model.objects.select_for_update().filter(pk=annotator.pk).values_list("pk"))
+    now = timezone.now()
+    waiting = Job.objects.filter(
+        created_by_id=annotator.pk, task_name=SAMPLING_TASK,
+        state__in=[JobState.QUEUED, JobState.RUNNING], created_at__gt=now - lease_duration(),
+    ).count()
+    unjudged = Assignment.objects.filter(
+        annotator_id=annotator.pk, comparison__author_id=annotator.pk,
+        state=AssignmentState.ACTIVE, expires_at__gt=now,
+    ).count()
+    limit = max_open_leases()
+    if waiting + unjudged >= limit:
+        raise OpenLimitReached(
+            "Your earlier prompt is still waiting for its responses or for your judgement: "
+            "judge or skip it before writing another. "
+            + ("You may have one of your own prompts open at a time." if limit == 1 else
+               f"You may have {limit} of your own prompts open at a time.")
+        )
 
 
 def _check_open(batch: Batch) -> None:

@@ -85,50 +85,206 @@
 
   // --- safe markdown: paragraphs, headings, lists, quotes, fenced code, inline code,
   // bold and italics. Text only ever goes into text nodes.
+  //
+  // Annotators write prompts that other annotators see, so the renderer must survive any
+  // input: it never recurses on the text (quotes nest through a work list, at most
+  // MAX_NESTING deep; deeper markers stay as text), and every step is linear in the
+  // text's length (no regular expression that can backtrack, no rescanning for a closer).
+  // Laying out a page is what costs most, so a text longer than MAX_SHOWN_CHARS or
+  // MAX_SHOWN_LINES shows its start and a button for the rest, and at most MAX_MARKUP
+  // inline elements are made per text (the rest stays plain). Any 100,000 characters draw
+  // in under 200 ms (tests/security/test_hostile_markdown.py).
+  const MAX_NESTING = 20;
+  const MAX_SHOWN_CHARS = 20000;
+  const MAX_SHOWN_LINES = 500;
+  const MAX_MARKUP = 1000;
+  let markup = 0; // inline elements left for the text being drawn
+
   function el(tag, className) {
     const node = document.createElement(tag);
     if (className) node.className = className;
     return node;
   }
 
-  const INLINE = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|(?<![\w*])([*_])(?=\S)([\s\S]*?\S)\4(?![\w*])|\n/g;
+  const isSpace = (ch) => ch !== undefined && (ch === " " || ch === "\n" || /\s/.test(ch));
+  const isWord = (ch) => ch !== undefined && ((ch >= "a" && ch <= "z") || (ch >= "A" && ch <= "Z") ||
+                                              (ch >= "0" && ch <= "9") || ch === "_");
+  const MARKUP_CHARS = /[`*_\n]/;
 
-  function inline(text, into) {
-    let last = 0;
-    for (const match of text.matchAll(INLINE)) {
-      if (match.index > last) into.append(document.createTextNode(text.slice(last, match.index)));
-      if (match[1]) {
-        const code = el("code");
-        code.textContent = match[2];
-        into.append(code);
-      } else if (match[3] !== undefined) {
-        const strong = el("strong");
-        inline(match[3], strong);
-        into.append(strong);
-      } else if (match[5] !== undefined) {
-        const em = el("em");
-        em.textContent = match[5];
-        into.append(em);
-      } else {
-        into.append(el("br"));
-      }
-      last = match.index + match[0].length;
-    }
-    if (last < text.length) into.append(document.createTextNode(text.slice(last)));
+  // Positions a closer may sit at, ascending; next(from) gives the first at or after
+  // `from`. Callers ask with ever larger `from`, so the cursor only moves forward.
+  function closers(positions) {
+    let at = 0;
+    return (from) => {
+      while (at < positions.length && positions[at] < from) at += 1;
+      return at < positions.length ? positions[at] : -1;
+    };
   }
 
-  const FENCE = /^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$/;
-  const LIST_ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+(.*)$/;
-  const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
+  // Inline code (a run of N backticks up to the next run of exactly N), **bold**, *italics*
+  // or _italics_, and line breaks. Every closer is found from lists made in one pass, so the
+  // whole line of text is read a bounded number of times. Bold's content is read once more
+  // for code and italics (it cannot hold another bold: its closer is the first one).
+  function inline(text, into, inBold) {
+    if (markup <= 0 || !MARKUP_CHARS.test(text)) {
+      if (text) into.append(document.createTextNode(text));
+      return;
+    }
+    const runs = new Map(); // backtick run length -> starts, ascending
+    const boldAt = [];
+    const emAt = { "*": [], _: [] };
+    for (let i = 0; i < text.length; i += 1) {
+      const ch = text[i];
+      if (ch === "`") {
+        let j = i;
+        while (text[j] === "`") j += 1;
+        if (!runs.has(j - i)) runs.set(j - i, []);
+        runs.get(j - i).push(i);
+        i = j - 1;
+        continue;
+      }
+      if (ch !== "*" && ch !== "_") continue;
+      const before = text[i - 1];
+      const after = text[i + 1];
+      if (ch === "*" && after === "*" && i > 0 && !isSpace(before)) boldAt.push(i);
+      if (i > 0 && !isSpace(before) && !isWord(after) && after !== "*") emAt[ch].push(i);
+    }
+    const codeClose = new Map();
+    for (const [length, starts] of runs) codeClose.set(length, closers(starts));
+    const boldClose = closers(boldAt);
+    const emClose = { "*": closers(emAt["*"]), _: closers(emAt._) };
 
-  function markdown(text, into) {
+    let plain = 0; // start of text not yet appended
+    const emit = (upTo) => {
+      if (upTo > plain) into.append(document.createTextNode(text.slice(plain, upTo)));
+    };
+    let i = 0;
+    while (i < text.length) {
+      const ch = text[i];
+      if (ch === "`") {
+        let j = i;
+        while (text[j] === "`") j += 1;
+        const close = markup > 0 ? codeClose.get(j - i)(j) : -1;
+        if (close < 0) {
+          i = j; // no closer: the backticks are text
+          continue;
+        }
+        emit(i);
+        markup -= 1;
+        const code = el("code");
+        code.textContent = text.slice(j, close);
+        into.append(code);
+        i = close + (j - i);
+        plain = i;
+        continue;
+      }
+      if (ch === "\n" && markup > 0) {
+        markup -= 1;
+        emit(i);
+        into.append(el("br"));
+        i += 1;
+        plain = i;
+        continue;
+      }
+      if (ch === "*" && !inBold && text[i + 1] === "*" && text[i + 2] !== undefined &&
+          !isSpace(text[i + 2])) {
+        const close = markup > 0 ? boldClose(i + 3) : -1;
+        if (close >= 0) {
+          markup -= 1;
+          emit(i);
+          const strong = el("strong");
+          inline(text.slice(i + 2, close), strong, true);
+          into.append(strong);
+          i = close + 2;
+          plain = i;
+          continue;
+        }
+      }
+      if ((ch === "*" || ch === "_") && !isWord(text[i - 1]) && text[i - 1] !== "*" &&
+          text[i + 1] !== undefined && !isSpace(text[i + 1])) {
+        const close = markup > 0 ? emClose[ch](i + 2) : -1;
+        if (close >= 0) {
+          markup -= 1;
+          emit(i);
+          const em = el("em");
+          em.textContent = text.slice(i + 1, close);
+          into.append(em);
+          i = close + 1;
+          plain = i;
+          continue;
+        }
+      }
+      i += 1;
+    }
+    emit(text.length);
+  }
+
+  // Block markers, read by hand rather than by regular expressions with two adjacent
+  // repeats (which backtrack quadratically on a long run of spaces).
+  function fenceOf(line) {
+    const rest = line.trimStart();
+    const mark = rest[0];
+    if (mark !== "`" && mark !== "~") return null;
+    let n = 0;
+    while (rest[n] === mark) n += 1;
+    if (n < 3) return null;
+    const lang = rest.slice(n).trim();
+    return /^[\w+#.-]*$/.test(lang) ? { marker: rest.slice(0, n), lang } : null;
+  }
+
+  function headingOf(line) {
+    const match = /^\s{0,3}(#{1,6})\s([\s\S]*)$/.exec(line);
+    if (!match) return null;
+    let text = match[2].trimEnd();
+    let end = text.length;
+    while (end > 0 && text[end - 1] === "#") end -= 1;
+    text = text.slice(0, end).trim();
+    return { level: match[1].length, text };
+  }
+
+  const LIST_ITEM = /^\s*([-*+]|\d{1,9}[.)])\s([\s\S]*)$/;
+  const listItemOf = (line) => {
+    const match = LIST_ITEM.exec(line);
+    return match ? [match[0], match[1], match[2].trimStart()] : null;
+  };
+  const QUOTE = /^\s{0,3}>/;
+
+  // Where to cut a long text for its first showing: MAX_SHOWN_CHARS or MAX_SHOWN_LINES.
+  function shownLength(text) {
+    let end = Math.min(text.length, MAX_SHOWN_CHARS);
+    let lines = 0;
+    for (let at = text.indexOf("\n"); at >= 0 && at < end; at = text.indexOf("\n", at + 1)) {
+      lines += 1;
+      if (lines >= MAX_SHOWN_LINES) end = at;
+    }
+    return end;
+  }
+
+  function markdown(text, into, whole) {
     into.replaceChildren();
-    const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
+    const all = String(text).replace(/\r\n?/g, "\n");
+    const end = whole ? all.length : shownLength(all);
+    markup = MAX_MARKUP;
+    // A quote's lines become a job of their own, its element already in place.
+    const jobs = [{ lines: all.slice(0, end).split("\n"), into, depth: 0 }];
+    while (jobs.length) blocks(jobs.pop(), jobs);
+    if (end < all.length) {
+      const rest = all.length - end;
+      const more = el("button", "md-more");
+      more.type = "button";
+      more.textContent = "Show the rest (" + rest.toLocaleString("en") + " more character" +
+        (rest === 1 ? ")" : "s)");
+      more.addEventListener("click", () => markdown(all, into, true));
+      into.append(more);
+    }
+  }
+
+  function blocks({ lines, into, depth }, jobs) {
     let paragraph = [];
     const flush = () => {
       if (paragraph.length) {
         const p = el("p");
-        inline(paragraph.join("\n"), p);
+        inline(paragraph.join("\n"), p, false);
         into.append(p);
         paragraph = [];
       }
@@ -136,38 +292,38 @@
     let i = 0;
     while (i < lines.length) {
       const line = lines[i];
-      const fence = line.match(FENCE);
+      const fence = fenceOf(line);
       if (fence) {
         flush();
         const code = [];
         i += 1;
-        while (i < lines.length && !lines[i].trim().startsWith(fence[1])) code.push(lines[i++]);
+        while (i < lines.length && !lines[i].trim().startsWith(fence.marker)) code.push(lines[i++]);
         i += 1;
         const pre = el("pre");
         const block = el("code");
-        if (fence[2]) block.dataset.lang = fence[2];
+        if (fence.lang) block.dataset.lang = fence.lang;
         block.textContent = code.join("\n");
         pre.append(block);
         into.append(pre);
         continue;
       }
-      const heading = line.match(HEADING);
+      const heading = headingOf(line);
       if (heading) {
         flush();
-        const p = el("p", "md-heading md-h" + heading[1].length);
-        inline(heading[2], p);
+        const p = el("p", "md-heading md-h" + heading.level);
+        inline(heading.text, p, false);
         into.append(p);
         i += 1;
         continue;
       }
-      const item = line.match(LIST_ITEM);
+      const item = listItemOf(line);
       if (item) {
         flush();
         const ordered = /\d/.test(item[1]);
         const list = el(ordered ? "ol" : "ul");
         if (ordered && parseInt(item[1], 10) !== 1) list.start = parseInt(item[1], 10);
         while (i < lines.length) {
-          const next = lines[i].match(LIST_ITEM);
+          const next = listItemOf(lines[i]);
           if (!next || /\d/.test(next[1]) !== ordered) break;
           const parts = [next[2]];
           i += 1;
@@ -175,21 +331,21 @@
             parts.push(lines[i++].trim());
           }
           const li = el("li");
-          inline(parts.join("\n"), li);
+          inline(parts.join("\n"), li, false);
           list.append(li);
         }
         into.append(list);
         continue;
       }
-      if (/^\s{0,3}>/.test(line)) {
+      if (QUOTE.test(line) && depth < MAX_NESTING) {
         flush();
         const quoted = [];
-        while (i < lines.length && /^\s{0,3}>/.test(lines[i])) {
+        while (i < lines.length && QUOTE.test(lines[i])) {
           quoted.push(lines[i++].replace(/^\s{0,3}>\s?/, ""));
         }
         const quote = el("blockquote");
-        markdown(quoted.join("\n"), quote);
         into.append(quote);
+        jobs.push({ lines: quoted, into: quote, depth: depth + 1 });
         continue;
       }
       if (line.trim() === "") flush();
@@ -238,6 +394,9 @@
   }
 
   function showLease(lease) {
+    // "paddock:render" spans drawing the comparison, layout included (the tests hold it
+    // under 200 ms for 100,000 hostile characters).
+    performance.mark("paddock:render-start");
     state.lease = lease;
     state.leaseWarned = false;
     resetJudgement();
@@ -262,6 +421,7 @@
     const title = $("comparison-title");
     title.focus({ preventScroll: true });
     if (article.getBoundingClientRect().top < 0) article.scrollIntoView({ block: "start" });
+    performance.measure("paddock:render", "paddock:render-start");
     requestAnimationFrame(() => performance.mark("paddock:comparison-shown"));
   }
 
