@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paddock.kernel.limits import LimitSettingError, read_limits
 from paddock.platform.config import (
     DEFAULT_REDIS_URL,
     ConfigurationError,
@@ -172,6 +173,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Bounds on reading input files (paddock.kernel.limits) -------------------------------
+# PADDOCK_MAX_RECORD_BYTES, PADDOCK_MAX_HTTP_BODY_BYTES, PADDOCK_MAX_FILE_DECOMPRESSED_BYTES
+# and PADDOCK_MAX_PROBLEMS_IN_A_ROW. The readers read them where they run (the curation
+# core and the trainers have no Django); here a wrong value stops start-up with one line.
+try:
+    READ_LIMITS = read_limits()
+except LimitSettingError as error:
+    raise ConfigurationError(str(error)) from None
 
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool

@@ -448,7 +448,7 @@ def test_mixed_good_and_bad_lines_keep_every_good_line(tmp_path):
 
 
 def test_an_over_long_line_is_skipped_unread(tmp_path, monkeypatch):
-    monkeypatch.setattr(importers.records, "MAX_LINE_BYTES", 1000)  # read at each call
+    monkeypatch.setenv("PADDOCK_MAX_RECORD_BYTES", "1000")  # read at each call
     path = write_jsonl(
         tmp_path / "prompts.jsonl", [GOOD_PROMPT, {"prompt": "x" * 100_000}, GOOD_PROMPT]
     )

@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Final
 
 from paddock.curation.core.documents import CurationInputError, RawDocument, ReadProblem
-from paddock.curation.core.readers.opening import Item, cannot_read, not_utf8, open_binary
+from paddock.curation.core.readers.opening import (
+    Item,
+    cannot_read,
+    not_utf8,
+    open_binary,
+    too_large,
+)
 from paddock.kernel.compressed import DamagedStreamError
+from paddock.kernel.limits import read_limits
 
 _TEXT_FILE_SUFFIXES: Final = (".txt", ".txt.gz", ".txt.zst")
 
@@ -64,13 +71,16 @@ def read_text_files(root: Path, entries: Iterable[FolderEntry]) -> Iterator[Item
 
 def _read_text_file(path: Path, source: str, locator: str) -> Item:
     """A whole file as one document: UTF-8, a leading BOM dropped, text otherwise as is."""
+    limit = read_limits().record_bytes
     try:
         with open_binary(path) as stream:
-            data = stream.read()
+            data = stream.read(limit + 1)  # never more than one byte past the limit
     except CurationInputError as exc:
         return ReadProblem(source, locator, "unreadable", str(exc))
     except DamagedStreamError as exc:
         return ReadProblem(source, locator, exc.kind, exc.detail)
+    if len(data) > limit:
+        return too_large(source, locator, "the file", limit)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
