@@ -183,6 +183,13 @@ try:
 except LimitSettingError as error:
     raise ConfigurationError(str(error)) from None
 
+# Where data managers may ingest curation sources from (paddock.curation.services.
+# ingest_paths): comma-separated folders; nothing outside them, nor /proc, /sys or /dev.
+INGEST_ROOTS = [
+    Path(root).resolve()
+    for root in env_list("PADDOCK_INGEST_ROOTS", [str(ARTIFACTS_DIR / "incoming")])
+]
+
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool
 PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 1)  # per annotator

@@ -16,6 +16,7 @@ from paddock.curation.core.near_dedup import WorkDir
 from paddock.curation.models import CurationRun
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
+from paddock.curation.services.ingest_paths import ingest_path_check
 from paddock.workers.declare import paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
@@ -30,9 +31,11 @@ from paddock.workers.tasks.near_dedup import (
 def ingest_source(
     path: str, name: str, fmt: str = "auto", text_field: str = "text", url_field: str = "url"
 ) -> dict:
+    """Reads only under the ingest roots, checked again here where the file is opened
+    (the request's check ran on the web host, maybe before a symlink was swapped in)."""
     source, created = source_ingest(
-        path=path, name=name, fmt=fmt, text_field=text_field, url_field=url_field,
-        progress=report_progress,
+        path=ingest_path_check(path), name=name, fmt=fmt, text_field=text_field,
+        url_field=url_field, progress=report_progress,
     )
     return {
         "source_id": source.pk, "created": created,

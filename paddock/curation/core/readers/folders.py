@@ -31,8 +31,9 @@ class FolderEntry:
 
 def walk_folder(root: Path, prefix: str = "") -> Iterator[FolderEntry]:
     """Every file under ``root``, depth first, each folder's entries in name order (so the
-    order is the same on every machine); symlinked folders are not followed, which keeps
-    a link cycle from looping."""
+    order is the same on every machine). Symlinks are not followed: a symlinked folder
+    could loop, and a symlinked file could lead out of the folder a data manager may read
+    (to ``/proc/self/environ``: issue 18, M5)."""
     try:
         with os.scandir(root) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -45,7 +46,7 @@ def walk_folder(root: Path, prefix: str = "") -> Iterator[FolderEntry]:
         relative = prefix + entry.name
         if entry.is_dir(follow_symlinks=False):
             yield from walk_folder(Path(entry.path), relative + "/")
-        elif entry.is_file():
+        elif entry.is_file(follow_symlinks=False):
             yield FolderEntry(relative, Path(entry.path))
 
 
