@@ -10,6 +10,8 @@ it on the run's page. Every task of a run beats the run's row while it works
 
 from __future__ import annotations
 
+import logging
+
 from celery.result import AsyncResult
 
 from paddock.curation.core.near_dedup import WorkDir
@@ -17,6 +19,7 @@ from paddock.curation.models import CurationRun
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
 from paddock.curation.services.ingest_paths import ingest_path_check
+from paddock.platform.failure_text import failure_sentence
 from paddock.workers.declare import paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
@@ -25,6 +28,8 @@ from paddock.workers.tasks.near_dedup import (
     curation_run_heartbeat,
     near_dedup_canvas,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @paddock_task(name="curation.ingest_source", queue=Queue.CURATION, idempotent=True)
@@ -56,7 +61,7 @@ def run_pipeline(run_id: int) -> dict:
             work = runs.near_prepare(run)
             reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
         except Exception as exc:
-            runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+            runs.run_fail_on(run, exc)
             raise
     run_canvas(run_id, str(work.path), runs.run_key(run)).apply_async()
     return {"shards": work.plan.shards, "join_chunks": len(work.plan.join_chunks)}
@@ -78,7 +83,7 @@ def finish_run(run_id: int) -> dict:
                 runs.near_record(run, WorkDir(runs.work_dir(run)))
             runs.stages_run_in_turn(run, runs.STAGES_AFTER_FAN_OUT, reporter)
         except Exception as exc:
-            runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+            runs.run_fail_on(run, exc)
             raise
     runs.run_succeed(run)
     band_store(runs.run_key(run)).delete()
@@ -91,8 +96,11 @@ def run_failed(task_id: str, *, run_id: int) -> None:
     """Errback of a run's canvas: record which task failed and why."""
     failed = AsyncResult(task_id)
     error = failed.result
+    what = f"{type(error).__name__}: {error}"
+    if isinstance(error, BaseException):  # else a result Celery could not rebuild
+        logger.error("curation run %s: task %s failed", run_id, task_id, exc_info=error)
+        what = failure_sentence(error, reference=f"task {task_id}")
     runs.run_fail(
         CurationRun.objects.get(pk=run_id),
-        f"{failed.name or 'task'} {list(failed.args or [])} ({task_id}) failed: "
-        f"{type(error).__name__}: {error}",
+        f"{failed.name or 'task'} {list(failed.args or [])} ({task_id}) failed: {what}",
     )
