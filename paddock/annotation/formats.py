@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from paddock.annotation.importers.records import MAX_LINE_BYTES
 from paddock.kernel import vocabulary
 from paddock.kernel.exchange import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TURNS
+from paddock.kernel.limits import read_limits
 
 EXAMPLES_DIR: Final = Path(__file__).resolve().parent / "examples"
 
@@ -60,7 +60,7 @@ COMPRESSION: Final = (
 LIMITS: Final = (
     f"Each text at most {MAX_TEXT_CHARS:,} characters, a conversation at most {MAX_TURNS} "
     f"turns, an id or model name at most {MAX_NAME_CHARS} characters, a line at most "
-    f"{MAX_LINE_BYTES >> 20} MiB."
+    f"{read_limits().record_bytes >> 20} MiB."
 )
 BAD_LINES: Final = (
     "A line that breaks a rule is left out and listed with its line number, field and "

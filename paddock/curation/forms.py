@@ -3,13 +3,11 @@ from __future__ import annotations
 from django import forms
 
 from paddock.curation.models import DomainAction, Source, SourceFormat, SourceStatus
+from paddock.curation.services.ingest_paths import ingest_roots
 
 
 class IngestForm(forms.Form):
-    path = forms.CharField(
-        max_length=1000, label="File or folder",
-        help_text="A file or folder on the workers' shared storage."
-    )
+    path = forms.CharField(max_length=1000, label="File or folder")  # help: the roots
     name = forms.SlugField(max_length=100, label="Source name",
                            help_text="Letters, digits, - and _; used for export weights.")
     format = forms.ChoiceField(choices=[("auto", "Guess from the name"), *SourceFormat.choices])
@@ -17,6 +15,14 @@ class IngestForm(forms.Form):
                                  label="Text field", help_text="JSONL only: the document's text.")
     url_field = forms.CharField(max_length=100, initial="url", required=False,
                                 label="URL field", help_text="JSONL only: where it came from.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        folders = " or ".join(str(root) for root in ingest_roots())
+        self.fields["path"].help_text = (
+            f"A file or folder under {folders} (the folders curation reads from), on the "
+            "workers' shared storage; a relative path is taken inside the first."
+        )
 
 
 def parse_weights(text: str) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paddock.kernel.limits import LimitSettingError, read_limits
 from paddock.platform.config import (
     DEFAULT_REDIS_URL,
     ConfigurationError,
@@ -203,6 +204,22 @@ PADDOCK_TOKEN_TTL = env_int("PADDOCK_TOKEN_TTL", 0) or None
 if PADDOCK_TOKEN_TTL is not None and PADDOCK_TOKEN_TTL < 0:
     raise ConfigurationError(f"PADDOCK_TOKEN_TTL={PADDOCK_TOKEN_TTL} must be a number of "
                              "seconds above 0, or unset.")
+
+# --- Bounds on reading input files (paddock.kernel.limits) -------------------------------
+# PADDOCK_MAX_RECORD_BYTES, PADDOCK_MAX_HTTP_BODY_BYTES, PADDOCK_MAX_FILE_DECOMPRESSED_BYTES
+# and PADDOCK_MAX_PROBLEMS_IN_A_ROW. The readers read them where they run (the curation
+# core and the trainers have no Django); here a wrong value stops start-up with one line.
+try:
+    READ_LIMITS = read_limits()
+except LimitSettingError as error:
+    raise ConfigurationError(str(error)) from None
+
+# Where data managers may ingest curation sources from (paddock.curation.services.
+# ingest_paths): comma-separated folders; nothing outside them, nor /proc, /sys or /dev.
+INGEST_ROOTS = [
+    Path(root).resolve()
+    for root in env_list("PADDOCK_INGEST_ROOTS", [str(ARTIFACTS_DIR / "incoming")])
+]
 
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import traceback
-from typing import Any
+import logging
+from typing import Any, Final
 
 from celery import Task, current_task
 from django.db import transaction
@@ -12,6 +12,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from paddock.kernel.throttle import ProgressThrottle
 from paddock.platform.errors import BrokerUnavailable
+from paddock.platform.failure_text import failure_sentence
 from paddock.workers.declarations import declared_queue
 from paddock.workers.models import Job, RunState
 
@@ -20,6 +21,15 @@ from paddock.workers.models import Job, RunState
 JOB_HEADER = "paddock_job"
 
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
+# Deliveries whose worker died mid-task (killed, out of memory) before the job is failed
+# instead of run again: acks_late + reject_on_worker_lost put the message back each time,
+# so without this one input that kills its worker kills every worker in turn.
+MAX_WORKERS_LOST: Final = 2
+WORKERS_LOST_MESSAGE: Final = (
+    "Stopped: the worker running this stopped twice (out of memory?), so it is not started "
+    "again. Check the input, or the worker's memory, and start it anew."
+)
+logger = logging.getLogger(__name__)
 _throttles: dict[str, ProgressThrottle] = {}
 
 
@@ -65,18 +75,40 @@ def _send(task: Task, job: Job, kwargs: dict[str, Any]) -> None:
 
 
 def job_begin(job_id: str, *, worker: str) -> Job | None:
-    """Mark a tracked job running; None when the task was not enqueued as a job."""
+    """Mark a tracked job running; None when the task was not enqueued as a job.
+
+    A job found running was being run by a worker that died (a finished or retried
+    attempt leaves it succeeded, failed or queued). After :data:`MAX_WORKERS_LOST` such
+    deaths the job is failed with that reason and not run: check ``job.should_run``.
+    """
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
             return job
+        if job.state == RunState.RUNNING:
+            job.workers_lost += 1
+            if job.workers_lost >= MAX_WORKERS_LOST:
+                logger.error("job %s: its worker died %s times; failed", job.pk, job.workers_lost)
+                _fail_lost(job)
+                return job
         job.state = RunState.RUNNING
         job.attempts += 1
         job.worker = worker
         job.error = ""
         job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["state", "attempts", "worker", "error", "started_at", "updated_at"])
+        job.save(update_fields=[
+            "state", "attempts", "workers_lost", "worker", "error", "started_at", "updated_at",
+        ])
     return job
+
+
+def _fail_lost(job: Job) -> None:
+    job.state = RunState.FAILED
+    job.message = job.error = WORKERS_LOST_MESSAGE
+    job.finished_at = timezone.now()
+    job.save(update_fields=[
+        "state", "workers_lost", "message", "error", "finished_at", "updated_at",
+    ])
 
 
 def job_report_progress(job_id: str, *, fraction: float, message: str = "") -> None:
@@ -98,11 +130,14 @@ def job_succeed(job_id: str, *, result: Any) -> None:
 
 
 def job_fail(job_id: str, *, error: BaseException) -> None:
-    text = "".join(traceback.format_exception(error))
+    """The job failed: people get one sentence (never a traceback or SQL), the worker's
+    log the traceback (:mod:`paddock.platform.failure_text`)."""
+    logger.error("job %s failed", job_id, exc_info=error)
+    sentence = failure_sentence(error, reference=f"job {job_id}")
     Job.objects.filter(pk=job_id).update(
         state=RunState.FAILED,
-        message=f"{type(error).__name__}: {error}"[:500],
-        error=text[-20_000:],
+        message=sentence[:500],
+        error=sentence[:20_000],
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )

@@ -51,6 +51,9 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    workers_lost = models.PositiveIntegerField(
+        default=0, help_text="Deliveries whose worker died while running this job."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -15,6 +15,7 @@ from celery.exceptions import Retry
 
 from paddock.workers import jobs
 from paddock.workers.jobs import JOB_HEADER, is_tracked
+from paddock.workers.models import RunState
 
 __all__ = ["JOB_HEADER", "TrackedTask", "is_tracked"]
 
@@ -26,8 +27,8 @@ class TrackedTask(Task):
         job = jobs.job_begin(self.request.id, worker=self.request.hostname or "")
         if job is None:  # the row is gone (deleted by a manager): nothing to report to
             return super().__call__(*args, **kwargs)
-        if job.is_finished:
-            return job.result
+        if job.is_finished or job.state == RunState.FAILED:
+            return job.result  # done already, or failed by job_begin: its workers died
         try:
             result = super().__call__(*args, **kwargs)
         except Retry as retry:

@@ -272,13 +272,15 @@ PAIR_PROBLEMS: list[tuple[Line, str, str]] = [
      "wrong_type"),
     (pair(response_b={"text": "ok", "temperature": -0.1}), "response_b.temperature",
      "out_of_range"),
+    # JSON has no infinity; 1e999 overflows to one, refused by the kernel's reader for the
+    # whole line (issue 18, M3: in metadata it failed the whole import).
     ('{"prompt": "Q?", "response_a": "One.", "response_b": {"text": "ok", "temperature": 1e999}}',
-     "response_b.temperature", "out_of_range"),  # JSON has no infinity, 1e999 overflows to one
+     "", "number_out_of_range"),
     (pair(response_b={"text": "ok", "top_p": 0}), "response_b.top_p", "out_of_range"),
     (pair(response_b={"text": "ok", "top_p": 1.5}), "response_b.top_p", "out_of_range"),
     (pair(response_b={"text": "ok", "seed": 1.5}), "response_b.seed", "wrong_type"),
     (pair(response_b={"text": "ok", "seed": True}), "response_b.seed", "wrong_type"),
-    (pair(response_b={"text": "ok", "seed": 2**64}), "response_b.seed", "out_of_range"),
+    (pair(response_b={"text": "ok", "seed": 2**64}), "", "number_out_of_range"),  # > 64 bits
     (pair("Same answer.", " Same answer.\n"), "response_b", "identical_responses"),
     (pair("Same.", {"text": "Same.", "model": "other"}), "response_b", "identical_responses"),
     ({"response_a": "a", "response_b": "b"}, "prompt", "missing_field"),
@@ -409,7 +411,7 @@ def test_parse_hh_transcript_rejects_text_outside_turns(text):
 
 def test_every_problem_kind_is_exercised():
     line_level = {"not_utf8", "malformed_json", "not_an_object", "too_long", "truncated",
-                  "corrupt_stream"}
+                  "corrupt_stream", "too_large", "too_many_problems"}
     covered = {kind for cases in (PROMPT_PROBLEMS, PAIR_PROBLEMS, HH_PROBLEMS)
                for _, _, kind in cases}
     assert covered | line_level == PROBLEM_KINDS
@@ -448,7 +450,7 @@ def test_mixed_good_and_bad_lines_keep_every_good_line(tmp_path):
 
 
 def test_an_over_long_line_is_skipped_unread(tmp_path, monkeypatch):
-    monkeypatch.setattr(importers.records, "MAX_LINE_BYTES", 1000)  # read at each call
+    monkeypatch.setenv("PADDOCK_MAX_RECORD_BYTES", "1000")  # read at each call
     path = write_jsonl(
         tmp_path / "prompts.jsonl", [GOOD_PROMPT, {"prompt": "x" * 100_000}, GOOD_PROMPT]
     )

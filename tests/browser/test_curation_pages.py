@@ -82,3 +82,29 @@ def test_error_pages_are_styled_with_a_way_back(page, make_user):
     screenshot(page, "error-404")
     page.locator("a.back-home").click()
     page.wait_for_url("**/annotate/")
+
+
+def test_ingest_form_names_the_folders_it_reads_and_refuses_others(page, make_user, settings):
+    """Issue 18, M5: the path help names the ingest roots; a system file is refused in
+    words, a file in a root is queued."""
+    from playwright.sync_api import expect
+
+    root = settings.INGEST_ROOTS[0]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "web.jsonl").write_text('{"text": "an honest document"}\n')
+    log_in(page, make_user(Role.DATA_MANAGER), "**/manage/")
+    page.goto("/manage/curation/")
+    expect(page.locator("#id_path_helptext")).to_contain_text(f"A file or folder under {root}")
+
+    page.fill("#id_path", "/proc/self/environ")
+    page.fill("#id_name", "leak")
+    page.locator("#ingest-form button[type=submit]").click()
+    expect(page.get_by_text("Ingest not started")).to_be_visible()
+    expect(page.get_by_text("is a system file, not data")).to_be_visible()
+    assert horizontal_overflow(page) <= 0
+    screenshot(page, "curation-ingest-refused")
+
+    page.fill("#id_path", "web.jsonl")
+    page.fill("#id_name", "web")
+    page.locator("#ingest-form button[type=submit]").click()
+    expect(page.get_by_text(f"Ingesting {root / 'web.jsonl'}")).to_be_visible()

@@ -103,9 +103,10 @@ def test_override_buttons_save_rules_and_return_to_the_page(manager_client):
     assert evil["Location"] == reverse("curation:home")
 
 
-def test_ingest_form_refuses_a_path_that_does_not_exist(manager_client):
+def test_ingest_form_refuses_a_path_that_does_not_exist(manager_client, settings):
+    missing = settings.INGEST_ROOTS[0] / "no-such-file.jsonl"
     response = manager_client.post(
-        reverse("curation:ingest"), {"path": "/no/such/file.jsonl", "name": "x", "format": "auto"},
+        reverse("curation:ingest"), {"path": str(missing), "name": "x", "format": "auto"},
         follow=True,
     )
     assert b"does not exist on this server" in response.content

@@ -32,8 +32,8 @@ from tests.fuzz.annotation_strategies import RECORDS
 from tests.fuzz.strategies import FUZZ, files_of, gzipped, is_blank, numbered_lines
 
 READERS = {"prompts": read_prompts, "pairs": read_pairs, "hh_rlhf": read_hh_rlhf}
-LINE_KINDS = {"not_utf8", "malformed_json", "not_an_object", "too_long", "truncated",
-              "corrupt_stream"}
+LINE_KINDS = {"not_utf8", "malformed_json", "not_an_object", "number_out_of_range", "too_long",
+              "truncated", "corrupt_stream", "too_large", "too_many_problems"}
 
 
 def storable(text: str, limit: int = MAX_TEXT_CHARS) -> bool:

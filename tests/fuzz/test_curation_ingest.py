@@ -79,10 +79,11 @@ def test_a_url_with_an_overlong_host_label_is_ingested(db, tmp_path):
     assert source.status == SourceStatus.READY and source.documents == 2
 
 
-def test_a_failed_ingest_is_marked_failed_with_its_error(db, tmp_path, monkeypatch):
+def test_a_failed_ingest_is_marked_failed_with_its_error(db, tmp_path, monkeypatch, caplog):
     """The last write of an ingest fails (the database refuses it): the source says so
     instead of staying "ingesting" forever. (The write is made to fail here; the fuzzing
-    found it with a lone surrogate, which the ingest now stores as U+FFFD.)"""
+    found it with a lone surrogate, which the ingest now stores as U+FFFD.) People see a
+    sentence; the database's own words, which may hold SQL, go to the log (issue 18)."""
     from django.db import DatabaseError
 
     def refused(*args, **kwargs):
@@ -92,4 +93,7 @@ def test_a_failed_ingest_is_marked_failed_with_its_error(db, tmp_path, monkeypat
     with pytest.raises(DatabaseError):
         ingest_one(tmp_path, b'{"text": "hello"}')
     source = Source.objects.get(name="one")
-    assert source.status == SourceStatus.FAILED and "No space left" in source.error
+    assert source.status == SourceStatus.FAILED
+    assert "an unexpected error stopped this on the worker" in source.error
+    assert f"source {source.pk}" in source.error and "No space left" not in source.error
+    assert "No space left" in caplog.text

@@ -31,7 +31,8 @@ from tests.fuzz.strategies import (
 )
 
 KINDS = {"malformed_json", "not_an_object", "missing_text", "not_utf8", "truncated",
-         "corrupt_stream", "corrupt_record", "undecodable_html", "unreadable"}
+         "corrupt_stream", "corrupt_record", "undecodable_html", "unreadable",
+         "number_out_of_range", "too_long", "too_large", "too_many_problems"}
 LINE = re.compile(r"line (\d+)")
 OFFSET = re.compile(r"offset (\d+)")
 

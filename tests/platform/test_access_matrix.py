@@ -240,7 +240,7 @@ MATRIX: list[Entry] = [
     manager_page("console:batch_edit", "post", 200, args=("batch",), body={"name": ""}),
     # Curation.
     manager_page("curation:home", "get", 200),
-    manager_page("curation:ingest", "post", 302,  # refused (no such file), back home
+    manager_page("curation:ingest", "post", 302,  # refused (outside the ingest roots), back home
                  body={"path": "/no/such/file.jsonl", "name": "x", "format": "auto"}),
     manager_page("curation:run_create", "post", 302, body={}),  # refused, back home
     manager_page("curation:run", "get", 200, args=("curation_run",)),

@@ -38,3 +38,15 @@ def flaky(key: str, failures: int) -> str:
     if ATTEMPTS[key] <= failures:
         raise ConnectionError(f"attempt {ATTEMPTS[key]} lost the connection")
     return f"done after {ATTEMPTS[key]} attempts"
+
+
+@paddock_task(name="tests.kill_own_worker", queue=Queue.DEFAULT, idempotent=True)
+def kill_own_worker(tally: str) -> None:
+    """Dies as a worker out of memory does (SIGKILL of its pool process), each delivery
+    adding a line to the file ``tally`` first, so a test can count the deliveries."""
+    import os
+    import signal
+
+    with open(tally, "a") as out:
+        out.write("delivered\n")
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -103,14 +103,15 @@ def test_tracked_job_records_worker_progress_and_result(default_worker):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_failed_job_keeps_the_error_for_managers(default_worker):
+def test_failed_job_keeps_the_error_for_managers_and_the_traceback_in_the_log(default_worker):
     job = job_enqueue(task=tasks.explode, kwargs={"message": "shard 7 is not gzip"})
 
     job = wait_for_job(job.pk, states={JobState.SUCCEEDED, JobState.FAILED}, worker=default_worker)
 
     assert job.state == JobState.FAILED
     assert job.message == "ValueError: shard 7 is not gzip"
-    assert "Traceback" in job.error and "shard 7 is not gzip" in job.error
+    assert job.error == "ValueError: shard 7 is not gzip"
+    assert "Traceback" in default_worker.log() and "shard 7 is not gzip" in default_worker.log()
 
 
 def test_waits_scale_with_the_environment_and_say_what_they_saw(monkeypatch):

@@ -178,6 +178,9 @@ def test_a_failed_step_fails_the_run_with_the_error_and_a_rerun_resumes_there(db
     assert run.state == RunState.FAILED and "disk full" in run.error
     assert StepRun.objects.get(pipeline=run, step="export").state == RunState.FAILED
 
+    step = StepRun.objects.get(pipeline=run, step="export")
+    assert step.error == step.message == "OSError: disk full while exporting"  # no traceback
+
     again = pipeline_rerun(run, from_step="export")
     rows = {s.step: s for s in again.steps.all()}
     assert rows["close_batch"].state == RunState.SUCCEEDED
@@ -445,3 +448,21 @@ def test_choose_prompts_fills_quotas_in_order_and_gives_a_short_axis_share_away(
     chosen = choose_prompts(fresh, again, limit=8, quotas={"helpfulness": 5, "safety": 0},
                             salt="s")
     assert {r["axis"] for r in chosen} == {"helpfulness"} and len(chosen) == 8
+
+
+def test_a_step_failing_on_a_database_error_shows_a_sentence_not_its_sql(db, base_models):
+    """Issue 18, M3: people see a sentence; the SQL and the traceback go to the log."""
+    from django.db import DataError
+
+    run = pipeline_start(demo_batch_seed(repeats=1), plan=FAST_PLAN)
+
+    def broken(ctx):
+        raise DataError('invalid input syntax for type json\nLINE 1: INSERT INTO "x" ...')
+
+    with pytest.raises(DataError):
+        run_step(str(run.pk), "close_batch", broken, task_id="a", worker="t")
+    run.refresh_from_db()
+    step = StepRun.objects.get(pipeline=run, step="close_batch")
+    for shown in (step.error, step.message, run.error):
+        assert "INSERT" not in shown and "Traceback" not in shown
+        assert "an unexpected error stopped this on the worker" in shown

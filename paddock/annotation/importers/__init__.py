@@ -39,16 +39,19 @@ except HH-RLHF turns, which are stripped of the whitespace around them (the tran
 format puts it there).
 
 Memory: lines are read one at a time from a streaming decompressor, so a file of any size
-is parsed in constant memory. One line is capped at :data:`MAX_LINE_BYTES` (a ``too_long``
-problem for the whole line, skipped without being held), so one runaway line cannot
-exhaust a worker either.
+is parsed in constant memory. One line is capped at the configured record limit
+(``PADDOCK_MAX_RECORD_BYTES``, :mod:`paddock.kernel.limits`; a ``too_long`` problem for the
+whole line, skipped without being held), so one runaway line cannot exhaust a worker
+either, and a file that decompresses past the file limit ends with ``too_large``.
 
 Problem kinds (:data:`PROBLEM_KINDS`):
 
 - for the whole line (field ``""``): ``not_utf8`` (the bytes are not UTF-8),
-  ``malformed_json``, ``not_an_object``, ``too_long`` (over :data:`MAX_LINE_BYTES`),
-  ``truncated`` and ``corrupt_stream`` (the compressed stream ends early or is damaged:
-  the last problem of the file, as nothing after it can be read);
+  ``malformed_json``, ``not_an_object``, ``number_out_of_range`` (``1e999999``, an
+  integer outside 64 bits), ``too_long`` (over the record limit), ``truncated``,
+  ``corrupt_stream`` and ``too_large`` (the compressed stream ends early, is damaged or
+  decompresses past the file limit: the last problem of the file, as nothing after it is
+  read) and ``too_many_problems`` (a run of bad lines long enough to end the file);
 - for a field: ``missing_field``, ``wrong_type``, ``unknown_field``,
   ``conflicting_fields`` (both ``prompt`` and ``turns``), ``empty_text``, ``too_long``
   (text over :data:`MAX_TEXT_CHARS`, conversation over :data:`MAX_TURNS`, id or model name
@@ -78,7 +81,6 @@ from paddock.annotation.importers.hh_rlhf import parse_hh_transcript
 from paddock.annotation.importers.identity import prompt_id
 from paddock.annotation.importers.reading import read_hh_rlhf, read_pairs, read_prompts
 from paddock.annotation.importers.records import (
-    MAX_LINE_BYTES,
     PROBLEM_KINDS,
     Axis,
     ImportProblem,
@@ -93,7 +95,6 @@ from paddock.kernel.exchange import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TURNS
 from paddock.kernel.hh_rlhf import HHTranscriptError
 
 __all__ = [
-    "MAX_LINE_BYTES",
     "MAX_NAME_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_TURNS",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
-from paddock.annotation.importers import records
 from paddock.annotation.importers.chat import parse_pair, parse_prompt
 from paddock.annotation.importers.fields import LineError
 from paddock.annotation.importers.hh_rlhf import parse_hh_record
@@ -19,6 +18,7 @@ from paddock.annotation.importers.records import (
 )
 from paddock.kernel.exchange import PAIRS, PROMPTS, check_schema_version
 from paddock.kernel.jsonl import JsonLine, LineProblem, read_jsonl
+from paddock.kernel.limits import stop_after_problems, too_many_problems_message
 
 
 def read_prompts(path: PathLike) -> Iterator[ParsedPrompt | ImportProblem]:
@@ -78,7 +78,16 @@ def _read(
 ) -> Iterator[_Parsed | ImportProblem]:
     """Open ``path`` now, so a wrong path fails at the call with a standard OSError, and
     return the lazy line-by-line reader (the kernel's, shared with curation and training)."""
-    return _records(read_jsonl(path, max_line_bytes=records.MAX_LINE_BYTES), parse)
+    items = _records(read_jsonl(path), parse)
+    return stop_after_problems(items, _is_problem, _stopped)
+
+
+def _is_problem(item: object) -> bool:
+    return isinstance(item, ImportProblem)
+
+
+def _stopped(last: ImportProblem, limit: int) -> ImportProblem:
+    return ImportProblem(last.line, "", "too_many_problems", too_many_problems_message(limit))
 
 
 def _records(
@@ -96,6 +105,8 @@ def _records(
 
 def _line_message(problem: LineProblem) -> str:
     """The kernel's message, with what to do for the codes a data manager can act on."""
+    if problem.code == "too_large":
+        return f"{problem.message}; lines before it are kept"
     if problem.code in ("truncated", "corrupt_stream"):
         return (
             f"the compressed file is damaged ({problem.message}): nothing from this line on "

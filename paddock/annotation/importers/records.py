@@ -10,11 +10,6 @@ from typing import Any, Final
 
 from paddock.kernel import vocabulary
 
-# A bound on one line, not a format limit: it holds any valid pair line (MAX_TURNS turns
-# of MAX_TEXT_CHARS characters, paddock.kernel.exchange's limits, every one spelt as a
-# 6-byte \u escape, is about 60 MB) while keeping a runaway line from exhausting a worker.
-MAX_LINE_BYTES: Final = 128 << 20
-
 PathLike = str | os.PathLike[str]
 
 USER: Final = "user"
@@ -26,9 +21,12 @@ PROBLEM_KINDS: Final = frozenset(
         "not_utf8",
         "malformed_json",
         "not_an_object",
+        "number_out_of_range",
         "too_long",
         "truncated",
         "corrupt_stream",
+        "too_large",
+        "too_many_problems",
         "missing_field",
         "wrong_type",
         "unknown_field",

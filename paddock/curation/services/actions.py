@@ -11,6 +11,7 @@ from pathlib import Path
 from django.db import transaction
 
 from paddock.curation.models import CurationRun, DomainRule, RunStatus
+from paddock.curation.services.ingest_paths import IngestPathRefused, ingest_path_check
 from paddock.platform.accounts.models import User
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job
@@ -50,11 +51,14 @@ def source_ingest_start(
     *, path: str | Path, name: str, fmt: str, text_field: str = "text",
     url_field: str = "url", requested_by: User | None = None,
 ) -> Job:
-    """Queue the ingestion of ``path`` (a file or folder on the workers' shared storage) as
-    source ``name``; a path that does not exist here is refused before anything is sent."""
-    path = Path(path)
-    if not path.exists():
-        raise CurationActionError(f"{path} does not exist on this server")
+    """Queue the ingestion of ``path`` (a file or folder under the ingest roots on the
+    workers' shared storage, :mod:`paddock.curation.services.ingest_paths`) as source
+    ``name``; a path outside them, or that does not exist here, is refused before anything
+    is sent."""
+    try:
+        path = ingest_path_check(path)
+    except IngestPathRefused as error:
+        raise CurationActionError(str(error)) from None
     return job_enqueue(
         task=ingest_source,
         kwargs={"path": str(path), "name": name, "fmt": fmt, "text_field": text_field or "text",

@@ -7,6 +7,7 @@ runs with different parameters only re-decide, never re-read.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
@@ -26,8 +27,10 @@ from paddock.curation.models import (
 )
 from paddock.kernel.progress import Progress, no_progress
 from paddock.kernel.text_safety import storable
+from paddock.platform.failure_text import failure_sentence
 
 BATCH = 1000
+logger = logging.getLogger(__name__)
 MAX_STORED_CHARS = 5_000_000  # longer texts are stored cut (and dropped as too long by runs)
 
 
@@ -117,8 +120,10 @@ def source_ingest(
             _flush(source, documents, problems)
         except Exception:  # noqa: S110 - the first error is the one to report
             pass
+        logger.error("ingest of source %s failed", source.pk, exc_info=exc)
+        sentence = failure_sentence(exc, reference=f"source {source.pk}")
         Source.objects.filter(pk=source.pk).update(
-            status=SourceStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+            status=SourceStatus.FAILED, error=sentence[:2000])
         raise
     Source.objects.filter(pk=source.pk).update(
         status=SourceStatus.READY, ingested_at=timezone.now()

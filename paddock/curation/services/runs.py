@@ -11,6 +11,7 @@ so a stage is safe to run twice and a run can be resumed from any stage.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -50,7 +51,9 @@ from paddock.curation.models import (
 )
 from paddock.kernel.progress import Progress
 from paddock.kernel.throttle import ProgressThrottle
+from paddock.platform.failure_text import failure_sentence
 
+logger = logging.getLogger(__name__)
 # The stages of a run, in order: the one place that order is written. In one process
 # (run_stages) they run in turn; on the curation workers (paddock.workers.tasks.curation)
 # the stages before FAN_OUT run in the coordinating task, FAN_OUT is spread over the
@@ -140,6 +143,13 @@ def run_succeed(run: CurationRun) -> None:
     CurationRun.objects.filter(pk=run.pk).update(
         status=RunState.SUCCEEDED, progress=1.0, finished_at=timezone.now(), message="done"
     )
+
+
+def run_fail_on(run: CurationRun, error: BaseException) -> None:
+    """Fail ``run`` for an exception: the traceback to the log, a sentence to the run's
+    page (never a traceback or SQL: :mod:`paddock.platform.failure_text`)."""
+    logger.error("curation run %s failed", run.pk, exc_info=error)
+    run_fail(run, failure_sentence(error, reference=f"curation run {run.pk}"))
 
 
 def run_fail(run: CurationRun, error: str) -> None:
@@ -496,7 +506,7 @@ def run_stages(run: CurationRun, stages: Sequence[Stage], progress: Progress | N
     try:
         stages_run_in_turn(run, stages, reporter)
     except Exception as exc:
-        run_fail(run, f"{type(exc).__name__}: {exc}")
+        run_fail_on(run, exc)
         raise
     if Stage.EXPORT.value in run.completed_stages:
         run_succeed(run)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from paddock.kernel.throttle import ProgressThrottle
+from paddock.platform.failure_text import failure_sentence
 from paddock.workers.heartbeat import Heartbeat, stale_after
 from paddock.workers.models import DONE_STEP_STATES, PipelineRun, RunState, StepRun
 from paddock.workers.pipeline.plan import STEP_NAMES, step_enabled
@@ -142,9 +142,12 @@ def _succeed_if_last(row: StepRun, now) -> None:
 
 
 def _fail(row: StepRun, *, error: BaseException, seconds: float) -> None:
+    """The step failed: the traceback to the worker's log, a sentence to the run's page
+    (never a traceback or SQL: :mod:`paddock.platform.failure_text`)."""
     now = timezone.now()
-    text = "".join(traceback.format_exception(error))[-20_000:]
-    summary = f"{type(error).__name__}: {error}"[:500]
+    logger.error("pipeline %s step %s failed", row.pipeline_id, row.step, exc_info=error)
+    text = failure_sentence(error, reference=f"pipeline {row.pipeline_id}, step {row.step}")
+    summary = text[:500]
     with transaction.atomic():
         StepRun.objects.filter(pk=row.pk).update(
             state=RunState.FAILED, error=text, message=summary, finished_at=now,

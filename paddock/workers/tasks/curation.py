@@ -10,12 +10,16 @@ it on the run's page. Every task of a run beats the run's row while it works
 
 from __future__ import annotations
 
+import logging
+
 from celery.result import AsyncResult
 
 from paddock.curation.core.near_dedup import WorkDir
 from paddock.curation.models import CurationRun
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
+from paddock.curation.services.ingest_paths import ingest_path_check
+from paddock.platform.failure_text import failure_sentence
 from paddock.workers.declare import paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
@@ -25,14 +29,18 @@ from paddock.workers.tasks.near_dedup import (
     near_dedup_canvas,
 )
 
+logger = logging.getLogger(__name__)
+
 
 @paddock_task(name="curation.ingest_source", queue=Queue.CURATION, idempotent=True)
 def ingest_source(
     path: str, name: str, fmt: str = "auto", text_field: str = "text", url_field: str = "url"
 ) -> dict:
+    """Reads only under the ingest roots, checked again here where the file is opened
+    (the request's check ran on the web host, maybe before a symlink was swapped in)."""
     source, created = source_ingest(
-        path=path, name=name, fmt=fmt, text_field=text_field, url_field=url_field,
-        progress=report_progress,
+        path=ingest_path_check(path), name=name, fmt=fmt, text_field=text_field,
+        url_field=url_field, progress=report_progress,
     )
     return {
         "source_id": source.pk, "created": created,
@@ -53,7 +61,7 @@ def run_pipeline(run_id: int) -> dict:
             work = runs.near_prepare(run)
             reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
         except Exception as exc:
-            runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+            runs.run_fail_on(run, exc)
             raise
     run_canvas(run_id, str(work.path), runs.run_key(run)).apply_async()
     return {"shards": work.plan.shards, "join_chunks": len(work.plan.join_chunks)}
@@ -75,7 +83,7 @@ def finish_run(run_id: int) -> dict:
                 runs.near_record(run, WorkDir(runs.work_dir(run)))
             runs.stages_run_in_turn(run, runs.STAGES_AFTER_FAN_OUT, reporter)
         except Exception as exc:
-            runs.run_fail(run, f"{type(exc).__name__}: {exc}")
+            runs.run_fail_on(run, exc)
             raise
     runs.run_succeed(run)
     band_store(runs.run_key(run)).delete()
@@ -88,8 +96,11 @@ def run_failed(task_id: str, *, run_id: int) -> None:
     """Errback of a run's canvas: record which task failed and why."""
     failed = AsyncResult(task_id)
     error = failed.result
+    what = f"{type(error).__name__}: {error}"
+    if isinstance(error, BaseException):  # else a result Celery could not rebuild
+        logger.error("curation run %s: task %s failed", run_id, task_id, exc_info=error)
+        what = failure_sentence(error, reference=f"task {task_id}")
     runs.run_fail(
         CurationRun.objects.get(pk=run_id),
-        f"{failed.name or 'task'} {list(failed.args or [])} ({task_id}) failed: "
-        f"{type(error).__name__}: {error}",
+        f"{failed.name or 'task'} {list(failed.args or [])} ({task_id}) failed: {what}",
     )

@@ -11,6 +11,7 @@ from paddock.curation.core.readers.folders import FolderEntry, read_text_files, 
 from paddock.curation.core.readers.lines import read_jsonl, read_lines
 from paddock.curation.core.readers.opening import PathLike, check_file, check_folder
 from paddock.curation.core.readers.warc import read_warc
+from paddock.kernel.limits import stop_after_problems, too_many_problems_message
 
 FORMATS: Final = ("jsonl", "lines", "text", "warc", "wet")
 
@@ -62,6 +63,8 @@ def read_documents(
 
     ``text_field`` and ``url_field`` apply to ``jsonl`` only. The source is checked now,
     so a missing or unreadable one fails at the call rather than at the first ``next``.
+    A run of problems as long as the configured ``problems_in_a_row`` ends the source with
+    a ``too_many_problems`` problem (:func:`paddock.kernel.limits.stop_after_problems`).
 
     Raises:
         CurationInputError: the source cannot be read, or ``fmt="auto"`` cannot tell its
@@ -69,6 +72,23 @@ def read_documents(
         ValueError: ``fmt`` is not "auto" or one of :data:`FORMATS`.
     """
     source = Path(path)
+    items = _documents(source, fmt, text_field, url_field)
+    return stop_after_problems(items, _is_problem, _stopped)
+
+
+def _is_problem(item: RawDocument | ReadProblem) -> bool:
+    return isinstance(item, ReadProblem)
+
+
+def _stopped(last: ReadProblem, limit: int) -> ReadProblem:
+    return ReadProblem(
+        last.source, last.locator, "too_many_problems", too_many_problems_message(limit)
+    )
+
+
+def _documents(
+    source: Path, fmt: str, text_field: str, url_field: str
+) -> Iterator[RawDocument | ReadProblem]:
     if fmt == "auto":
         fmt = guess_format(source)
     elif fmt not in FORMATS:

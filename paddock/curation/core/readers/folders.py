@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Final
 
 from paddock.curation.core.documents import CurationInputError, RawDocument, ReadProblem
-from paddock.curation.core.readers.opening import Item, cannot_read, not_utf8, open_binary
+from paddock.curation.core.readers.opening import (
+    Item,
+    cannot_read,
+    not_utf8,
+    open_binary,
+    too_large,
+)
 from paddock.kernel.compressed import DamagedStreamError
+from paddock.kernel.limits import read_limits
 
 _TEXT_FILE_SUFFIXES: Final = (".txt", ".txt.gz", ".txt.zst")
 
@@ -24,8 +31,9 @@ class FolderEntry:
 
 def walk_folder(root: Path, prefix: str = "") -> Iterator[FolderEntry]:
     """Every file under ``root``, depth first, each folder's entries in name order (so the
-    order is the same on every machine); symlinked folders are not followed, which keeps
-    a link cycle from looping."""
+    order is the same on every machine). Symlinks are not followed: a symlinked folder
+    could loop, and a symlinked file could lead out of the folder a data manager may read
+    (to ``/proc/self/environ``: issue 18, M5)."""
     try:
         with os.scandir(root) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -38,7 +46,7 @@ def walk_folder(root: Path, prefix: str = "") -> Iterator[FolderEntry]:
         relative = prefix + entry.name
         if entry.is_dir(follow_symlinks=False):
             yield from walk_folder(Path(entry.path), relative + "/")
-        elif entry.is_file():
+        elif entry.is_file(follow_symlinks=False):
             yield FolderEntry(relative, Path(entry.path))
 
 
@@ -64,13 +72,16 @@ def read_text_files(root: Path, entries: Iterable[FolderEntry]) -> Iterator[Item
 
 def _read_text_file(path: Path, source: str, locator: str) -> Item:
     """A whole file as one document: UTF-8, a leading BOM dropped, text otherwise as is."""
+    limit = read_limits().record_bytes
     try:
         with open_binary(path) as stream:
-            data = stream.read()
+            data = stream.read(limit + 1)  # never more than one byte past the limit
     except CurationInputError as exc:
         return ReadProblem(source, locator, "unreadable", str(exc))
     except DamagedStreamError as exc:
         return ReadProblem(source, locator, exc.kind, exc.detail)
+    if len(data) > limit:
+        return too_large(source, locator, "the file", limit)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

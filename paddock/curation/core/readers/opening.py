@@ -59,6 +59,16 @@ def check_folder(path: Path) -> None:
         raise CurationInputError(cannot_read(path, exc)) from None
 
 
+def too_large(
+    source: str, locator: str, what: str, limit: int, setting: str = "PADDOCK_MAX_RECORD_BYTES"
+) -> ReadProblem:
+    """A record over a configured limit (:mod:`paddock.kernel.limits`), skipped unread
+    past it."""
+    return ReadProblem(
+        source, locator, "too_large", f"{what} is larger than {limit:,} bytes; skipped ({setting})"
+    )
+
+
 def not_utf8(source: str, locator: str, exc: UnicodeDecodeError) -> ReadProblem:
     return ReadProblem(
         source, locator, "not_utf8", f"invalid UTF-8 at byte {exc.start}: {exc.reason}"

@@ -14,8 +14,10 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from paddock.curation.core.documents import RawDocument, ReadProblem
-from paddock.curation.core.readers.opening import Item, not_utf8, open_buffered
+from paddock.curation.core.readers.http_body import read_body
+from paddock.curation.core.readers.opening import Item, not_utf8, open_buffered, too_large
 from paddock.kernel.compressed import DamagedStreamError
+from paddock.kernel.limits import read_limits
 
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -71,6 +73,7 @@ def read_warc(path: Path, *, wet: bool) -> Iterator[Item]:
     """
     source = str(path)
     wanted = WarcRecordType.conversion if wet else WarcRecordType.response
+    limits = read_limits()
     with _WarcInput(open_buffered(path)) as stream:
         records = ArchiveIterator(stream, parse_http=False, stream_detect=False, fsspec_args=False)
         next_offset = 0  # where the record after the last one returned should start
@@ -83,12 +86,20 @@ def read_warc(path: Path, *, wet: bool) -> Iterator[Item]:
                 yield _unparseable_record(stream, source, next_offset, exc)
                 return
             next_offset = _end_of(record)
-            problem = _read_block(record, stream, source, wanted)
+            wanted_here = record.record_type == wanted
+            oversized = wanted_here and record.content_length > limits.record_bytes
+            problem = _read_block(record, stream, source, keep=wanted_here and not oversized)
             if problem is not None:
                 yield problem
                 return
-            if record.record_type == wanted:
-                item = _wet_document(record, source) if wet else _html_document(record, source)
+            if oversized:
+                locator = f"offset {record.stream_pos}"
+                yield too_large(source, locator, "the WARC record", limits.record_bytes)
+            elif wanted_here:
+                item = (
+                    _wet_document(record, source) if wet
+                    else _html_document(record, source, limits.http_body_bytes)
+                )
                 if item is not None:
                     yield item
         if stream.damage is not None:
@@ -113,9 +124,10 @@ def _unparseable_record(
 
 
 def _read_block(
-    record: WarcRecord, stream: _WarcInput, source: str, wanted: WarcRecordType
+    record: WarcRecord, stream: _WarcInput, source: str, *, keep: bool
 ) -> ReadProblem | None:
-    """Read the record's block (kept in memory only when wanted) and report the record
+    """Read the record's block (kept in memory only when ``keep``: a wanted record within
+    the record limit; others are streamed past) and report the record
     when it is shorter than its Content-Length says, or has none (a header cut off at the
     end); None when the record is whole."""
     locator = f"offset {record.stream_pos}"
@@ -123,7 +135,7 @@ def _read_block(
     if record.headers.get("Content-Length") is None:
         kind = "truncated" if stream.at_end or stream.damage else "corrupt_record"
         return ReadProblem(source, locator, kind, "WARC header without Content-Length")
-    if record.record_type == wanted:
+    if keep:
         record.freeze()
         got = record.content_length
     else:
@@ -167,23 +179,29 @@ def _is_html(record: WarcRecord) -> bool:
     return (content_type or "").strip().lower() in _HTML_TYPES
 
 
-def _html_document(record: WarcRecord, source: str) -> Item | None:
+def _html_document(record: WarcRecord, source: str, limit: int) -> Item | None:
     """The main text of a successful HTML response; None for every other response.
 
     Redirects, errors and non-HTML bodies are not documents of their URL, so they are
-    skipped without a problem, like requests and metadata records.
+    skipped without a problem, like requests and metadata records. A body longer than
+    ``limit`` once decoded is a ``too_large`` problem, read no further than the limit.
     """
     locator = f"offset {record.stream_pos}"
     if not record.is_http:
         return None
     try:
-        record.parse_http(auto_decode="all")  # undo chunked and gzip/deflate/br encoding
+        record.parse_http(auto_decode="transfer")  # undo chunked; gzip/deflate/br below
         status = record.http_headers.status_code
         if status is None or not 200 <= status < 300 or not _is_html(record):
             return None
-        body = record.reader.read()
-    except (OSError, ValueError) as exc:
+        encoding = record.http_headers.get("Content-Encoding")
+        body = read_body(record.reader, encoding, limit)
+    except (OSError, ValueError) as exc:  # BodyEncodingError is a ValueError
         return ReadProblem(source, locator, "corrupt_record", f"HTTP message: {exc}")
+    if len(body) > limit:
+        return too_large(
+            source, locator, "the HTTP body, decoded,", limit, "PADDOCK_MAX_HTTP_BODY_BYTES"
+        )
     try:
         html, encoding = _decode_html(body, record.http_charset)
         text = extract_plain_text(html, main_content=True)

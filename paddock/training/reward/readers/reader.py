@@ -71,14 +71,16 @@ class PairReader:
     def __iter__(self) -> Iterator[PreferencePair]:
         self.report = report = ReadReport(path=str(self.path), source=self.source)
         with open_compressed(self.path) as stream:
-            for line in numbered_lines(stream):
+            for line in numbered_lines(stream, keep_blank=True):
                 if isinstance(line, LineProblem):
-                    # Never skipped: the lines after the damage are unknown, so they
-                    # cannot be counted under any reason.
-                    raise PairFormatError(
-                        self.path, line.line, None,
-                        f"the compressed stream is truncated or corrupt ({line.message})",
+                    # Never skipped: the lines after the damage (or the limit) are
+                    # unknown, so they cannot be counted under any reason.
+                    damaged = line.code in ("truncated", "corrupt_stream")
+                    what = (
+                        "the compressed stream is truncated or corrupt" if damaged
+                        else "a line or the file is over a read limit (paddock.kernel.limits)"
                     )
+                    raise PairFormatError(self.path, line.line, None, f"{what} ({line.message})")
                 report.records += 1
                 yield from self._record(line.line, line.raw)
         report.finished = True
