@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from paddock.annotation.models import Assignment, Comparison
@@ -116,15 +117,22 @@ def test_continuing_counts_towards_the_same_rate(batch, make_user, settings):
 def test_a_waiting_prompt_counts_against_the_open_lease_limit(batch, make_user):
     author = make_user(Role.ANNOTATOR)
     client = client_for(author)
-    # A comparison from the queue does not stop its annotator writing a prompt.
-    assert client.post(reverse("annotation-api:next")).status_code == 200
+    # A comparison from the queue does not stop its annotator writing a prompt; it is
+    # handed back (to the pool) so that own prompts and the queue share the limit.
+    queue = client.post(reverse("annotation-api:next"))
+    assert queue.status_code == 200
     first = write(client)
     assert first.status_code == 202
+    handed_back = Assignment.objects.get(pk=queue.json()["assignment_id"])
+    assert handed_back.expires_at <= timezone.now()
     waiting = write(client)
     assert waiting.status_code == 409
     assert waiting.json()["error"] == "open_limit"
     assert "judge or skip it before writing another" in waiting.json()["detail"]
     lease = sample(first)["assignment_id"]
+    open_leases = Assignment.objects.filter(annotator=author, state="active",
+                                            expires_at__gt=timezone.now())
+    assert list(open_leases.values_list("pk", flat=True)) == [lease]  # within the limit
     assert write(client).status_code == 409  # ready, but not judged yet
     judgement = judge(client, lease)
     assert write(client).status_code == 202  # room again

@@ -161,10 +161,12 @@ def sampling_room(annotator) -> None:
     A prompt counts from the request (waiting for a generation worker, or being sampled)
     until its comparison is judged or skipped, so one annotator cannot hold hundreds of
     leases and grow a batch by hundreds of comparisons with the limit at 1. A comparison
-    from the queue is not counted: writing a prompt mid-queue still works. A request older
-    than a lease no longer counts (its worker is gone; the job page says so). Call it in
-    the transaction that queues the request: the annotator's row is locked, so two
-    requests at once cannot both find room.
+    from the queue does not stop a prompt (writing one mid-queue still works) but is handed
+    back when there is room: its lease ends now and it returns to the pool, so the
+    annotator's open leases, own prompts and queue together, stay within the limit. A
+    request older than a lease no longer counts (its worker is gone; the job page says
+    so). Call it in the transaction that queues the request: the annotator's row is
+    locked, so two requests at once cannot both find room.
     """
     user_model = get_user_model()
     list(user_model.objects.select_for_update().filter(pk=annotator.pk).values_list("pk"))
@@ -185,6 +187,9 @@ def sampling_room(annotator) -> None:
             + ("You may have one of your own prompts open at a time." if limit == 1 else
                f"You may have {limit} of your own prompts open at a time.")
         )
+    Assignment.objects.filter(
+        annotator_id=annotator.pk, state=AssignmentState.ACTIVE, expires_at__gt=now,
+    ).exclude(comparison__author_id=annotator.pk).update(expires_at=now)
 
 
 def _check_open(batch: Batch) -> None:
