@@ -115,6 +115,22 @@ def test_bad_lines_are_reported_with_line_and_field_and_the_rest_is_read(tmp_pat
     assert report.to_dict()["errors"][0].startswith(f"{path}, line 2: not JSON")
 
 
+def test_a_record_over_the_read_limit_is_skipped_and_the_rest_is_read(tmp_path, monkeypatch):
+    """One line over PADDOCK_MAX_RECORD_BYTES costs that record only, never the file: it
+    is skipped unread and counted, and the pairs after it are trained on."""
+    monkeypatch.setenv("PADDOCK_MAX_RECORD_BYTES", "4096")
+    path = write_lines(tmp_path / "export.jsonl", [
+        export_record(id=1),
+        export_record(id=2, chosen="x" * 10_000),
+        export_record(id=3),
+    ])
+    reader = read_paddock_export(path)
+    assert [pair.id for pair in reader] == ["paddock:1", "paddock:3"]
+    assert reader.report.records == 3 == accounted(reader.report)
+    assert reader.report.skipped == Counter({"malformed: too long": 1})
+    assert [problem.line for problem in reader.report.errors] == [2]
+
+
 def test_strict_raises_on_the_first_malformed_record_naming_file_line_and_field(tmp_path):
     path = write_lines(tmp_path / "export.jsonl",
                        [export_record(id=1), export_record(id=2, strength=None)])

@@ -72,6 +72,12 @@ class PairReader:
         self.report = report = ReadReport(path=str(self.path), source=self.source)
         with open_compressed(self.path) as stream:
             for line in numbered_lines(stream, keep_blank=True):
+                if isinstance(line, LineProblem) and line.code == "too_long":
+                    # One record over the limit: skipped unread and counted, like any
+                    # malformed record; the lines after it are read as usual.
+                    report.records += 1
+                    self._malformed(line.line, Malformed(None, line.message, "too long"))
+                    continue
                 if isinstance(line, LineProblem):
                     # Never skipped: the lines after the damage (or the limit) are
                     # unknown, so they cannot be counted under any reason.
