@@ -7,7 +7,11 @@ from paddock.curation.services.ingest_paths import ingest_roots
 
 
 class IngestForm(forms.Form):
-    path = forms.CharField(max_length=1000, label="File or folder")  # help: the roots
+    path = forms.CharField(max_length=1000, label="File or folder on the servers",
+                           required=False)  # help: the roots
+    file = forms.FileField(required=False, label="Or upload a file",
+                           help_text="From your computer: saved in the first folder's "
+                                     "uploads/ and ingested from there.")
     name = forms.SlugField(max_length=100, label="Source name",
                            help_text="Letters, digits, - and _; used for export weights.")
     format = forms.ChoiceField(choices=[("auto", "Guess from the name"), *SourceFormat.choices])
@@ -23,6 +27,13 @@ class IngestForm(forms.Form):
             f"A file or folder under {folders} (the folders curation reads from), on the "
             "workers' shared storage; a relative path is taken inside the first."
         )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if bool(data.get("path")) == bool(data.get("file")):
+            raise forms.ValidationError(
+                "Give a file or folder on the servers, or upload a file: one of the two.")
+        return data
 
 
 def parse_weights(text: str) -> dict[str, float]:

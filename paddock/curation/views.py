@@ -96,22 +96,23 @@ def home(request: HttpRequest) -> HttpResponse:
 @data_manager_required
 @require_POST
 def ingest(request: HttpRequest) -> HttpResponse:
-    form = IngestForm(request.POST)
+    form = IngestForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
+        fields = {"name": data["name"], "fmt": data["format"], "text_field": data["text_field"],
+                  "url_field": data["url_field"], "requested_by": request.user}
         try:
-            job = actions.source_ingest_start(
-                path=data["path"], name=data["name"], fmt=data["format"],
-                text_field=data["text_field"], url_field=data["url_field"],
-                requested_by=request.user,
-            )
+            if data["file"]:
+                job = actions.source_upload_ingest_start(upload=data["file"], **fields)
+            else:
+                job = actions.source_ingest_start(path=data["path"], **fields)
         except CurationActionError as error:
-            form.add_error("path", str(error))
+            form.add_error("file" if data["file"] else "path", str(error))
     if not form.is_valid():
         messages.error(request, "Ingest not started: " + _errors(form))
         return redirect("curation:home")
-    path = job.kwargs["path"]
-    messages.success(request, f"Ingesting {path}: follow it under Background jobs in the console.")
+    shown = data["file"].name if data["file"] else job.kwargs["path"]
+    messages.success(request, f"Ingesting {shown}: follow it under Background jobs in the console.")
     return redirect("curation:home")
 
 

@@ -113,3 +113,52 @@ def test_a_folder_source_does_not_follow_a_symlinked_file_out_of_it(tmp_path, se
     (folder / "c.txt").symlink_to("/proc/self/environ")
     texts = [item.text for item in read_documents(folder, "text")]
     assert texts == ["an honest text"]
+
+
+# --- The upload door: a file from the manager's own computer -----------------------------
+
+
+def ingest_page_post(client, **fields):
+    from django.urls import reverse
+
+    data = {"name": "uploaded", "format": "jsonl", "text_field": "text", "url_field": "url",
+            **fields}
+    return client.post(reverse("curation:ingest"), data, follow=True)
+
+
+@pytest.fixture
+def manager_client(client, make_user):
+    from paddock.platform.accounts.models import Role
+
+    client.force_login(make_user(Role.DATA_MANAGER))
+    return client
+
+
+def test_an_uploaded_file_is_saved_in_the_first_root_and_ingested_from_there(
+        root, manager_client):
+    """No path on the servers needed: the upload lands in ``<root>/uploads/`` (shared
+    storage), passes the same check as a typed path, and its document is read."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("../../my docs.jsonl", DOCUMENT.encode())
+    page = ingest_page_post(manager_client, file=upload)
+    assert "Ingesting my docs.jsonl" in page.content.decode()
+    job = Job.objects.get()
+    saved = Path(job.kwargs["path"])
+    assert saved.parent == (root / "uploads").resolve()  # the name's ../ went nowhere
+    assert saved.name.endswith("-my docs.jsonl") and saved.read_text() == DOCUMENT
+    run_in_process(ingest_source, job)
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.message
+
+
+@pytest.mark.parametrize("given", ["neither", "both"])
+def test_the_form_takes_a_path_or_an_upload_not_both(root, manager_client, given):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    fields = {} if given == "neither" else {
+        "path": "docs.jsonl", "file": SimpleUploadedFile("docs.jsonl", DOCUMENT.encode())}
+    page = ingest_page_post(manager_client, **fields)
+    assert "Ingest not started" in page.content.decode()
+    assert "one of the two" in page.content.decode()
+    assert not Job.objects.exists()

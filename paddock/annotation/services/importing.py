@@ -12,8 +12,6 @@ re-upload), so the job's result can say "nothing new was added" rather than noth
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -41,6 +39,7 @@ from paddock.annotation.services.comparisons import (
 from paddock.annotation.services.import_summary import import_headline
 from paddock.curation.core.readers import file_fingerprint
 from paddock.kernel.progress import Progress, no_progress
+from paddock.platform import uploads
 
 CHUNK = 500
 KEPT_PROBLEMS = 1000
@@ -54,28 +53,14 @@ READERS = {
 
 
 def upload_save(upload) -> Path:
-    """An uploaded file onto the shared artifacts folder, where any worker can read it.
-
-    The name keeps the uploader's file name (for people reading the folder) behind a
-    random prefix, so two uploads of ``prompts.jsonl`` never overwrite each other.
-    """
-    folder = Path(settings.ARTIFACTS_DIR) / "annotation" / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4().hex}-{Path(upload.name).name}"
-    with open(target, "wb") as out:
-        for piece in upload.chunks():
-            out.write(piece)
-    return target
+    """An uploaded file onto the shared artifacts folder, where any worker can read it
+    (:func:`paddock.platform.uploads.upload_save`: the uploader's name behind a random
+    prefix)."""
+    return uploads.upload_save(upload, Path(settings.ARTIFACTS_DIR) / "annotation" / "uploads")
 
 
 NAME_CHARS = 200  # BatchImport.dataset and .file_name, Conversation.external_id
-UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{32}-(?=.)")  # what upload_save puts before the name
-
-
-def upload_display_name(path: Path) -> str:
-    """The name the uploader gave the file: the stored file keeps its random prefix (see
-    :func:`upload_save`), but people know their upload as ``prompts.jsonl``."""
-    return UPLOAD_PREFIX.sub("", path.name)
+upload_display_name = uploads.upload_display_name
 
 
 def _external_id(dataset: str, line: int) -> str:

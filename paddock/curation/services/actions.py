@@ -11,8 +11,13 @@ from pathlib import Path
 from django.db import transaction
 
 from paddock.curation.models import CurationRun, DomainRule, RunStatus
-from paddock.curation.services.ingest_paths import IngestPathRefused, ingest_path_check
+from paddock.curation.services.ingest_paths import (
+    IngestPathRefused,
+    ingest_path_check,
+    ingest_roots,
+)
 from paddock.platform.accounts.models import User
+from paddock.platform.uploads import upload_save
 from paddock.workers.jobs import job_enqueue
 from paddock.workers.models import Job
 from paddock.workers.tasks.curation import ingest_source, run_pipeline
@@ -65,6 +70,26 @@ def source_ingest_start(
                 "url_field": url_field or "url"},
         label=f"Ingest {path.name}", created_by=requested_by,
     )
+
+
+UPLOADS = "uploads"  # the folder, inside the first ingest root, that uploads are saved in
+
+
+def source_upload_ingest_start(
+    *, upload, name: str, fmt: str, text_field: str = "text", url_field: str = "url",
+    requested_by: User | None = None,
+) -> Job:
+    """Save an uploaded file in the first ingest root's ``uploads/`` folder (shared storage,
+    where the workers read) and queue its ingestion as source ``name``: the door for a file
+    that is on the data manager's own computer, not on the servers. The saved path then
+    goes through the same check as a typed one."""
+    roots = ingest_roots()
+    if not roots:
+        raise CurationActionError("No ingest folder is configured (PADDOCK_INGEST_ROOTS), so "
+                                  "an upload has nowhere to go: ask an administrator.")
+    saved = upload_save(upload, roots[0] / UPLOADS)
+    return source_ingest_start(path=saved, name=name, fmt=fmt, text_field=text_field,
+                               url_field=url_field, requested_by=requested_by)
 
 
 def domain_rule_set(
