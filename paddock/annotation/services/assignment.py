@@ -37,11 +37,12 @@ from paddock.annotation.models import (
     Strength,
     gold_result,
 )
+from paddock.platform.failure_text import WordedError
 
 _random = random.SystemRandom()
 
 
-class AnnotationError(Exception):
+class AnnotationError(WordedError):
     """A request the service refuses; ``code`` is stable, the message is for people."""
 
     code = "refused"
