@@ -85,8 +85,8 @@ def world(make_user, settings, tmp_path, monkeypatch) -> Iterator[World]:
     first = next_assignment(annotator=annotator_a)
     judged = submit_judgement(annotator=annotator_a, assignment_id=first.pk,
                               chosen_side="left", strength="better")
-    lease = next_assignment(annotator=annotator_a)
-    # A's write-a-prompt request, as the API makes it (its worker never runs here).
+    # A's write-a-prompt request, as the API makes it (its worker never runs here). Made
+    # before A's open lease: a prompt hands back the comparison its author had open.
     client = Client()
     client.force_login(annotator_a)
     accepted = client.post(reverse("annotation-api:prompts"),
@@ -97,6 +97,7 @@ def world(make_user, settings, tmp_path, monkeypatch) -> Iterator[World]:
     # tests/security/test_prompt_quotas.py's): here each request is asked whether A may.
     Job.objects.filter(pk=accepted.json()["request"]).update(
         created_at=timezone.now() - timedelta(hours=1))
+    lease = next_assignment(annotator=annotator_a)
 
     source = Source.objects.create(name="web", path=str(tmp_path / "web.jsonl"),
                                    format=SourceFormat.JSONL, fingerprint="f" * 64,
