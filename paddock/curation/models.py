@@ -134,6 +134,9 @@ class DropReason(models.TextChoices):
     NEAR_DUPLICATE = "near_duplicate", "Near duplicate"
     PII_SITE = "pii_site", "Site with much personal information"
     BLOCKLISTED_SITE = "blocklisted_site", "Blocklisted site"
+    LOW_QUALITY = "low_quality", "Low quality"  # detail names the filter and its rule
+    LANGUAGE = "language", "Not a kept language"
+    DUPLICATE_URL = "duplicate_url", "Duplicate URL"
 
 
 # How the run page names a site's decision and the PII detectors: the core keeps short

@@ -12,15 +12,8 @@ from typing import Any
 
 from paddock.curation.core.near_dedup import NearDedupConfig
 from paddock.curation.core.pii import PiiType
+from paddock.curation.core.quality import QualityConfig
 from paddock.curation.core.sites import PiiFilterConfig
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    """Documents dropped before deduplication, each with its reason."""
-
-    min_words: int = 5  # fewer words: "too_short" (none at all: "empty")
-    max_chars: int = 1_000_000  # more characters: "too_long" (a dump, not a document)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from paddock.curation.core.words import word_count  # noqa: F401 - the rates' unit, re-exported
+
 
 class PiiType(StrEnum):
     EMAIL = "email"
@@ -413,11 +415,6 @@ def count_pii(text: str) -> dict[PiiType, int]:
     for span in find_pii(text):
         counts[span.type] += 1
     return counts
-
-
-def word_count(text: str) -> int:
-    """Whitespace-separated tokens, the "words" of a rate per 1,000 words."""
-    return len(text.split())
 
 
 def rate_per_1000_words(count: int, words: int) -> float:

@@ -29,6 +29,7 @@ from paddock.curation.core.config import CurationConfig
 from paddock.curation.core.export import ExportRecord, copies, write_export
 from paddock.curation.core.near_dedup import WorkDir, cluster, run_single_process
 from paddock.curation.core.pii import PiiType
+from paddock.curation.core.quality import quality_drop
 from paddock.curation.core.sites import (
     DomainList,
     SiteStats,
@@ -239,20 +240,14 @@ def stage_quality(run: CurationRun, progress: Progress) -> int:
     drops: list[DroppedDocument] = []
     kept = 0
     for i, (doc_id, words, length) in enumerate(run_documents(run, "words", "length"), 1):
-        reason = None
-        if words == 0:
-            reason = DropReason.EMPTY
-        elif words < config.min_words:
-            reason = DropReason.TOO_SHORT
-        elif length > config.max_chars:
-            reason = DropReason.TOO_LONG
-        if reason is None:
+        drop = quality_drop(text=None, words=words, length=length, config=config)
+        if drop is None:
             kept += 1
         else:
             drops.append(
                 DroppedDocument(
-                    run=run, document_id=doc_id, stage=Stage.QUALITY, reason=reason,
-                    detail={"words": words, "chars": length},
+                    run=run, document_id=doc_id, stage=Stage.QUALITY,
+                    reason=DropReason(drop.reason), detail=drop.detail,
                 )
             )
         if len(drops) >= BATCH:
