@@ -256,14 +256,29 @@ def _find_ips(text: str) -> Iterator[tuple[int, int]]:
 # Phone numbers
 # ---------------------------------------------------------------------------------------
 
-_PHONE_NOT_AFTER = r"[\w.+/-]"  # a number glued to these is part of a longer token
+# A number glued to these is part of a longer token: digits and the letters of scripts
+# written with spaces between words (Latin, Greek, Cyrillic), and the joiners of codes.
+# Not CJK, kana, Hangul or Thai: Chinese and Japanese put no space before a number
+# ("电话13917985004"), so such a letter is a boundary, as a space is in English.
+_GLUE_CHARS = r"0-9A-Za-z_\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF"
+_LETTER = r"[^\W\d_]"
 _EXTENSION = r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?"
-_PHONE_END = _EXTENSION + r"(?![\w-]|[./]\d)"
+# After the number: no glued token, except a "-" before a letter, a label glued to the
+# number ("085 175 7641-Office"), which :func:`_find_phones` then requires to be a phone
+# label.
+_PHONE_END = _EXTENSION + rf"(?![{_GLUE_CHARS}]|-(?!{_LETTER})|[./]\d)"
 
 
 def _phone_pattern(first: str, rest: str) -> re.Pattern[str]:
-    """``first`` (one character), not glued to a previous token, then ``rest``."""
-    return re.compile(f"{first}(?<!{_PHONE_NOT_AFTER}{first}){rest}{_PHONE_END}")
+    """``first`` (one character), not glued to a previous token, then ``rest``.
+
+    A ".", "/" or "-" right before the number is a joiner (a version, a path, a code)
+    unless a letter precedes it: "Tel.4671234", "Telefon/030 1234567" are labels glued
+    to the number, which :func:`_find_phones` then requires to be phone labels.
+    """
+    return re.compile(
+        f"{first}(?<![{_GLUE_CHARS}+]{first})(?<![\\W\\d_][./-]{first}){rest}{_PHONE_END}"
+    )
 
 
 # Shapes that are phone numbers without any context.
@@ -272,8 +287,9 @@ _PHONE_STRONG = (
     _phone_pattern(
         r"\+", r"[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(\d{1,4}\))?[ .-]?\d++(?:[ .-]\d++){0,6}"
     ),
-    # A parenthesised area code: (555) 123-4567, (64) 3591-3246, (020) 7946 0958.
-    _phone_pattern(r"\(", r"(?:0\d{1,4}|[1-9]\d{1,2})\)[ ]?\d{3,5}[ .-]?\d{3,4}"),
+    # A parenthesised area code: (555) 123-4567, (64) 3591-3246, (020) 7946 0958,
+    # (495) 123-45-67.
+    _phone_pattern(r"\(", r"(?:0\d{1,4}|[1-9]\d{1,2})\)[ ]?\d{2,5}(?:[ .-]?\d{2,4}){1,3}"),
     # NANP, one separator throughout: 555-123-4567, 555.123.4567, 1-555-123-4567,
     # 001 555 123 4567. The area code starts 2-9 (the numbering plan's rule).
     _phone_pattern(
@@ -282,31 +298,82 @@ _PHONE_STRONG = (
         r"\d\d(?P<nanp>[ .-])\d{3}(?P=nanp)\d{4}",
     ),
     # A national number with the trunk prefix 0 and one separator: 0494 92 82 32,
-    # 03.93.92.16.85, 0961-7596216 (9+ digits, checked after).
-    _phone_pattern(r"0", r"[1-9]\d{0,4}(?P<trunk>[ .-])\d{2,8}(?:(?P=trunk)\d{2,8}){0,4}"),
+    # 03.93.92.16.85, 0961-7596216, or a slash after the area code: 030/1234567
+    # (9+ digits, checked after).
+    _phone_pattern(
+        r"0",
+        r"[1-9]\d{0,4}(?:"
+        r"(?P<trunk>[ .-])\d{2,8}(?:(?P=trunk)\d{2,8}){0,4}"
+        r"|[ ]?/[ ]?\d{3,8}(?:[ -]\d{2,8}){0,3})",
+    ),
 )
 _TRUNK_MIN_DIGITS = 9  # shorter 0-led groups are dates (05.12.2019) and codes
 
 # Bare digit groups (2-5 digits, then groups of 2-8 with one separator) or 10-11 digits
-# in a row: phone numbers only with a phone word on the same line.
+# in a row: phone numbers only with a phone word nearby (see :func:`_has_phone_context`).
 _PHONE_WEAK = _phone_pattern(
     r"\d", r"(?:\d{1,4}+(?P<sep>[ .-])\d{2,8}+(?:(?P=sep)\d{2,8}+){0,4}|\d{9,10})"
 )
 
 # Words that put a number in a phone context: the labels of contact blocks (also valid
-# after the number: "781 1704 office") and the verbs of telephoning.
+# after the number: "781 1704 office") and the verbs of telephoning, in the languages
+# that make up most of Common Crawl. Words of scripts without spaces (Chinese, Japanese,
+# Korean compounds such as 전화번호) match without word boundaries.
 _PHONE_LABELS = (
-    r"phone|telephone|tel|mobile|mob|cell|cellphone|fax|office|home|work|desk|direct|"
-    r"landline|hotline|whatsapp|sms"
+    r"phone|phones|telephone|tel|tele|mobile|mob|cell|cellphone|fax|office|home|work|"
+    r"desk|direct|landline|hotline|whatsapp|sms|"
+    r"telefon|telefonnummer|rufnummer|handy|mobil|mobiltelefon|festnetz|telefax|"  # de, pl
+    r"téléphone|tél|portable|"  # fr
+    r"teléfono|telefono|móvil|movil|celular|cel|"  # es, it
+    r"telefone|telemóvel|telemovel|cellulare|"  # pt, it
+    r"telefoon|mobiel|komórka|komorka|"  # nl, pl
+    r"телефон|тел|моб|мобильный|факс"  # ru
+)
+_PHONE_LABELS_UNSPACED = (
+    r"联系电话|电话|電話|手机|手機|座机|传真|傳真|携帯|ケータイ|ファックス|\uFF34\uFF25\uFF2C|\uFF26\uFF21\uFF38|"
+    r"전화|휴대폰|핸드폰|연락처|팩스"
 )
 _PHONE_VERBS = (
     r"call|calls|called|calling|ring|dial|dialled|dialed|text|texts|texting|message|"
-    r"messages|messaging|contact|reach|answer|answers|answering|answered"
+    r"messages|messaging|contact|reach|answer|answers|answering|answered|"
+    r"anrufen|rufen|appelez|appeler|llame|llamar|llámenos|ligue|ligar|chiama|chiamare|"
+    r"bellen|zadzwoń|звоните|позвоните|звонить"
 )
-_CONTEXT_BEFORE = re.compile(rf"\b(?:{_PHONE_LABELS}|{_PHONE_VERBS})\b", re.IGNORECASE)
-_CONTEXT_AFTER = re.compile(rf"\W{{0,3}}(?:{_PHONE_LABELS})\b", re.IGNORECASE)
+_PHONE_CUE = (
+    rf"\b(?:{_PHONE_LABELS}|{_PHONE_VERBS})\b|{_PHONE_LABELS_UNSPACED}"
+)
+# Words that say the digits after them are an address: the last cue before a number
+# decides, so "Office: 555 0134, address: 94107 1200 Market St" keeps the first only.
+_ADDRESS_CUE = (
+    r"\b(?:address|addr|located at|is at|are at|suite|ste|apt|zip|postcode|post code|"
+    r"adresse|anschrift|plz|adresa|dirección|direccion|endereço|endereco|cep|indirizzo|"
+    r"адрес|adres)\b|地址|住所|주소"
+)
+_CONTEXT_BEFORE = re.compile(
+    rf"(?P<phone>{_PHONE_CUE})|(?P<address>{_ADDRESS_CUE})", re.IGNORECASE
+)
+_CONTEXT_AFTER = re.compile(
+    rf"\W{{0,3}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})", re.IGNORECASE
+)
+# A label glued to the number by ".", "/" or "-": the label ends right before it.
+_GLUED_LABEL = re.compile(rf"(?:\b(?:{_PHONE_LABELS})|{_PHONE_LABELS_UNSPACED})$", re.I)
+# A line that is only a label, as HTML extraction lays out definition lists and table
+# cells ("Phone\n467 3395", "Tel.:", "| Phone |"): its value is on the next line.
+_LABEL_LINE = re.compile(
+    rf"^[\s|*•·:-]*(?:[^\W\d_]+[ ]?){{0,2}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})"
+    r"(?:[ ]?(?:numbers?|nos?\.?|nr\.?|#|番号|号码|號碼|번호))?[\s.:\uFF1A|*-]*$",
+    re.IGNORECASE,
+)
+_LINE_PREFIX = re.compile(r"[\s|*•·:\uFF1A-]*")  # what may come before a value on its line
+# A street name after the number: "1200 94107 Market St", "4520 1200 5th Avenue".
+_STREET_AFTER = re.compile(
+    r"(?:[ ,]+(?:[A-Z0-9][\w'.-]*|de|la|of)){0,3}?[ ,]+"
+    r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|"
+    r"Place|Pkwy|Parkway|Hwy|Highway|Sq|Square|Ter|Terrace|Cir|Circle|rue|avenue)\b"
+)
 _CONTEXT_BEFORE_CHARS = 40
 _CONTEXT_AFTER_CHARS = 12
+_LABEL_LINE_CHARS = 40
 
 # Digit groups that are dates or runs of years, whatever the context says.
 _DATE_LIKE = re.compile(
@@ -314,6 +381,9 @@ _DATE_LIKE = re.compile(
     r"|(?:19|20)\d\d[.-]\d\d[.-]\d\d"  # 2018-01-14
     r"|\d\d[.-]\d\d[.-](?:19|20)\d\d"  # 14.01.2018
 )
+# A 5-digit ZIP or postcode and a house number ("94107 1200"): no numbering plan
+# splits a phone number 5 + 1-4.
+_ZIP_AND_HOUSE = re.compile(r"\d{5}[ ]\d{1,4}")
 _DIGIT = re.compile(r"\d")
 _EXTENSION_TAIL = re.compile(r"[ ]?(?:x|ext\.?|extension)[ ]?\d+$")
 _PHONE_MIN_DIGITS = 7
@@ -329,16 +399,54 @@ def _plausible_phone(value: str, *, min_digits: int = _PHONE_MIN_DIGITS) -> bool
     return min_digits <= digits <= _PHONE_MAX_DIGITS
 
 
-def _has_phone_context(text: str, start: int, end: int) -> bool:
-    """A phone word on the same line, just before the number or as a label after it."""
+def _label_line_before(text: str, start: int) -> bool:
+    """The number starts its line and the line before (blank lines skipped) is a label."""
     line_start = text.rfind("\n", 0, start) + 1
-    before = text[max(line_start, start - _CONTEXT_BEFORE_CHARS) : start]
-    if _CONTEXT_BEFORE.search(before):
-        return True
+    if _LINE_PREFIX.fullmatch(text, line_start, start) is None or line_start == 0:
+        return False
+    previous_end = line_start - 1
+    while previous_end > 0 and text[previous_end - 1] in " \t\r\n":
+        previous_end -= 1  # skip blank lines between label and value
+    previous_start = text.rfind("\n", 0, previous_end) + 1
+    if previous_end - previous_start > _LABEL_LINE_CHARS:
+        return False
+    return _LABEL_LINE.match(text, previous_start, previous_end) is not None
+
+
+def _has_phone_context(text: str, start: int, end: int) -> bool:
+    """A phone word just before the number on its line (unless an address word comes
+    after it), a label line before, or a label after the number on its line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    window_start = max(line_start, start - _CONTEXT_BEFORE_CHARS)
+    last = None
+    for last in _CONTEXT_BEFORE.finditer(text, window_start, start):  # noqa: B007
+        pass
+    if last is not None:
+        return last.lastgroup == "phone"
     line_end = text.find("\n", end)
     after_end = end + _CONTEXT_AFTER_CHARS
     after = text[end : after_end if line_end < 0 else min(line_end, after_end)]
-    return _CONTEXT_AFTER.match(after) is not None
+    if _CONTEXT_AFTER.match(after) is not None:
+        return True
+    return _label_line_before(text, start)
+
+
+def _glued_ok(text: str, start: int, end: int) -> bool:
+    """A label glued before ("Tel.4671234") or after ("-Office") must be a phone label."""
+    if start and text[start - 1] in "./-":
+        if _GLUED_LABEL.search(text, max(0, start - 20), start - 1) is None:
+            return False
+    if end < len(text) and text[end] == "-":
+        if _CONTEXT_AFTER.match(text, end, end + _CONTEXT_AFTER_CHARS) is None:
+            return False
+    return True
+
+
+def _address_like(text: str, value: str, end: int) -> bool:
+    """A ZIP and house number, or digits followed by a street name."""
+    if _ZIP_AND_HOUSE.fullmatch(value):
+        return True
+    return _STREET_AFTER.match(text, end, end + 60) is not None
 
 
 def _find_phones(text: str) -> Iterator[tuple[int, int]]:
@@ -346,11 +454,20 @@ def _find_phones(text: str) -> Iterator[tuple[int, int]]:
         for match in pattern.finditer(text):
             value = match.group()
             min_digits = _TRUNK_MIN_DIGITS if value[0] == "0" else _PHONE_MIN_DIGITS
-            if _plausible_phone(value, min_digits=min_digits):
+            if _plausible_phone(value, min_digits=min_digits) and _glued_ok(
+                text, *match.span()
+            ):
                 yield match.span()
     for match in _PHONE_WEAK.finditer(text):
-        if _plausible_phone(match.group()) and _has_phone_context(text, *match.span()):
-            yield match.span()
+        start, end = match.span()
+        value = match.group()
+        if (
+            _plausible_phone(value)
+            and _glued_ok(text, start, end)
+            and not _address_like(text, value, end)
+            and _has_phone_context(text, start, end)
+        ):
+            yield start, end
 
 
 # ---------------------------------------------------------------------------------------
