@@ -86,13 +86,34 @@ _FILE_EXTENSIONS = frozenset(
 )
 
 
+# Addresses written to dodge harvesters, "jane [at] example [dot] com", "jane(at)example.org",
+# "jane@example[dot]com": still a person's address, so they count. Only the bracketed
+# words, never a bare "at"/"dot" ("look at example dot com" is prose far more often).
+_OBFUSCATED_AT = r"(?:[ ]?[\[({<][ ]?at[ ]?[\])}>][ ]?|[ ]?@[ ]?)"
+_OBFUSCATED_DOT = r"(?:[ ]?[\[({<][ ]?dot[ ]?[\])}>][ ]?|\.)"
+_EMAIL_OBFUSCATED = re.compile(
+    r"(?<![\w.%+-])"
+    r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?"
+    rf"{_OBFUSCATED_AT}"
+    rf"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?{_OBFUSCATED_DOT})+"
+    r"[A-Za-z]{2,24}"
+    r"(?![\w-])",
+    re.IGNORECASE,
+)
+# One cheap scan decides whether the obfuscated pattern runs at all.
+_OBFUSCATION_MARK = re.compile(r"[\[({<][ ]?(?:at|dot)[ ]?[\])}>]", re.IGNORECASE)
+
+
 def _find_emails(text: str) -> Iterator[tuple[int, int]]:
-    if "@" not in text:
-        return
-    for match in _EMAIL.finditer(text):
-        top_level_domain = match.group().rpartition(".")[2].lower()
-        if top_level_domain not in _FILE_EXTENSIONS:
-            yield match.span()
+    if "@" in text:
+        for match in _EMAIL.finditer(text):
+            top_level_domain = match.group().rpartition(".")[2].lower()
+            if top_level_domain not in _FILE_EXTENSIONS:
+                yield match.span()
+    if _OBFUSCATION_MARK.search(text) is not None:
+        for match in _EMAIL_OBFUSCATED.finditer(text):
+            if _OBFUSCATION_MARK.search(match.group()) is not None:
+                yield match.span()
 
 
 # ---------------------------------------------------------------------------------------
