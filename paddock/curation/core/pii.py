@@ -66,17 +66,24 @@ PRIORITY: tuple[PiiType, ...] = (
 )
 _RANK = {pii_type: rank for rank, pii_type in enumerate(PRIORITY)}
 
+# A value glued to these is part of a longer token: digits and the letters of scripts
+# written with spaces between words (Latin, Greek, Cyrillic). Not CJK, kana, Hangul or
+# Thai: Chinese and Japanese put no space between a label and its value
+# ("电话13917985004", "邮箱li@example.com"), so such a letter is a boundary, as a space is
+# in English. (``\w`` would count them as glue and miss every such value.)
+_GLUE_CHARS = r"0-9A-Za-z_\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF"
+
 # ---------------------------------------------------------------------------------------
 # E-mail
 # ---------------------------------------------------------------------------------------
 
 _EMAIL = re.compile(
-    r"(?<![\w.%+-])"
+    rf"(?<![{_GLUE_CHARS}.%+-])"
     r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?"  # local part, no edge dot
     r"@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"  # domain labels
     r"[A-Za-z]{2,24}"  # top-level domain: letters only, so never "user@10.0.0.1"
-    r"(?![\w-])"
+    rf"(?![{_GLUE_CHARS}-])"
 )
 # ``logo@2x.png`` and friends: responsive-image and asset names, not addresses. None of
 # these file extensions is a top-level domain.
@@ -92,12 +99,12 @@ _FILE_EXTENSIONS = frozenset(
 _OBFUSCATED_AT = r"(?:[ ]?[\[({<][ ]?at[ ]?[\])}>][ ]?|[ ]?@[ ]?)"
 _OBFUSCATED_DOT = r"(?:[ ]?[\[({<][ ]?dot[ ]?[\])}>][ ]?|\.)"
 _EMAIL_OBFUSCATED = re.compile(
-    r"(?<![\w.%+-])"
+    rf"(?<![{_GLUE_CHARS}.%+-])"
     r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?"
     rf"{_OBFUSCATED_AT}"
     rf"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?{_OBFUSCATED_DOT})+"
     r"[A-Za-z]{2,24}"
-    r"(?![\w-])",
+    rf"(?![{_GLUE_CHARS}-])",
     re.IGNORECASE,
 )
 # One cheap scan decides whether the obfuscated pattern runs at all.
@@ -131,8 +138,11 @@ def _find_emails(text: str) -> Iterator[tuple[int, int]]:
 # ---------------------------------------------------------------------------------------
 
 # 12 to 19 digits, optionally in groups separated by single spaces or dashes. Not glued to
-# other digits, letters (IBANs, hashes) or a "+" (international phone numbers).
-_CARD = re.compile(r"\d(?<![\w+.-]\d)(?:[ -]?\d){11,18}(?!\w|[.-]\d)")
+# other digits, letters (IBANs, hashes) or a "+" (international phone numbers), and not
+# part of a longer run of digit groups (a 22-digit parcel tracking number).
+_CARD = re.compile(
+    rf"\d(?<![{_GLUE_CHARS}+.-]\d)(?<!\d[ ]\d)(?:[ -]?\d){{11,18}}(?![{_GLUE_CHARS}]|[ .-]\d)"
+)
 _CARD_SEPARATOR = re.compile(r"[ -]")
 # Maestro is the one scheme with 12-digit numbers (ISO/IEC 7812 allows 8-19; schemes in
 # use issue 12-19). Twelve digits are common in other identifiers, so a 12-digit number
@@ -209,10 +219,10 @@ def _find_cards(text: str) -> Iterator[tuple[int, int]]:
 # after each part: the area is never 000, 666 or 900-999, the group never 00 and the
 # serial never 0000.
 _SSN = re.compile(
-    r"\d(?<![\w.+-]\d)\d\d(?<!000|666|9\d\d)"
+    rf"\d(?<![{_GLUE_CHARS}.+-]\d)\d\d(?<!000|666|9\d\d)"
     r"(?P<sep>[- ])\d\d(?<!00)"
     r"(?P=sep)\d{4}(?<!0000)"
-    r"(?![\w-]|\.\d)"
+    rf"(?![{_GLUE_CHARS}-]|\.\d)"
 )
 
 
@@ -227,15 +237,19 @@ def _find_ssns(text: str) -> Iterator[tuple[int, int]]:
 
 # Four dotted numbers, not part of a longer dotted number (1.2.3.4.5 is a version string);
 # each octet is then checked to be 0-255 without a leading zero (so 01.02.03.04 is not).
-_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)")
+_IPV4 = re.compile(
+    rf"\d(?<![{_GLUE_CHARS}.]\d)\d{{0,2}}(?:\.\d{{1,3}}){{3}}(?![{_GLUE_CHARS}]|\.\d)"
+)
 # Candidates only: hex groups with at least two colons, optionally ending in an IPv4
 # address; :mod:`ipaddress` decides. Times (12:30:45) and MAC addresses fail validation.
 _IPV6_CANDIDATE = re.compile(
-    r"(?<![\w:.])"
+    rf"(?<![{_GLUE_CHARS}.])"
+    r"(?<![0-9A-Fa-f:]:)"  # a ":" glued to a label ("IP:2001:db8::1") is not a group's
+    r"(?!:(?!:))"  # and a leading ":" is only the first of "::"
     r"(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})"
     r"(?:%[0-9A-Za-z]+)?"  # zone index, fe80::1%eth0
-    r"(?![\w:]|\.\d)"
+    rf"(?![{_GLUE_CHARS}:]|\.\d)"
 )
 _HEX_GROUP = re.compile(r"[0-9A-Fa-f]{1,4}")
 
@@ -277,11 +291,6 @@ def _find_ips(text: str) -> Iterator[tuple[int, int]]:
 # Phone numbers
 # ---------------------------------------------------------------------------------------
 
-# A number glued to these is part of a longer token: digits and the letters of scripts
-# written with spaces between words (Latin, Greek, Cyrillic), and the joiners of codes.
-# Not CJK, kana, Hangul or Thai: Chinese and Japanese put no space before a number
-# ("电话13917985004"), so such a letter is a boundary, as a space is in English.
-_GLUE_CHARS = r"0-9A-Za-z_\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF"
 _LETTER = r"[^\W\d_]"
 _EXTENSION = r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?"
 # After the number: no glued token, except a "-" before a letter, a label glued to the
@@ -347,7 +356,7 @@ _PHONE_LABELS = (
     r"téléphone|tél|portable|"  # fr
     r"teléfono|telefono|móvil|movil|celular|cel|"  # es, it
     r"telefone|telemóvel|telemovel|cellulare|"  # pt, it
-    r"telefoon|mobiel|komórka|komorka|"  # nl, pl
+    r"telefoon|mobiel|komórka|komorka|tel\. kom|"  # nl, pl
     r"телефон|тел|моб|мобильный|факс"  # ru
 )
 _PHONE_LABELS_UNSPACED = (
@@ -360,18 +369,25 @@ _PHONE_VERBS = (
     r"anrufen|rufen|appelez|appeler|llame|llamar|llámenos|ligue|ligar|chiama|chiamare|"
     r"bellen|zadzwoń|звоните|позвоните|звонить"
 )
+_PHONE_VERBS_UNSPACED = r"拨打|致电|来电|打电话|お電話|전화하"
 _PHONE_CUE = (
-    rf"\b(?:{_PHONE_LABELS}|{_PHONE_VERBS})\b|{_PHONE_LABELS_UNSPACED}"
+    rf"\b(?:{_PHONE_LABELS}|{_PHONE_VERBS})\b|{_PHONE_LABELS_UNSPACED}|{_PHONE_VERBS_UNSPACED}"
 )
-# Words that say the digits after them are an address: the last cue before a number
-# decides, so "Office: 555 0134, address: 94107 1200 Market St" keeps the first only.
-_ADDRESS_CUE = (
+# Words that say the digits after them are something else: an address, an order or an
+# identifier. The last cue before a number decides, so in "Tel. 555 0134 · Order no.
+# 4521 8890" only the first is a phone number.
+_NOT_PHONE_CUE = (
     r"\b(?:address|addr|located at|is at|are at|suite|ste|apt|zip|postcode|post code|"
     r"adresse|anschrift|plz|adresa|dirección|direccion|endereço|endereco|cep|indirizzo|"
-    r"адрес|adres)\b|地址|住所|주소"
+    r"адрес|adres|"
+    r"order|invoice|isbn|issn|sku|ean|gtin|upc|item|model|part|tracking|vat|ust-idnr|"
+    r"tax|account|iban|ref|reference|serial|version|ticket|case|"
+    r"bestellnummer|bestellung|rechnung|artikel|art\.-nr|commande|facture|pedido|factura|"
+    r"ordine|fattura|zamówienie|bestelling|factuur|заказ|счёт|счет|инн)\b|"
+    r"地址|住所|주소|订单|訂單|注文|주문|发票|編號|编号"
 )
 _CONTEXT_BEFORE = re.compile(
-    rf"(?P<phone>{_PHONE_CUE})|(?P<address>{_ADDRESS_CUE})", re.IGNORECASE
+    rf"(?P<phone>{_PHONE_CUE})|(?P<other>{_NOT_PHONE_CUE})", re.IGNORECASE
 )
 _CONTEXT_AFTER = re.compile(
     rf"\W{{0,3}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})", re.IGNORECASE
@@ -381,7 +397,7 @@ _GLUED_LABEL = re.compile(rf"(?:\b(?:{_PHONE_LABELS})|{_PHONE_LABELS_UNSPACED})$
 # A line that is only a label, as HTML extraction lays out definition lists and table
 # cells ("Phone\n467 3395", "Tel.:", "| Phone |"): its value is on the next line.
 _LABEL_LINE = re.compile(
-    rf"^[\s|*•·:-]*(?:[^\W\d_]+[ ]?){{0,2}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})"
+    rf"[\s|*•·:-]*(?:[^\W\d_]+[ ]?){{0,2}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})"
     r"(?:[ ]?(?:numbers?|nos?\.?|nr\.?|#|番号|号码|號碼|번호))?[\s.:\uFF1A|*-]*$",
     re.IGNORECASE,
 )
@@ -435,8 +451,8 @@ def _label_line_before(text: str, start: int) -> bool:
 
 
 def _has_phone_context(text: str, start: int, end: int) -> bool:
-    """A phone word just before the number on its line (unless an address word comes
-    after it), a label line before, or a label after the number on its line."""
+    """A phone word just before the number on its line (unless an address or identifier
+    word comes after it), a label line before, or a label after the number on its line."""
     line_start = text.rfind("\n", 0, start) + 1
     window_start = max(line_start, start - _CONTEXT_BEFORE_CHARS)
     last = None
@@ -470,20 +486,30 @@ def _address_like(text: str, value: str, end: int) -> bool:
     return _STREET_AFTER.match(text, end, end + 60) is not None
 
 
+def _continues_a_number(text: str, start: int) -> bool:
+    """Digits, a space, then the candidate: the tail of a longer run of digit groups
+    (a tracking number "9400 1000 0823 1409 5669 22", "1Z 999 AA1 07 4830 904")."""
+    return start >= 2 and text[start - 1] == " " and text[start - 2].isdigit()
+
+
 def _find_phones(text: str) -> Iterator[tuple[int, int]]:
     for pattern in _PHONE_STRONG:
         for match in pattern.finditer(text):
             value = match.group()
+            start, end = match.span()
             min_digits = _TRUNK_MIN_DIGITS if value[0] == "0" else _PHONE_MIN_DIGITS
-            if _plausible_phone(value, min_digits=min_digits) and _glued_ok(
-                text, *match.span()
+            if (
+                _plausible_phone(value, min_digits=min_digits)
+                and _glued_ok(text, start, end)
+                and (value[0] in "+(" or not _continues_a_number(text, start))
             ):
-                yield match.span()
+                yield start, end
     for match in _PHONE_WEAK.finditer(text):
         start, end = match.span()
         value = match.group()
         if (
             _plausible_phone(value)
+            and not _continues_a_number(text, start)
             and _glued_ok(text, start, end)
             and not _address_like(text, value, end)
             and _has_phone_context(text, start, end)
