@@ -1,8 +1,15 @@
 """PII detectors: precision and recall per type on labelled data, throughput on web text.
 
-Quality: Presidio's synthetic PII sentences (../shared/data/presidio-synth-pii), matched by
-type and overlap (see ``paddock.curation.core.pii.evaluate``). Throughput:
-``count_pii`` over the 300-document C4 sample, repeated to a few MB, on one core.
+Quality, on two sets, matched by type and overlap (see ``paddock.curation.core.pii.evaluate``):
+
+- ``presidio``: Presidio's synthetic PII sentences (../shared/data/presidio-synth-pii);
+- ``hard``: pages rendered by ``tests/support/pii_layouts.py`` in the layouts held out of
+  any tuning (footers, vCards, forum signatures, people-search results, header tables),
+  twelve languages, national phone formats of ten countries and hard negatives, with
+  the report seed (not the seed the detectors were tuned on). ``hard_tuning`` is the same
+  generator on the tuning layouts and seed, for comparison.
+
+Throughput: ``count_pii`` over the 300-document C4 sample, repeated to a few MB, on one core.
 
     python -m benchmarks.pii [--quick]
 """
@@ -71,12 +78,54 @@ def web_corpus(path: Path, target_bytes: int) -> list[str]:
     return corpus
 
 
-def quality_figures(path: Path) -> dict[str, float | int]:
+def _per_type(samples: list[tuple[str, list[GoldSpan]]]) -> dict[str, dict[str, float | int]]:
+    return {
+        pii_type.value: {
+            "precision": round(result.precision, 4),
+            "recall": round(result.recall, 4),
+            "gold_spans": result.gold,
+        }
+        for pii_type, result in evaluate(samples).items()
+    }
+
+
+def pii_quality(quick: bool) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Per set ("presidio", "hard", "hard_tuning"), per type: precision, recall, gold spans.
+
+    Importable by other benchmarks. ``quick`` renders fewer pages of the generated sets
+    (30 instead of 200 per layout); the Presidio set is always whole. Raises
+    FileNotFoundError when the shared Presidio file is missing.
+    """
+    from tests.support.pii_layouts import (
+        HELD_OUT_LAYOUTS,
+        REPORT_SEED,
+        TUNING_LAYOUTS,
+        TUNING_SEED,
+        hard_set,
+    )
+
+    presidio = shared_data_dir().joinpath(*PRESIDIO_FILE)
+    if not presidio.exists():
+        raise FileNotFoundError(f"{presidio} is missing (PADDOCK_SHARED_DATA sets the folder)")
+    pages = 30 if quick else 200
+    return {
+        "presidio": _per_type(load_presidio_samples(presidio)),
+        "hard": _per_type(hard_set(REPORT_SEED, list(HELD_OUT_LAYOUTS), pages_per_layout=pages)),
+        "hard_tuning": _per_type(
+            hard_set(TUNING_SEED, list(TUNING_LAYOUTS), pages_per_layout=pages)
+        ),
+    }
+
+
+def quality_figures(quick: bool) -> dict[str, float | int]:
+    """Flat keys: ``phone_precision`` (the Presidio set, as before), ``hard_phone_recall``..."""
     figures: dict[str, float | int] = {}
-    for pii_type, result in evaluate(load_presidio_samples(path)).items():
-        figures[f"{pii_type}_gold_spans"] = result.gold
-        figures[f"{pii_type}_precision"] = round(result.precision, 4)
-        figures[f"{pii_type}_recall"] = round(result.recall, 4)
+    for set_name, per_type in pii_quality(quick).items():
+        prefix = "" if set_name == "presidio" else f"{set_name}_"
+        for pii_type, values in per_type.items():
+            figures[f"{prefix}{pii_type}_gold_spans"] = values["gold_spans"]
+            figures[f"{prefix}{pii_type}_precision"] = values["precision"]
+            figures[f"{prefix}{pii_type}_recall"] = values["recall"]
     return figures
 
 
@@ -112,7 +161,7 @@ def main() -> None:
         if not path.exists():
             sys.exit(f"benchmarks.pii: {path} is missing (PADDOCK_SHARED_DATA sets the folder)")
 
-    figures = quality_figures(presidio)
+    figures = quality_figures(args.quick)
     figures.update(
         throughput_figures(
             web,
