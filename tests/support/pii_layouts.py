@@ -429,6 +429,58 @@ def header_table(page: _Page, fields: Sequence[Field], rng: random.Random) -> No
     page.write("\n")
 
 
+def json_record(page: _Page, fields: Sequence[Field], rng: random.Random) -> None:
+    """An API record or embedded JSON: labels become keys ("phone_number": "...")."""
+    page.write('{"name": "Anna Example"')
+    for field in fields:
+        key = field.label.lower().rstrip(".#:").strip().replace(" ", rng.choice(("_", "")))
+        page.write(f', "{key}": "')
+        page.value(field)
+        page.write('"')
+    page.write("}\n")
+
+
+def dot_leaders(page: _Page, fields: Sequence[Field], rng: random.Random) -> None:
+    """A printed directory: the label, a run of dots, then the value."""
+    for field in fields:
+        page.write(field.label + " " + "." * rng.randrange(3, 20) + " ")
+        page.value(field)
+        page.write("\n")
+
+
+def people_search_multi(page: _Page, fields: Sequence[Field], rng: random.Random) -> None:
+    """A people-search result listing several values under one heading, each with a note
+    ("(217) 555-0134 - Landline"); the other fields follow as "Label: value"."""
+    page.write(f"Anna Example, {rng.randrange(20, 90)}\nAKA: Ann Example\n")
+    phones = [field for field in fields if field.pii is PiiType.PHONE]
+    if phones:
+        page.write(rng.choice(("Phone Numbers", "Phone", "Possible phones")) + "\n")
+        for field in phones:
+            page.value(field)
+            page.write(rng.choice((" - Landline", " (Wireless)", "", " - VoIP")) + "\n")
+    for field in fields:
+        if field.pii is not PiiType.PHONE:
+            page.write(f"{field.label}: ")
+            page.value(field)
+            page.write("\n")
+
+
+def classified_ad(page: _Page, fields: Sequence[Field], rng: random.Random) -> None:
+    """A classified ad in one paragraph: figures of every kind next to a phone number."""
+    page.write(rng.choice(("2BR apartment, 85 m2, available now.", "Selling my bike, barely used.",
+                           "Lost cat near the park.")))
+    for field in fields:
+        if field.pii is PiiType.PHONE:
+            page.write(f" {rng.choice(('Call', 'Text', 'Ring'))} Joe on ")
+            page.value(field)
+            page.write(rng.choice((" after 5.", ".", " (evenings).")))
+        else:
+            page.write(f" {field.label} ")
+            page.value(field)
+            page.write(".")
+    page.write("\n")
+
+
 Layout = Callable[[_Page, Sequence[Field], random.Random], None]
 TUNING_LAYOUTS: dict[str, Layout] = {
     "colon_lines": colon_lines, "definition_list": definition_list,
@@ -437,6 +489,9 @@ TUNING_LAYOUTS: dict[str, Layout] = {
 HELD_OUT_LAYOUTS: dict[str, Layout] = {
     "inline_footer": inline_footer, "vcard": vcard, "signature": signature,
     "people_search": people_search, "header_table": header_table,
+    # Added after the last change to the detectors, and scored once: see the report.
+    "json_record": json_record, "dot_leaders": dot_leaders,
+    "people_search_multi": people_search_multi, "classified_ad": classified_ad,
 }
 LAYOUTS: dict[str, Layout] = {**TUNING_LAYOUTS, **HELD_OUT_LAYOUTS}
 TUNING_SEED = 19

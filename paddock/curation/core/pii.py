@@ -96,8 +96,8 @@ _FILE_EXTENSIONS = frozenset(
 # Addresses written to dodge harvesters, "jane [at] example [dot] com", "jane(at)example.org",
 # "jane@example[dot]com": still a person's address, so they count. Only the bracketed
 # words, never a bare "at"/"dot" ("look at example dot com" is prose far more often).
-_OBFUSCATED_AT = r"(?:[ ]?[\[({<][ ]?at[ ]?[\])}>][ ]?|[ ]?@[ ]?)"
-_OBFUSCATED_DOT = r"(?:[ ]?[\[({<][ ]?dot[ ]?[\])}>][ ]?|\.)"
+_OBFUSCATED_AT = r"(?:[ ]?[\[({<]at[\])}>][ ]?|@)"
+_OBFUSCATED_DOT = r"(?:[ ]?[\[({<]dot[\])}>][ ]?|\.)"
 _EMAIL_OBFUSCATED = re.compile(
     rf"(?<![{_GLUE_CHARS}.%+-])"
     r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63}[A-Za-z0-9_%+-])?"
@@ -107,17 +107,31 @@ _EMAIL_OBFUSCATED = re.compile(
     rf"(?![{_GLUE_CHARS}-])",
     re.IGNORECASE,
 )
-# One cheap scan decides whether the obfuscated pattern runs at all.
-_OBFUSCATION_MARK = re.compile(r"[\[({<][ ]?(?:at|dot)[ ]?[\])}>]", re.IGNORECASE)
+_OBFUSCATION_MARK = re.compile(r"[\[({<](?:at|dot)[\])}>]", re.IGNORECASE)
+
+
+def _may_hold_obfuscated_email(text: str, has_at_sign: bool) -> bool:
+    """Substring tests first: a regex scan of every page for the mark would cost ~10% of
+    :func:`count_pii` on web text. One-character tests are a memchr; the longer ones run
+    only on pages with the bracket (half of web pages have a ")", 2% a "]"). The regex
+    runs only on pages with a "@" ("jane@example[dot]com") or a "}" or ">", as rare."""
+    if ("]" in text and ("at]" in text or "AT]" in text)) or (
+        ")" in text and ("at)" in text or "AT)" in text)
+    ):
+        return True
+    return (has_at_sign or "}" in text or ">" in text) and _OBFUSCATION_MARK.search(
+        text
+    ) is not None
 
 
 def _find_emails(text: str) -> Iterator[tuple[int, int]]:
-    if "@" in text:
+    has_at_sign = "@" in text
+    if has_at_sign:
         for match in _EMAIL.finditer(text):
             top_level_domain = match.group().rpartition(".")[2].lower()
             if top_level_domain not in _FILE_EXTENSIONS:
                 yield match.span()
-    if _OBFUSCATION_MARK.search(text) is not None:
+    if _may_hold_obfuscated_email(text, has_at_sign):
         for match in _EMAIL_OBFUSCATED.finditer(text):
             if _OBFUSCATION_MARK.search(match.group()) is not None:
                 yield match.span()
@@ -401,6 +415,14 @@ _LABEL_LINE = re.compile(
     r"(?:[ ]?(?:numbers?|nos?\.?|nr\.?|#|番号|号码|號碼|번호))?[\s.:\uFF1A|*-]*$",
     re.IGNORECASE,
 )
+# A table cell that is only a label, in the header row of a column of values.
+_LABEL_CELL = re.compile(
+    rf"\s*(?:[^\W\d_]+[ ]?){{0,2}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})"
+    r"(?:[ ]?(?:numbers?|nos?\.?|nr\.?|#|番号|号码|號碼|번호))?[\s.:*]*",
+    re.IGNORECASE,
+)
+_RULE_ROW = re.compile(r"[\s|:+=-]*")  # |---|:---:| between a header and its rows
+_HEADER_LINES_BACK = 50
 _LINE_PREFIX = re.compile(r"[\s|*•·:\uFF1A-]*")  # what may come before a value on its line
 # A street name after the number: "1200 94107 Market St", "4520 1200 5th Avenue".
 _STREET_AFTER = re.compile(
@@ -450,9 +472,37 @@ def _label_line_before(text: str, start: int) -> bool:
     return _LABEL_LINE.match(text, previous_start, previous_end) is not None
 
 
+def _column_label(text: str, start: int) -> bool:
+    """In a table flattened to "|" or tab-separated lines, the header cell of the
+    number's column is a phone label ("| Name | Phone |" above "| Anna | 467 3395 |")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    separator = "|" if "|" in line else "\t" if "\t" in line else None
+    if separator is None:
+        return False
+    column = text.count(separator, line_start, start)
+    header = None
+    for _ in range(_HEADER_LINES_BACK):  # up to the first line of the table
+        if line_start == 0:
+            break
+        previous_start = text.rfind("\n", 0, line_start - 1) + 1
+        previous = text[previous_start : line_start - 1]
+        if separator not in previous:
+            break
+        if _RULE_ROW.fullmatch(previous) is None:
+            header = previous
+        line_start = previous_start
+    if header is None:
+        return False
+    cells = header.split(separator)
+    return column < len(cells) and _LABEL_CELL.fullmatch(cells[column]) is not None
+
+
 def _has_phone_context(text: str, start: int, end: int) -> bool:
     """A phone word just before the number on its line (unless an address or identifier
-    word comes after it), a label line before, or a label after the number on its line."""
+    word comes after it), a label after it on its line, a label line before it, or a
+    phone label heading its table column."""
     line_start = text.rfind("\n", 0, start) + 1
     window_start = max(line_start, start - _CONTEXT_BEFORE_CHARS)
     last = None
@@ -465,7 +515,7 @@ def _has_phone_context(text: str, start: int, end: int) -> bool:
     after = text[end : after_end if line_end < 0 else min(line_end, after_end)]
     if _CONTEXT_AFTER.match(after) is not None:
         return True
-    return _label_line_before(text, start)
+    return _label_line_before(text, start) or _column_label(text, start)
 
 
 def _glued_ok(text: str, start: int, end: int) -> bool:
