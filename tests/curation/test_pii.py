@@ -401,6 +401,29 @@ def test_label_on_the_line_before_is_context(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        (  # the label heads the column: an HTML table with a header row
+            "| Name | Phone | City |\n|---|---|---|\n| Anna | 467 3395 | Boston |\n"
+            "| Ben | 555 0134 | Rome |",
+            ["467 3395", "555 0134"],
+        ),
+        ("Name\tTelefon\nAnna\t467 3395", ["467 3395"]),
+        ("| Name | Order | City |\n| Anna | 467 3395 | Boston |", []),  # not a phone column
+        (  # a list of numbers under one label, each with a note
+            "Phone Numbers\n(217) 555-0134 - Landline\n467 3395 (Wireless)\n555 0199",
+            ["(217) 555-0134", "467 3395", "555 0199"],
+        ),
+        ("Order number\n4521 8890\n467 3395", []),  # a list under another label
+        ('{"phone_number": "467 3395", "order_id": "555 0134"}', ["467 3395"]),  # JSON keys
+        ('{"tel": "555 0134", "order_id": "467 3395"}', ["555 0134"]),
+    ],
+)
+def test_labels_of_tables_lists_and_keys(text, numbers):
+    assert [value for t, value in found(text) if t == "phone"] == numbers, text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Call us!\n781 1704 units sold",  # a verb in a sentence, not a label line

@@ -384,27 +384,32 @@ _PHONE_VERBS = (
     r"bellen|zadzwoń|звоните|позвоните|звонить"
 )
 _PHONE_VERBS_UNSPACED = r"拨打|致电|来电|打电话|お電話|전화하"
+# Word boundaries for cue words that, unlike ``\b``, take "_" as a boundary: labels are
+# also keys and field names ("phone_number", "order_id" in JSON and forms).
+_WB_START, _WB_END = r"(?<![^\W_])", r"(?![^\W_])"
 _PHONE_CUE = (
-    rf"\b(?:{_PHONE_LABELS}|{_PHONE_VERBS})\b|{_PHONE_LABELS_UNSPACED}|{_PHONE_VERBS_UNSPACED}"
+    rf"{_WB_START}(?:{_PHONE_LABELS}|{_PHONE_VERBS}){_WB_END}"
+    rf"|{_PHONE_LABELS_UNSPACED}|{_PHONE_VERBS_UNSPACED}"
 )
 # Words that say the digits after them are something else: an address, an order or an
 # identifier. The last cue before a number decides, so in "Tel. 555 0134 · Order no.
 # 4521 8890" only the first is a phone number.
 _NOT_PHONE_CUE = (
-    r"\b(?:address|addr|located at|is at|are at|suite|ste|apt|zip|postcode|post code|"
+    rf"{_WB_START}(?:address|addr|located at|is at|are at|suite|ste|apt|zip|postcode|post code|"
     r"adresse|anschrift|plz|adresa|dirección|direccion|endereço|endereco|cep|indirizzo|"
     r"адрес|adres|"
     r"order|invoice|isbn|issn|sku|ean|gtin|upc|item|model|part|tracking|vat|ust-idnr|"
     r"tax|account|iban|ref|reference|serial|version|ticket|case|"
     r"bestellnummer|bestellung|rechnung|artikel|art\.-nr|commande|facture|pedido|factura|"
-    r"ordine|fattura|zamówienie|bestelling|factuur|заказ|счёт|счет|инн)\b|"
+    rf"ordine|fattura|zamówienie|bestelling|factuur|заказ|счёт|счет|инн){_WB_END}|"
     r"地址|住所|주소|订单|訂單|注文|주문|发票|編號|编号"
 )
 _CONTEXT_BEFORE = re.compile(
     rf"(?P<phone>{_PHONE_CUE})|(?P<other>{_NOT_PHONE_CUE})", re.IGNORECASE
 )
 _CONTEXT_AFTER = re.compile(
-    rf"\W{{0,3}}(?:\b(?:{_PHONE_LABELS})\b|{_PHONE_LABELS_UNSPACED})", re.IGNORECASE
+    rf"\W{{0,3}}(?:{_WB_START}(?:{_PHONE_LABELS}){_WB_END}|{_PHONE_LABELS_UNSPACED})",
+    re.IGNORECASE,
 )
 # A label glued to the number by ".", "/" or "-": the label ends right before it.
 _GLUED_LABEL = re.compile(rf"(?:\b(?:{_PHONE_LABELS})|{_PHONE_LABELS_UNSPACED})$", re.I)
@@ -433,6 +438,9 @@ _STREET_AFTER = re.compile(
 _CONTEXT_BEFORE_CHARS = 40
 _CONTEXT_AFTER_CHARS = 12
 _LABEL_LINE_CHARS = 40
+# A line that holds one number and at most a one-word note: an item of a list of numbers.
+_VALUE_LINE = re.compile(r"[\s|*•·-]*[+(]?\d[\d ()./-]{5,}\d\)?(?:[ ]?[-(]?[ ]?[^\W\d_]+\)?)?")
+_LIST_LINES_BACK = 4
 
 # Digit groups that are dates or runs of years, whatever the context says.
 _DATE_LIKE = re.compile(
@@ -459,17 +467,27 @@ def _plausible_phone(value: str, *, min_digits: int = _PHONE_MIN_DIGITS) -> bool
 
 
 def _label_line_before(text: str, start: int) -> bool:
-    """The number starts its line and the line before (blank lines skipped) is a label."""
+    """The number starts its line and the line before (blank lines skipped) is a label,
+    or is another number of a list under that label ("Phone Numbers", then one number
+    per line, each perhaps with a note: "(217) 555-0134 - Landline")."""
     line_start = text.rfind("\n", 0, start) + 1
     if _LINE_PREFIX.fullmatch(text, line_start, start) is None or line_start == 0:
         return False
-    previous_end = line_start - 1
-    while previous_end > 0 and text[previous_end - 1] in " \t\r\n":
-        previous_end -= 1  # skip blank lines between label and value
-    previous_start = text.rfind("\n", 0, previous_end) + 1
-    if previous_end - previous_start > _LABEL_LINE_CHARS:
-        return False
-    return _LABEL_LINE.match(text, previous_start, previous_end) is not None
+    for _ in range(_LIST_LINES_BACK + 1):
+        previous_end = line_start - 1
+        while previous_end > 0 and text[previous_end - 1] in " \t\r\n":
+            previous_end -= 1  # skip blank lines between label and value
+        previous_start = text.rfind("\n", 0, previous_end) + 1
+        if previous_end - previous_start > _LABEL_LINE_CHARS:
+            return False
+        if _LABEL_LINE.match(text, previous_start, previous_end) is not None:
+            return True
+        if _VALUE_LINE.fullmatch(text, previous_start, previous_end) is None:
+            return False
+        line_start = previous_start
+        if line_start == 0:
+            return False
+    return False
 
 
 def _column_label(text: str, start: int) -> bool:
