@@ -104,6 +104,9 @@ def test_phone_formats_found_without_context(number):
     ("text", "number"),
     [
         ("Can someone call me on 450 0840? Thanks", "450 0840"),
+        ("In case of emergency call 450 0840", "450 0840"),
+        ("Call your account manager on 450 0840", "450 0840"),
+        ("Order by phone: 450 0840", "450 0840"),  # the last cue word decides
         ("Mobile: 99 577450", "99 577450"),
         ("Fax: 9498777106", "9498777106"),
         ("781 1704 office", "781 1704"),

@@ -19,8 +19,20 @@ Design choices, and why:
   country code, a parenthesised area code, NANP ``555-123-4567``, a trunk-prefix ``0``
   national number) always count. Bare digit groups (``781 1704``, ``78 651 450``,
   ``9498777106``) look exactly like thousand-separated numbers or identifiers, so they
-  count only with a phone word on the same line: before them ("call me on", "Fax:") or as
-  a label after them ("... office"). This is the context enhancement Presidio uses too.
+  count only with phone context. This is the context enhancement Presidio uses too, made
+  to hold on layouts that are not sentences (issue 19): a phone word before them on their
+  line ("call me on", "Fax:", "电话" with a full-width colon, "Telefon/") unless a later
+  address or identifier word ("is at", "Order no.", "ISBN") takes over; a label after
+  them ("... office", "-Office"); a label line above them, as HTML definition lists and
+  table cells come out of text extraction ("Phone\n467 3395"), also over a list of
+  numbers under one label; or a phone label heading their table column. Labels and verbs
+  are in the dozen languages that make up most of Common Crawl. ZIP codes with house
+  numbers and numbers followed by a street name are rejected.
+- Chinese, Japanese and Korean put no space between a label and its value, so their
+  letters are boundaries, not glue, for every detector (``_GLUE_CHARS``).
+- E-mail addresses obfuscated with bracketed words ("jane [at] example [dot] com",
+  "jane(at)example.org") count: they are a person's address all the same. Bare words
+  ("jane at example dot com") do not: that is prose more often than an address.
 - Overlapping detections are resolved by a fixed priority (see :data:`PRIORITY`), then
   by length, so one piece of text is counted once.
 """
@@ -398,8 +410,8 @@ _NOT_PHONE_CUE = (
     rf"{_WB_START}(?:address|addr|located at|is at|are at|suite|ste|apt|zip|postcode|post code|"
     r"adresse|anschrift|plz|adresa|dirección|direccion|endereço|endereco|cep|indirizzo|"
     r"адрес|adres|"
-    r"order|invoice|isbn|issn|sku|ean|gtin|upc|item|model|part|tracking|vat|ust-idnr|"
-    r"tax|account|iban|ref|reference|serial|version|ticket|case|"
+    r"order|invoice|isbn|issn|sku|ean|gtin|upc|item|model|tracking|vat|ust-idnr|iban|"
+    r"ref|serial|version|ticket|"
     r"bestellnummer|bestellung|rechnung|artikel|art\.-nr|commande|facture|pedido|factura|"
     rf"ordine|fattura|zamówienie|bestelling|factuur|заказ|счёт|счет|инн){_WB_END}|"
     r"地址|住所|주소|订单|訂單|注文|주문|发票|編號|编号"
