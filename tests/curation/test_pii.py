@@ -622,3 +622,17 @@ def test_hard_set_rejects_unknown_layouts_and_languages():
         pii_layouts.render("poster", "en", random.Random(0))
     with pytest.raises(ValueError, match="unknown language"):
         pii_layouts.render("vcard", "xx", random.Random(0))
+
+
+def test_pii_quality_is_importable_per_set_and_type():
+    shared_data("presidio-synth-pii", "synth_dataset_v2.json")
+    from benchmarks.pii import pii_quality
+
+    quality = pii_quality(quick=True)
+    assert set(quality) == {"presidio", "hard", "hard_tuning"}
+    for per_type in quality.values():
+        assert set(per_type) == {pii_type.value for pii_type in PiiType}
+        for values in per_type.values():
+            assert set(values) == {"precision", "recall", "gold_spans"}
+            assert 0.0 <= values["precision"] <= 1.0 and 0.0 <= values["recall"] <= 1.0
+    assert quality["hard"]["phone"]["gold_spans"] > 100
