@@ -636,3 +636,11 @@ def test_pii_quality_is_importable_per_set_and_type():
             assert set(values) == {"precision", "recall", "gold_spans"}
             assert 0.0 <= values["precision"] <= 1.0 and 0.0 <= values["recall"] <= 1.0
     assert quality["hard"]["phone"]["gold_spans"] > 100
+
+
+def test_every_row_of_a_long_table_gets_its_column_label():
+    rows = [f"| Person {i} | {200 + i} {1000 + 7 * i} | Springfield |" for i in range(300)]
+    page = "Results\n| Name | Phone | City |\n|---|---|---|\n" + "\n".join(rows)
+    assert count_pii(page)[PiiType.PHONE] == 300
+    other = "| Name | Order | City |\n" + "\n".join(rows)
+    assert count_pii(other)[PiiType.PHONE] == 0

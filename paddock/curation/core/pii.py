@@ -439,7 +439,6 @@ _LABEL_CELL = re.compile(
     re.IGNORECASE,
 )
 _RULE_ROW = re.compile(r"[\s|:+=-]*")  # |---|:---:| between a header and its rows
-_HEADER_LINES_BACK = 50
 _LINE_PREFIX = re.compile(r"[\s|*•·:\uFF1A-]*")  # what may come before a value on its line
 # A street name after the number: "1200 94107 Market St", "4520 1200 5th Avenue".
 _STREET_AFTER = re.compile(
@@ -502,18 +501,18 @@ def _label_line_before(text: str, start: int) -> bool:
     return False
 
 
-def _column_label(text: str, start: int) -> bool:
-    """In a table flattened to "|" or tab-separated lines, the header cell of the
-    number's column is a phone label ("| Name | Phone |" above "| Anna | 467 3395 |")."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", start)
-    line = text[line_start : len(text) if line_end < 0 else line_end]
-    separator = "|" if "|" in line else "\t" if "\t" in line else None
-    if separator is None:
-        return False
-    column = text.count(separator, line_start, start)
+# (line start, separator) -> the header row of the table that line belongs to, or None.
+HeaderCache = dict[tuple[int, str], str | None]
+
+
+def _table_header(text: str, line_start: int, separator: str, cache: HeaderCache) -> str | None:
+    """The first row above ``line_start`` of the block of lines holding ``separator``
+    (rule rows such as |---| skipped). Memoised per line, so a directory page of
+    thousands of rows costs one walk up its table, not one per number."""
+    visited: list[int] = []
     header = None
-    for _ in range(_HEADER_LINES_BACK):  # up to the first line of the table
+    while (line_start, separator) not in cache:
+        visited.append(line_start)
         if line_start == 0:
             break
         previous_start = text.rfind("\n", 0, line_start - 1) + 1
@@ -523,13 +522,32 @@ def _column_label(text: str, start: int) -> bool:
         if _RULE_ROW.fullmatch(previous) is None:
             header = previous
         line_start = previous_start
+    else:
+        header = cache[(line_start, separator)] or header
+    # Each visited line's header is the topmost non-rule row above it: the one found.
+    for visited_start in visited:
+        cache[(visited_start, separator)] = header
+    return header
+
+
+def _column_label(text: str, start: int, cache: HeaderCache) -> bool:
+    """In a table flattened to "|" or tab-separated lines, the header cell of the
+    number's column is a phone label ("| Name | Phone |" above "| Anna | 467 3395 |")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    separator = "|" if "|" in line else "\t" if "\t" in line else None
+    if separator is None:
+        return False
+    header = _table_header(text, line_start, separator, cache)
     if header is None:
         return False
     cells = header.split(separator)
+    column = text.count(separator, line_start, start)
     return column < len(cells) and _LABEL_CELL.fullmatch(cells[column]) is not None
 
 
-def _has_phone_context(text: str, start: int, end: int) -> bool:
+def _has_phone_context(text: str, start: int, end: int, cache: HeaderCache) -> bool:
     """A phone word just before the number on its line (unless an address or identifier
     word comes after it), a label after it on its line, a label line before it, or a
     phone label heading its table column."""
@@ -545,7 +563,7 @@ def _has_phone_context(text: str, start: int, end: int) -> bool:
     after = text[end : after_end if line_end < 0 else min(line_end, after_end)]
     if _CONTEXT_AFTER.match(after) is not None:
         return True
-    return _label_line_before(text, start) or _column_label(text, start)
+    return _label_line_before(text, start) or _column_label(text, start, cache)
 
 
 def _glued_ok(text: str, start: int, end: int) -> bool:
@@ -584,6 +602,7 @@ def _find_phones(text: str) -> Iterator[tuple[int, int]]:
                 and (value[0] in "+(" or not _continues_a_number(text, start))
             ):
                 yield start, end
+    headers: HeaderCache = {}
     for match in _PHONE_WEAK.finditer(text):
         start, end = match.span()
         value = match.group()
@@ -592,7 +611,7 @@ def _find_phones(text: str) -> Iterator[tuple[int, int]]:
             and not _continues_a_number(text, start)
             and _glued_ok(text, start, end)
             and not _address_like(text, value, end)
-            and _has_phone_context(text, start, end)
+            and _has_phone_context(text, start, end, headers)
         ):
             yield start, end
 
