@@ -2,7 +2,7 @@
 (the page and its capped total) under each filter and a few combinations, first page and
 a page deep in the list (a cursor in the middle of the batch's ids).
 
-The batch is written with set-based SQL (seconds, not the ORM's minutes; no signals):
+The batch is written by :mod:`benchmarks._batch_fill` (set-based SQL, no signals):
 400,000 comparisons judged 1 to 4 times (so agreement has single, unanimous and split
 comparisons) by 50 annotators, a fifth of them safety, 2 % gold, some skips and flags,
 and a few hundred marks. Each query runs through :func:`judgement_page`, the code the
@@ -23,79 +23,6 @@ import time
 
 TARGET_P95_MS = 300.0
 REPEATS = 20
-
-# Portable SQL (PostgreSQL and SQLite): a recursive series, CASE for choices, CAST for text.
-FILL = """
-INSERT INTO annotation_conversation (batch_id, axis, risk_category, origin, external_id,
-                                     metadata, created_at)
-WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %(comparisons)s)
-SELECT %(batch)s, CASE WHEN n %% 5 = 0 THEN 'safety' ELSE 'helpfulness' END,
-       CASE WHEN n %% 5 = 0 THEN 'unqualified_advice' ELSE '' END, 'imported',
-       CAST(n AS TEXT), '{}', %(now)s
-FROM g;
-
-INSERT INTO annotation_turn (conversation_id, "index", role, content)
-SELECT id, 0, 'user', 'Question ' || external_id || ': how do tides work?'
-FROM annotation_conversation WHERE batch_id = %(batch)s;
-
-INSERT INTO annotation_response (conversation_id, text, model_version, created_at)
-SELECT c.id, 'Answer ' || s.side || ' to ' || c.external_id, 'policy-' || s.side, %(now)s
-FROM annotation_conversation c, (SELECT 'a' AS side UNION ALL SELECT 'b') AS s
-WHERE c.batch_id = %(batch)s;
-
-INSERT INTO annotation_comparison (batch_id, conversation_id, response_a_id, response_b_id,
-                                   axis, is_gold, gold_choice_id, judgement_count,
-                                   chose_a_count, chose_b_count, created_at)
-SELECT %(batch)s, c.id, ra.id, rb.id, c.axis, CAST(c.external_id AS INTEGER) %% 50 = 0,
-       CASE WHEN CAST(c.external_id AS INTEGER) %% 50 = 0 THEN ra.id END, 0, 0, 0, %(now)s
-FROM annotation_conversation c
-JOIN annotation_response ra ON ra.conversation_id = c.id AND ra.model_version = 'policy-a'
-JOIN annotation_response rb ON rb.conversation_id = c.id AND rb.model_version = 'policy-b'
-WHERE c.batch_id = %(batch)s;
-
-INSERT INTO annotation_assignment (comparison_id, annotator_id, state, leased_at, expires_at,
-                                   a_on_left)
-SELECT cmp.id, u.id, 'submitted', %(now)s, %(later)s, (cmp.id + k.k) %% 2 = 0
-FROM annotation_comparison cmp
-CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) AS k
-JOIN accounts_user u
-  ON u.username = 'bench-' || CAST((cmp.id * 7 + k.k * 13) %% %(annotators)s AS TEXT)
-WHERE cmp.batch_id = %(batch)s AND k.k <= cmp.id %% 4;
-
-INSERT INTO annotation_judgement (assignment_id, comparison_id, batch_id, axis, gold,
-    annotator_id, left_response_id,
-    chosen_id, rejected_id, strength, chosen_safe, rejected_safe, skipped, skip_reason,
-    flagged_harmful, comment, seconds, created_at)
-SELECT a.id, a.comparison_id, cmp.batch_id, '', '', a.annotator_id,
-       CASE WHEN a.a_on_left THEN cmp.response_a_id ELSE cmp.response_b_id END,
-       CASE WHEN a.id %% 40 = 0 THEN NULL
-            WHEN (cmp.id %% 3 <> 0) <> (a.id %% 5 = 0) THEN cmp.response_a_id
-            ELSE cmp.response_b_id END,
-       CASE WHEN a.id %% 40 = 0 THEN NULL
-            WHEN (cmp.id %% 3 <> 0) <> (a.id %% 5 = 0) THEN cmp.response_b_id
-            ELSE cmp.response_a_id END,
-       CASE WHEN a.id %% 40 = 0 THEN ''
-            ELSE CASE a.id %% 4 WHEN 0 THEN 'significantly_better' WHEN 1 THEN 'better'
-                                WHEN 2 THEN 'slightly_better' ELSE 'negligibly_better' END
-       END,
-       CASE WHEN cmp.axis = 'safety' AND a.id %% 40 <> 0 THEN a.id %% 3 <> 0 END,
-       CASE WHEN cmp.axis = 'safety' AND a.id %% 40 <> 0 THEN a.id %% 7 <> 0 END,
-       a.id %% 40 = 0, CASE WHEN a.id %% 40 = 0 THEN 'cut off' ELSE '' END,
-       a.id %% 200 = 0, '', 3 + (a.id * 37) %% 180, %(now)s
-FROM annotation_assignment a JOIN annotation_comparison cmp ON cmp.id = a.comparison_id
-WHERE cmp.batch_id = %(batch)s;
-
-UPDATE annotation_comparison SET judgement_count = (
-    SELECT COUNT(*) FROM annotation_judgement j
-    WHERE j.comparison_id = annotation_comparison.id AND NOT j.skipped)
-WHERE batch_id = %(batch)s;
-
-INSERT INTO annotation_judgementmark (judgement_id, state, reason, by_id, current, created_at)
-SELECT j.id, CASE WHEN j.id %% 7000 = 0 THEN 'excluded' ELSE 'review' END, 'benchmark',
-       NULL, TRUE, %(now)s
-FROM annotation_judgement j JOIN annotation_comparison c ON c.id = j.comparison_id
-WHERE c.batch_id = %(batch)s AND (j.id %% 5000 = 0 OR j.id %% 7000 = 0)
-"""
 
 # name -> filters; every one is timed on its first page and on a page deep in the list.
 CASES = {
@@ -121,35 +48,6 @@ CASES = {
     "annotator_gold_wrong": {"annotator": "bench-7", "gold": "wrong"},
     "safety_skipped_slow": {"axis": "safety", "skipped": "yes", "seconds_min": "150"},
 }
-
-
-def fill(batch, judgements: int, annotators: int) -> float:
-    import importlib
-    from datetime import timedelta
-
-    from django.db import connection
-    from django.utils import timezone
-
-    from paddock.platform.accounts.models import Role, User
-
-    User.objects.bulk_create(
-        User(username=f"bench-{i}", role=Role.ANNOTATOR) for i in range(annotators))
-    comparisons = round(judgements / 2.5)  # each judged 1 to 4 times, 2.5 on average
-    now = timezone.now()
-    params = {"batch": batch.pk, "comparisons": comparisons, "annotators": annotators,
-              "now": now, "later": now + timedelta(minutes=30)}
-    migration = importlib.import_module("paddock.annotation.migrations.0008_judgement_browser")
-    start = time.perf_counter()
-    with connection.cursor() as cursor:
-        for statement in filter(str.strip, FILL.split(";\n\n")):
-            cursor.execute(statement, params)
-        # The migration's own rules for the counts of choices, and for the axis and gold
-        # result each judgement keeps (the submit service sets them as it stores one).
-        cursor.execute(migration.BACKFILL)
-        cursor.execute(migration.BACKFILL_COPIES)
-        if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE")
-    return time.perf_counter() - start
 
 
 def time_cases(batch, *, repeats: int) -> dict:
@@ -198,6 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     judgements = 5_000 if args.quick else 1_000_000
 
+    from benchmarks._batch_fill import fill_batch
     from benchmarks.common import (
         create_postgres_database,
         drop_postgres_database,
@@ -228,7 +127,9 @@ def main() -> None:
         batch = Batch.objects.filter(name="browse").first()
         if batch is None:
             batch = Batch.objects.create(name="browse", status=BatchStatus.CLOSED, overlap=4)
-            fill_seconds = round(fill(batch, judgements, annotators=50), 1)
+            # each comparison judged 1 to 4 times, 2.5 on average
+            fill_seconds = round(fill_batch(batch, comparisons=round(judgements / 2.5),
+                                            annotators=50, judges=(1, 4)), 1)
         elif connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")

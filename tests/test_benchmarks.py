@@ -26,7 +26,7 @@ NEEDS_SHARED_DATA = {
     "loop": ("hh-rlhf", "oasst-en-100-trees"), "dedup": ("",),
     "pii": ("presidio-synth-pii", "web-c4-sample"),
 }
-NEEDS_CHROMIUM = {"ui"}
+NEEDS_CHROMIUM = {"ui", "hostile_markdown"}
 
 
 def postgres_answers() -> bool:

@@ -343,9 +343,9 @@ class Judgement(models.Model):
     )
     # The comparison's batch, copied here (it never changes) so that the judgement browser
     # filters one table, walking an index that starts with the batch, without a join over
-    # a million rows. Nullable only so that the migration could add it and fill it in.
+    # a million rows. Migration 0008 added it and filled it in; 0009 made it required.
     batch = models.ForeignKey(
-        Batch, null=True, blank=True, editable=False, on_delete=models.PROTECT,
+        Batch, editable=False, on_delete=models.PROTECT,
         related_name="+", db_index=False,
     )
     annotator = models.ForeignKey(

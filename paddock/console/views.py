@@ -34,7 +34,6 @@ from paddock.annotation.services.batch_jobs import (
 from paddock.annotation.services.batches import EDITABLE, TRANSITIONS, BatchError
 from paddock.annotation.services.export import export_path
 from paddock.annotation.services.import_summary import import_summary
-from paddock.annotation.services.importing import upload_display_name
 from paddock.console import dashboard
 from paddock.console.forms import (
     OWN_FIELDS,
@@ -49,6 +48,7 @@ from paddock.console.forms import (
 )
 from paddock.console.reward_models import reward_model_table
 from paddock.platform.accounts.access import data_manager_required
+from paddock.platform.uploads import upload_display_name
 from paddock.workers.models import (
     JOB_STATE_CHOICES,
     Job,

@@ -321,16 +321,20 @@ def test_submit_and_skip_store_the_axis_and_the_gold_result(world):
     assert {"", "correct", "wrong"} <= results  # the world holds each kind
 
 
-def test_the_migration_backfills_the_counts_the_batch_and_the_copies(world):
+def test_the_migration_backfills_the_counts_and_the_copies(world):
+    """0008's fills give back what the submit service stored. The batch's fill (0008, run
+    again by 0009) finds nothing to do: every judgement was stored with its batch, which
+    0009 made required, so no row can lack it any more."""
     migration = importlib.import_module(
         "paddock.annotation.migrations.0008_judgement_browser")
     before, copies = stored_counts(), copies_of_judgements()
     Comparison.objects.update(chose_a_count=0, chose_b_count=0)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE annotation_judgement SET batch_id = NULL, axis = '', gold = ''")
+        cursor.execute("UPDATE annotation_judgement SET axis = '', gold = ''")
         cursor.execute(migration.BACKFILL)
-        cursor.execute(migration.BACKFILL_BATCH)
         cursor.execute(migration.BACKFILL_COPIES)
+        cursor.execute(migration.BACKFILL_BATCH)
+        assert cursor.rowcount == 0
     assert stored_counts() == before
     assert copies_of_judgements() == copies
     assert all(batch == of_comparison for batch, of_comparison in batches_of_judgements())
@@ -375,7 +379,8 @@ def test_bad_marks_are_refused(world, state, reason, error, says):
 
 def test_a_judgement_of_another_batch_is_refused(world):
     elsewhere = Judgement.objects.filter(comparison__batch=world["other"]).first()
-    with pytest.raises(browser.WrongBatch, match="belongs to batch"):
+    with pytest.raises(browser.WrongBatch,
+                       match=f"belongs to batch {world['other'].name}, not {world['batch'].name}"):
         browser.judgement_mark(judgement=elsewhere, state="review", reason="x",
                                by=world["manager"], batch=world["batch"])
     with pytest.raises(browser.WrongBatch):

@@ -446,8 +446,8 @@ class ManagedJudgement(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, judgement_id: int) -> Response:
         judgement = generics.get_object_or_404(
-            Judgement.objects.select_related("comparison__batch"), pk=judgement_id)
-        return Response(browser.judgement_detail(judgement.comparison.batch, judgement.pk))
+            Judgement.objects.select_related("batch"), pk=judgement_id)
+        return Response(browser.judgement_detail(judgement.batch, judgement.pk))
 
 
 class MarkJudgement(APIView):

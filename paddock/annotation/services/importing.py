@@ -60,7 +60,6 @@ def upload_save(upload) -> Path:
 
 
 NAME_CHARS = 200  # BatchImport.dataset and .file_name, Conversation.external_id
-upload_display_name = uploads.upload_display_name
 
 
 def _external_id(dataset: str, line: int) -> str:
@@ -144,7 +143,7 @@ def import_run(
     path = Path(path)
     # Raises for a missing file (or a bad axis) before anything is stored.
     records = READERS[kind](path, axis)
-    shown = upload_display_name(path)
+    shown = uploads.upload_display_name(path)
     report, _created = BatchImport.objects.get_or_create(
         batch=batch, kind=kind, fingerprint=file_fingerprint(path),
         defaults={

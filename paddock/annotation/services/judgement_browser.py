@@ -328,14 +328,19 @@ def neighbours(batch: Batch, filters: Filters, judgement_id: int) -> dict[str, i
 
 
 def _judgement_in(batch: Batch, judgement_id: int) -> Judgement:
-    judgement = (Judgement.objects.select_related("comparison__batch")
-                 .filter(pk=judgement_id).first())
+    judgement = Judgement.objects.filter(pk=judgement_id).first()
     if judgement is None:
         raise Judgement.DoesNotExist(f"No judgement {judgement_id}.")
-    if judgement.comparison.batch_id != batch.pk:
-        raise WrongBatch(f"Judgement {judgement_id} belongs to batch "
-                         f"{judgement.comparison.batch.name}, not {batch.name}.")
+    _check_batch(judgement, batch)
     return judgement
+
+
+def _check_batch(judgement: Judgement, batch: Batch) -> None:
+    """:class:`WrongBatch` unless ``judgement`` is in ``batch``, read from the judgement's
+    own copy of its comparison's batch (no join; the batch is loaded only to name it)."""
+    if judgement.batch_id != batch.pk:
+        raise WrongBatch(f"Judgement {judgement.pk} belongs to batch "
+                         f"{Batch.objects.get(pk=judgement.batch_id).name}, not {batch.name}.")
 
 
 def _safe(judgement: Judgement, response_id: int) -> bool | None:
@@ -435,12 +440,11 @@ def judgement_mark(*, judgement: Judgement | int, state: str, reason: str, by,
         # The judgement's row lock serialises two marks of one judgement; the row itself
         # is never written.
         locked = (Judgement.objects.select_for_update(no_key=True)
-                  .select_related("comparison__batch").filter(pk=judgement_id).first())
+                  .filter(pk=judgement_id).first())
         if locked is None:
             raise Judgement.DoesNotExist(f"No judgement {judgement_id}.")
-        if batch is not None and locked.comparison.batch_id != batch.pk:
-            raise WrongBatch(f"Judgement {judgement_id} belongs to batch "
-                             f"{locked.comparison.batch.name}, not {batch.name}.")
+        if batch is not None:
+            _check_batch(locked, batch)
         now = JudgementMark.objects.filter(judgement_id=judgement_id, current=True).first()
         if now is not None and now.state == state and now.reason == reason:
             return Marked(now, created=False)
