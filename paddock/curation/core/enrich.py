@@ -132,8 +132,10 @@ def detect_language(text: str) -> tuple[str, float]:
     The model is case-sensitive, so text without any lowercase letter is lowercased
     first (ALL-CAPS English otherwise comes out as Japanese, score 0.17). Unlike the
     n-gram profiles used before, the score does not grow with length: one clear
-    sentence can score 0.99. Text under 20 non-blank characters gives ("", 0.0). About 20-60 µs for a typical
-    web page (the model's cost grows with the text, up to the 10,000-character sample).
+    sentence can score 0.99. Text under 20 non-blank characters gives ("", 0.0).
+
+    Cost grows with the text up to the 10,000-character sample: see
+    ``benchmarks/results/quality_filters.json`` for µs per document.
     """
     sample = text[:_SAMPLE_CHARS]
     if len(sample.strip()) < _MIN_CHARS:
