@@ -19,6 +19,8 @@ _TRACKING: Final = re.compile(
     r"mkt_tok|igshid|yclid|pk_\w+|ref_src",
     re.IGNORECASE,
 )
+# "mailto:", "javascript:": a scheme without "//" (a colon before digits is a port).
+_OPAQUE: Final = re.compile(r"[a-z][a-z0-9+.-]*:(?!//|\d)", re.IGNORECASE)
 _SCHEME: Final = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # Characters a path keeps as they are (RFC 3986 unreserved, sub-delims, ":", "@", "/", "%").
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
@@ -38,6 +40,8 @@ def normalise_url(url: str) -> str:
     text = url.strip()
     if not text:
         raise ValueError("cannot normalise an empty URL")
+    if _OPAQUE.match(text):
+        raise ValueError(f"cannot normalise URL {url!r}: it names no host")
     if not _SCHEME.match(text):
         text = "http://" + text.removeprefix("//")
     try:
