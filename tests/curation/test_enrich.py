@@ -141,3 +141,21 @@ def test_detect_language_on_non_english_pages():
     # CLD2 (in the crawl's metadata records) says 11 on whole pages; the main content of
     # a few of them is a menu of a dozen characters, too little to tell.
     assert len(chinese) >= 6
+
+
+def test_language_model_loads_without_the_network(monkeypatch):
+    """The bundled lite model is read from the package; no socket is ever opened."""
+    import socket
+
+    from paddock.curation.core.enrich import _language_model
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("detect_language tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    _language_model.cache_clear()
+    try:
+        assert detect_language(GERMAN)[0] == "de"
+    finally:
+        _language_model.cache_clear()

