@@ -14,6 +14,8 @@ from paddock.curation.core.filters._punctuation import PUNCTUATION_SET
 from paddock.curation.core.filters.base import Drop, ratio
 from paddock.curation.core.filters.tokens import split_words
 
+_is_symbols = PUNCTUATION_SET.issuperset  # a word made only of punctuation: a "symbol word"
+
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
@@ -42,7 +44,7 @@ def gopher_quality(
     if words is None:
         words = split_words(text)
     n_words = len(words)
-    content = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+    content = [w for w in words if not _is_symbols(w)]
     n_content = len(content)
     if config.min_doc_words and n_content < config.min_doc_words:
         return "gopher_short_doc", {"words": n_content, "min": config.min_doc_words}
@@ -76,7 +78,7 @@ def gopher_quality(
             return "gopher_too_many_end_ellipsis", {"ratio": ratio(ending, len(lines))}
 
     if config.max_non_alpha_words_ratio:
-        alpha = sum(any(c.isalpha() for c in w) for w in words)
+        alpha = sum(1 for w in words if any(map(str.isalpha, w)))
         if alpha / n_words < config.max_non_alpha_words_ratio:
             return "gopher_below_alpha_threshold", {"ratio": ratio(alpha, n_words)}
 

@@ -48,22 +48,31 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
+def _n_grams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    return list(zip(*(words[i:] for i in range(n)), strict=False))
+
+
 def _top_n_gram_chars(words: list[str], n: int) -> int:
-    """Characters of the most frequent n-gram (joined with spaces) times its count."""
-    grams = Counter(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
-    gram, count = grams.most_common(1)[0]
-    return len(gram) * count
+    """Characters of the most frequent n-gram (joined with spaces) times its count.
+    Tokens hold no spaces, so counting tuples counts the joined strings datatrove counts
+    (and the first of equally frequent n-grams wins in both)."""
+    gram, count = Counter(_n_grams(words, n)).most_common(1)[0]
+    return (sum(map(len, gram)) + n - 1) * count
 
 
 def _duplicated_n_gram_chars(words: list[str], n: int) -> int:
     """Characters of n-grams seen before, skipping past each repeat (not overlapping)."""
+    grams = _n_grams(words, n)
+    if len(set(grams)) == len(grams):  # the common case, decided at C speed
+        return 0
+    lengths = [len(word) for word in words]
     seen: set[tuple[str, ...]] = set()
     repeated = index = 0
-    last = len(words) - n + 1
+    last = len(grams)
     while index < last:
-        gram = tuple(words[index : index + n])
+        gram = grams[index]
         if gram in seen:
-            repeated += sum(map(len, gram))
+            repeated += sum(lengths[index : index + n])
             index += n
         else:
             seen.add(gram)
@@ -100,8 +109,13 @@ def gopher_repetition(
         chars = _top_n_gram_chars(words, n)
         if chars / length > limit:
             return f"top_{n}_gram", {"ratio": ratio(chars, length), "max": limit}
+    no_repeats_below = None  # a repeated n-gram contains repeated shorter ones
     for n, limit in config.dup_n_grams:
+        if no_repeats_below is not None and n >= no_repeats_below:
+            continue
         chars = _duplicated_n_gram_chars(words, n)
-        if chars / length > limit:
+        if chars == 0:
+            no_repeats_below = n
+        elif chars / length > limit:
             return f"duplicated_{n}_n_grams", {"ratio": ratio(chars, length), "max": limit}
     return None
