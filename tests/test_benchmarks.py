@@ -25,6 +25,7 @@ NEEDS_SHARED_DATA = {
     "reward_model": ("hh-rlhf",), "reward_throughput": ("hh-rlhf",),
     "loop": ("hh-rlhf", "oasst-en-100-trees"), "dedup": ("",),
     "pii": ("presidio-synth-pii", "web-c4-sample"),
+    "quality_filters": ("web-c4-sample", "web-cc-docs", "wikipedia-sample", "web-warc-samples"),
 }
 NEEDS_CHROMIUM = {"ui", "hostile_markdown"}
 

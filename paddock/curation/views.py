@@ -246,11 +246,23 @@ def parameter_rows(config: dict) -> list[tuple[str, list[tuple[str, str, str]]]]
     sections = []
     for section, values in config.items():
         rows = []
-        for key, value in values.items():
+        for key, value in _flattened(values):
             label, meaning = PARAMETERS.get((section, key), (key.replace("_", " "), ""))
             rows.append((label, _parameter_value(section, key, value), meaning))
         sections.append((PARAMETER_SECTIONS.get(section, section), rows))
     return sections
+
+
+def _flattened(values: dict, prefix: str = ""):
+    """(key, value) pairs with nested settings (the quality filters' sub-configs) as
+    "gopher_quality.min_doc_words"; a mapping of numbers (source weights) stays whole."""
+    for key, value in values.items():
+        if isinstance(value, dict) and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            yield from _flattened(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def _parameter_value(section: str, key: str, value) -> str:

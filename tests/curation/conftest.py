@@ -17,6 +17,19 @@ def ingest(db):
 
 
 @pytest.fixture
+def no_text_filters_config(tmp_path) -> Path:
+    """A config file for ``curate run --config`` with the text quality filters off (tiny
+    or line-less documents: the length gates only)."""
+    from dataclasses import asdict
+
+    from paddock.curation.core.quality import NO_TEXT_FILTERS
+
+    path = tmp_path / "no-text-filters.json"
+    path.write_text(json.dumps({"quality": asdict(NO_TEXT_FILTERS)}))
+    return path
+
+
+@pytest.fixture
 def people_search_jsonl(tmp_path) -> Path:
     """A made-up reverse-lookup site: every page lists names with phone numbers.
 

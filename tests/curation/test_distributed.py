@@ -8,6 +8,7 @@ import pytest
 
 from paddock.curation.core.config import CurationConfig, ExportConfig
 from paddock.curation.core.near_dedup import NearDedupConfig
+from paddock.curation.core.quality import NO_TEXT_FILTERS
 from paddock.curation.models import CurationRun, DroppedDocument, RunStatus
 from paddock.curation.services import runs
 from paddock.workers.jobs import job_enqueue
@@ -16,6 +17,7 @@ from paddock.workers.tasks.curation import run_pipeline
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 CONFIG = CurationConfig(
+    quality=NO_TEXT_FILTERS,  # tiny synthetic documents: the length gates only
     near_dedup=NearDedupConfig(shard_documents=60),  # several shards for two workers
     export=ExportConfig(source_weights={"wikipedia": 2.0}, shard_records=100),
 )

@@ -99,15 +99,28 @@ def test_detect_language_gives_nothing_for_too_little_text(text):
     assert detect_language(text) == ("", 0.0)
 
 
-def test_longer_text_scores_higher():
-    sentence = ENGLISH.split(". ")[0]
-    assert detect_language(sentence)[1] < detect_language(ENGLISH)[1]
+def test_one_clear_sentence_is_enough():
+    assert detect_language(ENGLISH.split(". ")[0])[0] == "en"
+    assert detect_language(GERMAN.split(". ")[0])[0] == "de"
+
+
+def test_mixed_language_text_scores_lower():
+    mixed = ENGLISH.split(". ")[0] + ". " + GERMAN.split(". ")[0] + "."
+    assert detect_language(mixed)[1] < detect_language(ENGLISH)[1]
+
+
+def test_language_model_is_loaded_once():
+    from paddock.curation.core.enrich import _language_model
+
+    assert _language_model() is _language_model()
 
 
 def test_detect_language_on_real_corpora():
     wiki = list(read_documents(shared_data("wikipedia-sample", "wiki_demo.txt"), "lines"))
     results = [detect_language(doc.text) for doc in wiki]
-    assert all(code == "en" and score > 0.6 for code, score in results)
+    assert all(code == "en" for code, _score in results)
+    # "Animalia", a children's book: a list of alliterative animal names scores 0.55
+    assert sum(score > 0.65 for _code, score in results) >= 29
 
     c4 = list(read_documents(shared_data("web-c4-sample", "c4_demo.jsonl")))
     english = sum(detect_language(doc.text)[0] == "en" for doc in c4)
@@ -128,3 +141,21 @@ def test_detect_language_on_non_english_pages():
     # CLD2 (in the crawl's metadata records) says 11 on whole pages; the main content of
     # a few of them is a menu of a dozen characters, too little to tell.
     assert len(chinese) >= 6
+
+
+def test_language_model_loads_without_the_network(monkeypatch):
+    """The bundled lite model is read from the package; no socket is ever opened."""
+    import socket
+
+    from paddock.curation.core.enrich import _language_model
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("detect_language tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    _language_model.cache_clear()
+    try:
+        assert detect_language(GERMAN)[0] == "de"
+    finally:
+        _language_model.cache_clear()

@@ -72,7 +72,7 @@ class CurationConfig:
         if "detectors" in pii_values:
             pii_values["detectors"] = tuple(PiiType(d) for d in pii_values["detectors"])
         return cls(
-            quality=build(QualityConfig, "quality"),
+            quality=QualityConfig.from_dict(data.get("quality")),
             near_dedup=build(NearDedupConfig, "near_dedup", frozenset({"bands", "rows"})),
             pii=PiiFilterConfig(**pii_values),
             export=build(ExportConfig, "export"),

