@@ -20,7 +20,8 @@ tokens get none. They differ in what a token is:
 
 ``paddock-fnv1a64-5gram-v2`` (the default): a token is a maximal run of Unicode letters,
 numbers and combining marks (categories L*, N*, M*: ``\w`` without ``_``, marks kept so
-scripts with vowel signs stay whole); everything else separates, so curly and straight
+scripts with vowel signs stay whole) but U+02BC, the modifier letter apostrophe; everything
+else separates, so curly and straight
 quotes, apostrophes, dashes, ellipses and non-breaking spaces all tokenise alike
 (``don\u2019t`` = ``don't``, ``\u201cOh,`` = ``"Oh,``, ``word\u2014word`` = ``word-word``).
 Each Han,
@@ -113,6 +114,10 @@ _SINGLE_RANGES = (
 )
 
 
+# A letter (Lm) by category, but typed as an apostrophe (don\u02bct): it separates, as ' does.
+_MODIFIER_APOSTROPHE = 0x02BC
+
+
 @lru_cache(maxsize=1)
 def code_point_classes() -> np.ndarray:
     """uint8 per code point: SEPARATOR, WORD (letter, number, mark) or SINGLE (a Han,
@@ -124,6 +129,7 @@ def code_point_classes() -> np.ndarray:
     for first, last in _SINGLE_RANGES:
         block = table[first : last + 1]
         block[block == WORD] = SINGLE
+    table[_MODIFIER_APOSTROPHE] = SEPARATOR
     return table
 
 
