@@ -333,3 +333,30 @@ def precision_recall(
         "precision": true_positive / len(predicted) if predicted else 1.0,
         "recall": true_positive / len(truth) if truth else 1.0,
     }
+
+
+def cluster_pairs(kept_of) -> set[tuple[int, int]]:
+    """Every two documents of one cluster, as the peers score it: (earlier, later) pairs
+    of documents with the same kept document (clusters of one give none)."""
+    members: dict[int, list[int]] = {}
+    for doc, kept in enumerate(kept_of):
+        members.setdefault(int(kept), []).append(doc)
+    return {pair for docs in members.values() for pair in combinations(sorted(docs), 2)}
+
+
+def union_find_clusters(documents: int, pairs) -> list[int]:
+    """The earliest document of each document's connected component of ``pairs`` (to
+    score a method that reports pairs, such as datasketch's LSH queries, by clusters)."""
+    parent = list(range(documents))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [find(d) for d in range(documents)]
