@@ -134,7 +134,7 @@ def run_paddock_workers(texts, config, shard_size: int, workers: int):
     return elapsed, result, pairs_of(left, right), commands
 
 
-QUICK_QUALITY_DOCUMENTS = 1_000
+QUICK_QUALITY_DOCUMENTS = 500
 QUALITY_DOCUMENTS = 20_000
 SMART = {"typographic": 0.5, "non_latin": 0.1}
 
