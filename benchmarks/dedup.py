@@ -14,7 +14,8 @@ Quality, scored the peers' way (every two documents of one cluster are a predict
 "cluster-pair" precision and recall) beside paddock's verified-edge precision, on a plain
 corpus and on a smart-punctuation one (half the documents typographic, a tenth of the
 families non-Latin), for paddock (connected and star clusters), datasketch's MinHashLSH
-(pairs from its queries, clustered by union-find) and datatrove 0.10.1's MinHash pipeline
+(pairs from its queries, clustered by union-find; it is handed the corpus's canonical words,
+so typography cannot hurt it: it measures LSH alone) and datatrove 0.10.1's MinHash pipeline
 with its defaults (signature, buckets, cluster steps run in this process). Also the cost of
 the v2 shingle scheme: index_shard docs/s with v1 and v2 on the same documents.
 
