@@ -10,7 +10,16 @@ Side by side, in one run:
   (c) paddock, single process (raw text in, kept set out)
   (d) paddock, 2 Celery workers sharing the band store in Redis
 
-    python -m benchmarks.dedup [--quick] [--documents N]
+Quality, scored the peers' way (every two documents of one cluster are a predicted pair:
+"cluster-pair" precision and recall) beside paddock's verified-edge precision, on a plain
+corpus and on a smart-punctuation one (half the documents typographic, a tenth of the
+families non-Latin), for paddock (connected and star clusters), datasketch's MinHashLSH
+(pairs from its queries, clustered by union-find; it is handed the corpus's canonical words,
+so typography cannot hurt it: it measures LSH alone) and datatrove 0.10.1's MinHash pipeline
+with its defaults (signature, buckets, cluster steps run in this process). Also the cost of
+the v2 shingle scheme: index_shard docs/s with v1 and v2 on the same documents.
+
+    python -m benchmarks.dedup [--quick] [--documents N] [--quality-documents N]
 """
 
 from __future__ import annotations
@@ -126,17 +135,193 @@ def run_paddock_workers(texts, config, shard_size: int, workers: int):
     return elapsed, result, pairs_of(left, right), commands
 
 
+QUICK_QUALITY_DOCUMENTS = 500
+QUALITY_DOCUMENTS = 20_000
+SMART = {"typographic": 0.5, "non_latin": 0.1}
+
+
+def _corpora(documents: int) -> dict:
+    from tests.support.near_dup_corpus import build_corpus
+
+    data = shared_data("dedup", needs="")
+    return {
+        "": build_corpus(data, documents),
+        "_smart_punctuation": build_corpus(data, documents, **SMART),
+    }
+
+
+def paddock_quality(corpus, truth, config) -> dict:
+    """Cluster-pair precision/recall and edge precision/recall of one paddock run."""
+    from paddock.curation.core.near_dedup import WorkDir, load_edges, run_single_process
+    from tests.support.near_dup_corpus import cluster_pairs, precision_recall
+
+    with tempfile.TemporaryDirectory() as directory:
+        start = time.perf_counter()
+        work = WorkDir.create(directory, corpus.texts, config)
+        result = run_single_process(work)
+        seconds = time.perf_counter() - start
+        left, right, _ = load_edges(work)
+    clusters = precision_recall(cluster_pairs(result.kept_of), truth, corpus)
+    edges = precision_recall(pairs_of(left, right), truth, corpus)
+    return {
+        "precision": clusters["precision"], "recall": clusters["recall"],
+        "edge_precision": edges["precision"], "edge_recall": edges["recall"],
+        "removed": result.removed, "seconds": seconds,
+    }
+
+
+def dedup_quality(quick: bool) -> dict:
+    """paddock's cluster-pair precision and recall, default config, on the plain and the
+    smart-punctuation corpus (for other benchmarks to import)."""
+    from paddock.curation.core.near_dedup import NearDedupConfig
+
+    documents = QUICK_QUALITY_DOCUMENTS if quick else QUALITY_DOCUMENTS
+    out = {}
+    for suffix, corpus in _corpora(documents).items():
+        truth, _ = corpus.true_pairs(NearDedupConfig().threshold)
+        quality = paddock_quality(corpus, truth, NearDedupConfig())
+        out[f"dedup_precision{suffix}"] = round(quality["precision"], 4)
+        out[f"dedup_recall{suffix}"] = round(quality["recall"], 4)
+    return out
+
+
+def datasketch_quality(corpus, truth, threshold: float, num_perm: int) -> dict:
+    from tests.support.near_dup_corpus import cluster_pairs, precision_recall, union_find_clusters
+
+    seconds, pairs, _ = run_datasketch_memory(corpus, threshold, num_perm)
+    clusters = precision_recall(
+        cluster_pairs(union_find_clusters(len(corpus.texts), pairs)), truth, corpus
+    )
+    edges = precision_recall(pairs, truth, corpus)
+    return {
+        "precision": clusters["precision"], "recall": clusters["recall"],
+        "edge_precision": edges["precision"], "edge_recall": edges["recall"], "seconds": seconds,
+    }
+
+
+def datatrove_quality(corpus, truth) -> dict:
+    """datatrove's MinHash steps with their defaults (5-grams, 14 buckets x 8 hashes), in
+    this process, one rank; its clusters are read from the .clusters file."""
+    import logging
+    import struct
+
+    from datatrove.data import Document
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupSignature,
+    )
+    from loguru import logger
+
+    from tests.support.near_dup_corpus import cluster_pairs, precision_recall
+
+    logger.remove()
+    logging.getLogger("datatrove").setLevel(logging.WARNING)
+    config = MinhashConfig()
+    documents = (Document(text=t, id=str(i)) for i, t in enumerate(corpus.texts))
+    kept_of = list(range(len(corpus.texts)))
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        MinhashDedupSignature(f"{d}/sigs", config=config).run(documents, rank=0, world_size=1)
+        for bucket in range(config.num_buckets):
+            MinhashDedupBuckets(f"{d}/sigs", f"{d}/buckets", config=config).run(
+                rank=bucket, world_size=config.num_buckets
+            )
+        MinhashDedupCluster(
+            f"{d}/buckets", f"{d}/clusters", config=config, save_cluster_id=True
+        ).run()
+        seconds = time.perf_counter() - start
+        path = Path(d) / "clusters" / "000000.clusters"
+        data = path.read_bytes() if path.exists() else b""
+        for doc, cluster_id in struct.iter_unpack("<II", data):
+            kept_of[doc] = -1 - cluster_id  # a label shared by the cluster's members
+    clusters = precision_recall(cluster_pairs(kept_of), truth, corpus)
+    return {"precision": clusters["precision"], "recall": clusters["recall"], "seconds": seconds}
+
+
+def shingle_scheme_cost(texts: list[str], repeats: int = 3) -> dict:
+    """index_shard docs/s (normalise, shingle, sign, band) with v1 and v2, best of repeats."""
+    from paddock.curation.core import minhash
+    from paddock.curation.core.near_dedup import (
+        MemoryBandStore,
+        NearDedupConfig,
+        WorkDir,
+        index_shard,
+    )
+
+    minhash.code_point_classes()  # built once per process (about 0.2 s), not per shard
+    out = {}
+    for scheme in minhash.SHINGLE_SCHEMES:
+        config = NearDedupConfig(shingle_scheme=scheme)
+        best = float("inf")
+        for _ in range(repeats + 1):  # the first run compiles / loads the kernels
+            with tempfile.TemporaryDirectory() as d:
+                work = WorkDir.create(d, texts, config, shard_size=len(texts))
+                start = time.perf_counter()
+                index_shard(work, 0, MemoryBandStore())
+                best = min(best, time.perf_counter() - start)
+        out[scheme.rsplit("-", 1)[-1]] = round(len(texts) / best)
+    return out
+
+
+def quality_figures(documents: int, *, datatrove: bool = True) -> dict:
+    from paddock.curation.core.near_dedup import NearDedupConfig
+
+    figures: dict = {"quality_documents": documents}
+    for suffix, corpus in _corpora(documents).items():
+        config = NearDedupConfig()
+        truth, _ = corpus.true_pairs(config.threshold)
+        tag = suffix or "_plain"
+        figures[f"true_pairs{tag}"] = len(truth)
+        runs = {
+            "paddock_connected": paddock_quality(corpus, truth, config),
+            "paddock_star": paddock_quality(corpus, truth, NearDedupConfig(cluster_mode="star")),
+            "datasketch": datasketch_quality(corpus, truth, config.threshold, config.num_perm),
+        }
+        if not datatrove:
+            figures["datatrove_skipped"] = "quick mode: about 30 s even for 1,000 documents"
+        else:
+            try:
+                runs["datatrove"] = datatrove_quality(corpus, truth)
+            except Exception as error:  # reported, not hidden
+                figures[f"datatrove_error{tag}"] = f"{type(error).__name__}: {error}"
+        for name, quality in runs.items():
+            for key, value in quality.items():
+                rounded = round(value, 4) if isinstance(value, float) else value
+                figures[f"{name}_{key}{tag}"] = rounded
+            print(f"{name}{tag}: cluster-pair P {quality['precision']:.3f} "
+                  f"R {quality['recall']:.3f}", flush=True)
+        if not suffix:
+            figures["index_shard_docs_per_second_by_scheme"] = shingle_scheme_cost(
+                corpus.texts[:min(documents, 20_000)]
+            )
+    figures["dedup_precision"] = figures["paddock_connected_precision_plain"]
+    figures["dedup_recall"] = figures["paddock_connected_recall_plain"]
+    figures["dedup_precision_smart_punctuation"] = figures[
+        "paddock_connected_precision_smart_punctuation"
+    ]
+    figures["dedup_recall_smart_punctuation"] = figures[
+        "paddock_connected_recall_smart_punctuation"
+    ]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small corpus, to check it runs")
     parser.add_argument("--documents", type=int, help="corpus size (default 100,000)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--redis-documents", type=int, default=20_000,
+        "--quality-documents", type=int,
+        help=f"corpus size of the quality comparison (default {QUALITY_DOCUMENTS:,})",
+    )
+    parser.add_argument(
+        "--redis-documents", type=int, default=20_000,  # --quick: all (1,000)
         help="(b) runs on the first N documents: one round trip per band per call is slow",
     )
     args = parser.parse_args()
-    documents = args.documents or (3_000 if args.quick else 100_000)
+    documents = args.documents or (1_000 if args.quick else 100_000)
     shard_size = max(documents // 10, 100)
 
     isolate_environment()
@@ -176,9 +361,14 @@ def main() -> None:
     print(f"(d) paddock {args.workers} workers: {d_seconds:.2f} s", flush=True)
     same_kept = bool(np.array_equal(c_result.duplicate_of, d_result.duplicate_of))
 
+    quality = quality_figures(
+        args.quality_documents or (QUICK_QUALITY_DOCUMENTS if args.quick else QUALITY_DOCUMENTS),
+        datatrove=not args.quick,
+    )
     write_results(
         "dedup",
         {
+            **quality,
             "documents": documents,
             "mean_document_bytes": round(sum(len(t.encode()) for t in corpus.texts) / documents),
             "true_pairs": len(truth),

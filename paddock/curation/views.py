@@ -59,6 +59,9 @@ PARAMETERS = {
     ("near_dedup", "shard_documents"): (
         "Documents per task", "splits the work; the result does not depend on it"),
     ("near_dedup", "shingle_scheme"): ("Shingle scheme", ""),
+    ("near_dedup", "cluster_mode"): (
+        "Clusters", "connected: a chain of near duplicates is one cluster; star: a document "
+        "goes only when it is near an earlier kept one"),
     ("near_dedup", "permutation_scheme"): ("Permutation scheme", ""),
     ("pii", "rate_threshold"): (
         "Exclusion rate", "detections per 1,000 words above which a site is excluded"),

@@ -94,9 +94,12 @@ def test_full_run_drops_duplicates_with_their_evidence(real_sources):
     }
     assert all(
         d.duplicate_of_id == alice[0].pk and d.similarity >= 0.8
+        and d.detail == {"kept_document": alice[0].pk}
         for d in near
         if d.document_id in {alice[1].pk, alice[2].pk}
     )
+    # Every near drop is evidence: at or above the threshold to the document it links to.
+    assert all(d.similarity >= 0.8 and "kept_document" in d.detail for d in near)
     exact = drops.filter(reason=DropReason.EXACT_DUPLICATE)
     assert exact.exists()  # the repeated allenai.org capture
     for drop in exact:

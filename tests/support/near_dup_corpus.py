@@ -10,6 +10,13 @@ Ground truth is computed, not assumed: :func:`exact_jaccard` is an independent p
 implementation (sets of word tuples) of the similarity paddock's kernels compute with
 hashes, used on every pair inside a family; pairs across families are checked wherever a
 method reports one.
+
+Typography (``typographic``): a share of documents is rendered with curly quotes and
+apostrophes, em and en dashes, ellipses, guillemets, non-breaking spaces, full-width
+letters and ligatures instead of plain spaces between the words. Ground truth stays on the
+canonical words, so a copy that differs from its original only in typography is a true
+duplicate of it. ``non_latin`` draws a share of families from the non-Latin (Chinese,
+Japanese, Cyrillic) text of a real WARC file, so CJK documents have one token per character.
 """
 
 from __future__ import annotations
@@ -18,21 +25,40 @@ import gzip
 import json
 import random
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 
 from paddock.curation.core.normalize import normalize_text
 
-# The same tokens as paddock's byte-level tokeniser: runs of ASCII letters and digits or
-# non-ASCII characters, after normalisation.
-TOKEN = re.compile(r"[0-9a-zA-Z\u0080-\U0010ffff]+")
+# The tokens of paddock's v1 scheme: runs of ASCII letters and digits or non-ASCII
+# characters, after normalisation.
+TOKEN_V1 = re.compile(r"[0-9a-zA-Z\u0080-\U0010ffff]+")
 WINDOW_WORDS = 170  # about 1 KB of English text
+_CJK = (
+    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303b\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff"
+)
 
 
-def tokens(text: str) -> list[str]:
-    return TOKEN.findall(normalize_text(text))
+@lru_cache(maxsize=1)
+def _token_v2() -> re.Pattern:
+    """v2 tokens with Python's re, independently of paddock's table: a Han/Kana letter
+    alone, or a run of other letters, digits (``\\w`` but ``_``) and combining marks."""
+    marks = "".join(
+        re.escape(chr(c)) for c in range(0x110000) if unicodedata.category(chr(c))[0] == "M"
+    )
+    word = rf"(?:[^\W_\u02bc]|[{marks}])"  # U+02BC, the modifier apostrophe, separates
+    return re.compile(rf"(?={word})[{_CJK}]|(?:(?![{_CJK}]){word})+")
+
+
+def tokens(text: str, scheme: str = "v2") -> list[str]:
+    """Canonical words of ``text`` as paddock's shingle scheme ``v1`` or ``v2`` sees them."""
+    pattern = TOKEN_V1 if scheme == "v1" else _token_v2()
+    return pattern.findall(normalize_text(text))
 
 
 def shingle_set(words: list[str], size: int = 5) -> set[tuple[str, ...]]:
@@ -90,12 +116,24 @@ def real_texts(data: Path) -> Iterator[str]:
         yield from _jsonl(data / "hh-rlhf" / split / "test.jsonl.gz", "chosen")
 
 
-def base_windows(data: Path, limit: int) -> list[list[str]]:
+def non_latin_texts(data: Path) -> Iterator[str]:
+    """The non-ASCII words of real web pages (Chinese, Japanese, Russian, accented), in
+    their order: each WARC response record's body is one text."""
+    for name in ("resiliparse/warcfile.warc.gz", "whirlwind/whirlwind.warc.gz"):
+        with gzip.open(data / "web-warc-samples" / name, "rt", encoding="utf-8",
+                       errors="replace") as handle:
+            for record in handle.read().split("WARC/1.0"):
+                words = [w for w in tokens(re.sub(r"<[^>]*>", " ", record)) if not w.isascii()]
+                if words:
+                    yield " ".join(words)
+
+
+def base_windows(data: Path, limit: int, texts: Iterator[str] | None = None) -> list[list[str]]:
     """Up to ``limit`` non-overlapping windows of real words, each distinct."""
     windows: list[list[str]] = []
     seen: set[tuple[str, ...]] = set()
     stream: list[str] = []
-    for text in real_texts(data):
+    for text in real_texts(data) if texts is None else texts:
         stream.extend(tokens(text))
         while len(stream) >= WINDOW_WORDS:
             window, stream = stream[:WINDOW_WORDS], stream[WINDOW_WORDS:]
@@ -140,6 +178,65 @@ def edited_copy(
     return copy
 
 
+_CONTRACTION_TAILS = {"s", "t", "ll", "re", "ve", "d", "m"}
+_GAPS = [" "] * 12 + ["\u00a0", " \u2014 ", "\u2014", " \u2013 ", "\u2026 ", ", ", "; ", ". "]
+_QUOTES = [("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u00ab\u00a0", "\u00a0\u00bb"),
+           ("\u201e", "\u201c")]
+_LIGATURES = {"fi": "\ufb01", "fl": "\ufb02", "ff": "\ufb00"}
+
+
+def _fancy_word(word: str, rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.03 and word.isascii():  # full-width letters: NFKC folds them back
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in word)
+    if roll < 0.06:
+        for plain, ligature in _LIGATURES.items():
+            if plain in word:
+                return word.replace(plain, ligature, 1)
+    if roll < 0.12 and word[:1].isalpha():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CJK_GAPS = [""] * 8 + ["\uff0c", "\u3002", "\u3001", "\u300c"]
+
+
+def _between_cjk(words: list[str], i: int) -> bool:
+    return bool(_CJK_CHAR.fullmatch(words[i - 1]) and _CJK_CHAR.fullmatch(words[i]))
+
+
+def render_plain(words: list[str]) -> str:
+    """Words joined by spaces, but Han and Kana characters written without them."""
+    return "".join(
+        ("" if _between_cjk(words, i) else " ") + w if i else w for i, w in enumerate(words)
+    )
+
+
+def render_typographic(words: list[str], rng: random.Random) -> str:
+    """``words`` with typographic punctuation between and around them (same tokens)."""
+    out: list[str] = []
+    quote: tuple[str, str] | None = None
+    for i, word in enumerate(words):
+        if i and _between_cjk(words, i):
+            out.append(rng.choice(_CJK_GAPS))
+        elif i:
+            if word in _CONTRACTION_TAILS and rng.random() < 0.9:
+                out.append(rng.choice(["\u2019", "\u2019", "\u02bc", "'"]))
+            else:
+                out.append(rng.choice(_GAPS))
+        if quote is None and rng.random() < 0.03:
+            quote = rng.choice(_QUOTES)
+            out.append(quote[0])
+        out.append(_fancy_word(word, rng))
+        if quote is not None and rng.random() < 0.15:
+            out.append(quote[1])
+            quote = None
+    if quote is not None:
+        out.append(quote[1])
+    return "".join(out)
+
+
 @dataclass
 class Corpus:
     texts: list[str]
@@ -166,26 +263,52 @@ class Corpus:
         return truth, similarities
 
 
-def build_corpus(data: Path, documents: int, *, seed: int = 7, max_family: int = 5) -> Corpus:
-    """``documents`` documents in families of 1 to ``max_family`` members, shuffled."""
+def build_corpus(
+    data: Path, documents: int, *, seed: int = 7, max_family: int = 5,
+    typographic: float = 0.0, non_latin: float = 0.0,
+) -> Corpus:
+    """``documents`` documents in families of 1 to ``max_family`` members, shuffled.
+
+    ``typographic``: the share of documents rendered with typographic punctuation;
+    ``non_latin``: the share of families drawn from non-Latin web text. Both default to 0,
+    which gives the plain corpus of earlier versions (same seed, same documents).
+    """
     rng = random.Random(seed)
     mean_family = (1 + max_family) / 2
     bases = base_windows(data, limit=int(documents / mean_family * 1.3) + 10)
     vocabulary = sorted({w for window in bases[:2000] for w in window})
+    foreign: list[list[str]] = []
+    foreign_vocabulary: list[str] = []
+    style = random.Random(seed + 1)  # a separate stream: the plain corpus stays as it was
+    if non_latin > 0:
+        foreign = base_windows(data, limit=1000, texts=non_latin_texts(data))
+        foreign_vocabulary = sorted({w for window in foreign for w in window})
     entries: list[tuple[int, list[str]]] = []
     family = 0
+    used_foreign = 0
     while len(entries) < documents:
-        base = bases[family % len(bases)]
-        if family >= len(bases):  # reuse a window, made distinct by heavy editing
-            base = edited_copy(base, 0.2, rng, vocabulary)
+        if foreign and style.random() < non_latin:
+            base, words = foreign[used_foreign % len(foreign)], foreign_vocabulary
+            if used_foreign >= len(foreign):
+                base = edited_copy(base, 0.2, rng, words)
+            used_foreign += 1
+        else:
+            base, words = bases[family % len(bases)], vocabulary
+            if family >= len(bases):  # reuse a window, made distinct by heavy editing
+                base = edited_copy(base, 0.2, rng, vocabulary)
         size = min(rng.randint(1, max_family), documents - len(entries))
         entries.append((family, base))
         for _ in range(size - 1):
-            entries.append((family, edited_copy(base, rng.uniform(0.5, 1.0), rng, vocabulary)))
+            entries.append((family, edited_copy(base, rng.uniform(0.5, 1.0), rng, words)))
         family += 1
     rng.shuffle(entries)
+    texts = [
+        render_typographic(words, style) if typographic and style.random() < typographic
+        else render_plain(words)
+        for _, words in entries
+    ]
     return Corpus(
-        texts=[" ".join(words) for _, words in entries],
+        texts=texts,
         family=[fam for fam, _ in entries],
         words=[words for _, words in entries],
     )
@@ -210,3 +333,30 @@ def precision_recall(
         "precision": true_positive / len(predicted) if predicted else 1.0,
         "recall": true_positive / len(truth) if truth else 1.0,
     }
+
+
+def cluster_pairs(kept_of) -> set[tuple[int, int]]:
+    """Every two documents of one cluster, as the peers score it: (earlier, later) pairs
+    of documents with the same kept document (clusters of one give none)."""
+    members: dict[int, list[int]] = {}
+    for doc, kept in enumerate(kept_of):
+        members.setdefault(int(kept), []).append(doc)
+    return {pair for docs in members.values() for pair in combinations(sorted(docs), 2)}
+
+
+def union_find_clusters(documents: int, pairs) -> list[int]:
+    """The earliest document of each document's connected component of ``pairs`` (to
+    score a method that reports pairs, such as datasketch's LSH queries, by clusters)."""
+    parent = list(range(documents))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [find(d) for d in range(documents)]

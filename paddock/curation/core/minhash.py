@@ -1,4 +1,4 @@
-"""Word 5-gram shingles and MinHash signatures, compiled, for whole batches at once.
+r"""Word 5-gram shingles and MinHash signatures, compiled, for whole batches at once.
 
 The obvious datasketch usage hashes each shingle string with SHA-1 in Python and updates
 a 128-wide numpy array per shingle: about a millisecond per 1 KB document. Here a batch
@@ -12,23 +12,44 @@ permutations of ``datasketch.MinHash(num_perm, seed, scheme="affine32")``; a sig
 to ``datasketch.LeanMinHash`` serialises to the same bytes. What paddock pins on top is
 the shingle hash (below), so a signature means the same thing on every machine.
 
-Shingle hash scheme ``paddock-fnv1a64-5gram-v1``: text is normalised (NFKC, case folded);
-a token is a maximal run of bytes that are ASCII letters or digits or non-ASCII (so UTF-8
-letters stay inside words, punctuation and whitespace separate); each token is hashed with
-64-bit FNV-1a; a shingle of k consecutive tokens is combined by rotate-xor and finished
-with the splitmix64 mixer, keeping the top 32 bits. Documents with fewer than k tokens get
-one shingle of all their tokens; documents without tokens get none.
+Shingle hash schemes. Both normalise text first (NFKC, case folded, whitespace collapsed),
+hash each token with 64-bit FNV-1a over its UTF-8 bytes, combine a shingle of k consecutive
+tokens by rotate-xor and finish with the splitmix64 mixer, keeping the top 32 bits.
+Documents with fewer than k tokens get one shingle of all their tokens; documents without
+tokens get none. They differ in what a token is:
+
+``paddock-fnv1a64-5gram-v2`` (the default): a token is a maximal run of Unicode letters,
+numbers and combining marks (categories L*, N*, M*: ``\w`` without ``_``, marks kept so
+scripts with vowel signs stay whole) but U+02BC, the modifier letter apostrophe; everything
+else separates, so curly and straight
+quotes, apostrophes, dashes, ellipses and non-breaking spaces all tokenise alike
+(``don\u2019t`` = ``don't``, ``\u201cOh,`` = ``"Oh,``, ``word\u2014word`` = ``word-word``).
+Each Han,
+Hiragana or Katakana character is a token by itself: those scripts do not put spaces
+between words, so otherwise a Chinese page would be one token. The character classes come
+from the running Python's ``unicodedata`` (recorded in :data:`UNICODE_VERSION`); only
+characters assigned in a later Unicode version could tokenise differently elsewhere.
+
+``paddock-fnv1a64-5gram-v1`` (kept so runs recorded with it reproduce): a token is a maximal
+run of bytes that are ASCII letters or digits or non-ASCII, so any non-ASCII character,
+including typographic punctuation, is part of a word: ``“oh`` and ``"oh`` differ, and a
+page without spaces is one token.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
-SHINGLE_SCHEME = "paddock-fnv1a64-5gram-v1"
+SHINGLE_SCHEME_V1 = "paddock-fnv1a64-5gram-v1"
+SHINGLE_SCHEME_V2 = "paddock-fnv1a64-5gram-v2"
+SHINGLE_SCHEME = SHINGLE_SCHEME_V2  # the default of new runs
+SHINGLE_SCHEMES = (SHINGLE_SCHEME_V1, SHINGLE_SCHEME_V2)
+UNICODE_VERSION = unicodedata.unidata_version
 PERMUTATION_SCHEME = "affine32"
 MAX_HASH = np.uint32((1 << 32) - 1)  # the value of an empty signature
 
@@ -69,6 +90,49 @@ def _is_word_byte(c: np.uint8) -> bool:
     )
 
 
+def check_scheme(scheme: str) -> str:
+    if scheme not in SHINGLE_SCHEMES:
+        raise ValueError(f"unknown shingle scheme {scheme!r}; known: {', '.join(SHINGLE_SCHEMES)}")
+    return scheme
+
+
+SEPARATOR, WORD, SINGLE = 0, 1, 2  # v2 classes of code points
+
+# Scripts written without spaces between words: each character is a token (if a letter).
+_SINGLE_RANGES = (
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
+    (0x3005, 0x3007),  # ideographic iteration mark, closing mark, number zero
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3038, 0x303B),
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana (NFKC makes them full width anyway)
+    (0x20000, 0x3FFFF),  # CJK extensions B to H
+)
+
+
+# A letter (Lm) by category, but typed as an apostrophe (don\u02bct): it separates, as ' does.
+_MODIFIER_APOSTROPHE = 0x02BC
+
+
+@lru_cache(maxsize=1)
+def code_point_classes() -> np.ndarray:
+    """uint8 per code point: SEPARATOR, WORD (letter, number, mark) or SINGLE (a Han,
+    Hiragana or Katakana letter). Built once per process (about 0.2 s)."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for code in range(0x110000):
+        if unicodedata.category(chr(code))[0] in "LNM":
+            table[code] = WORD
+    for first, last in _SINGLE_RANGES:
+        block = table[first : last + 1]
+        block[block == WORD] = SINGLE
+    table[_MODIFIER_APOSTROPHE] = SEPARATOR
+    return table
+
+
 @njit(cache=True, inline="always")
 def _splitmix64(x: np.uint64) -> np.uint64:
     x = x + np.uint64(0x9E3779B97F4A7C15)
@@ -97,6 +161,54 @@ def _token_hashes(blob: np.ndarray, start: int, end: int, out: np.ndarray) -> in
 
 
 @njit(cache=True)
+def _token_hashes_v2(blob, start, end, out, classes) -> int:
+    """FNV-1a 64 of each v2 token of blob[start:end] (valid UTF-8); returns the count."""
+    count = 0
+    in_token = False
+    h = _FNV_OFFSET
+    i = start
+    while i < end:
+        c = np.int64(blob[i])
+        if c < 0x80:
+            width, code = 1, c
+        elif c < 0xE0:
+            width, code = 2, c & 0x1F
+        elif c < 0xF0:
+            width, code = 3, c & 0x0F
+        else:
+            width, code = 4, c & 0x07
+        if i + width > end:
+            width = end - i
+        for k in range(1, width):
+            code = (code << 6) | (np.int64(blob[i + k]) & 0x3F)
+        kind = classes[code] if code < len(classes) else 0
+        if kind == 0:
+            if in_token:
+                out[count] = h
+                count += 1
+                in_token = False
+        else:
+            if kind == 2 and in_token:  # a single-character token ends the word before it
+                out[count] = h
+                count += 1
+                in_token = False
+            if not in_token:
+                h = _FNV_OFFSET
+                in_token = True
+            for k in range(width):
+                h = (h ^ np.uint64(blob[i + k])) * _FNV_PRIME
+            if kind == 2:
+                out[count] = h
+                count += 1
+                in_token = False
+        i += width
+    if in_token:
+        out[count] = h
+        count += 1
+    return count
+
+
+@njit(cache=True)
 def _combine(tokens: np.ndarray, first: int, size: int) -> np.uint32:
     h = np.uint64(0)
     for t in range(first, first + size):
@@ -105,21 +217,25 @@ def _combine(tokens: np.ndarray, first: int, size: int) -> np.uint32:
 
 
 @njit(cache=True)
-def _shingle_kernel(blob, offsets, size):
+def _shingle_kernel(blob, offsets, size, v2, classes):
     n = len(offsets) - 1
     counts = np.zeros(n + 1, dtype=np.int64)
     longest = 0
     for d in range(n):
         longest = max(longest, offsets[d + 1] - offsets[d])
-    tokens = np.empty(longest // 2 + 2, dtype=np.uint64)
+    # v1 tokens are separated by a byte; v2 tokens are at least one byte (CJK: three).
+    tokens = np.empty((longest if v2 else longest // 2) + 2, dtype=np.uint64)
     # Upper bound of shingles: one per token; filled then compacted per document.
     capacity = 0
     for d in range(n):
-        capacity += (offsets[d + 1] - offsets[d]) // 2 + 1
+        capacity += (offsets[d + 1] - offsets[d]) // (1 if v2 else 2) + 1
     values = np.empty(capacity, dtype=np.uint32)
     cursor = 0
     for d in range(n):
-        ntok = _token_hashes(blob, offsets[d], offsets[d + 1], tokens)
+        if v2:
+            ntok = _token_hashes_v2(blob, offsets[d], offsets[d + 1], tokens, classes)
+        else:
+            ntok = _token_hashes(blob, offsets[d], offsets[d + 1], tokens)
         if ntok == 0:
             counts[d + 1] = cursor
             continue
@@ -139,10 +255,16 @@ def _shingle_kernel(blob, offsets, size):
     return values[:cursor].copy(), counts
 
 
-def shingle(blob: np.ndarray | bytes, offsets: np.ndarray, size: int = 5) -> Shingles:
+def shingle(
+    blob: np.ndarray | bytes, offsets: np.ndarray, size: int = 5, scheme: str = SHINGLE_SCHEME
+) -> Shingles:
     """Shingles of documents stored back to back in ``blob`` (UTF-8, already normalised)."""
+    v2 = check_scheme(scheme) == SHINGLE_SCHEME_V2
+    classes = code_point_classes() if v2 else np.zeros(1, dtype=np.uint8)
     buffer = np.frombuffer(blob, dtype=np.uint8) if isinstance(blob, bytes) else blob
-    values, new_offsets = _shingle_kernel(buffer, np.asarray(offsets, dtype=np.int64), size)
+    values, new_offsets = _shingle_kernel(
+        buffer, np.asarray(offsets, dtype=np.int64), size, v2, classes
+    )
     return Shingles(values, new_offsets)
 
 

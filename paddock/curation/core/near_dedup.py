@@ -9,9 +9,14 @@ process:
 2. ``join_chunk`` (one task per group of partitions): documents sharing a band key are
    candidates; each candidate pair is verified with the *exact* Jaccard similarity of the
    two shingle sets, and pairs at or above the threshold become edges.
-3. ``cluster``: connected components of the edges (union-find); in each cluster the
-   earliest document (lowest index) is kept and every other one records it and their
-   exact similarity.
+3. ``cluster``: in the default ``cluster_mode="connected"``, connected components of the
+   edges (union-find); in each cluster the earliest document (lowest index) is kept. Each
+   removed document records the document it was *linked* to by a verified edge (its parent
+   in a spanning tree grown from the kept document, earliest documents first) and that
+   edge's exact similarity, so every recorded similarity is at or above the threshold even
+   in a chain A~B~C where A and C differ more; the kept document is recorded beside it.
+   ``cluster_mode="star"`` avoids chains: in document order, a document is removed only if
+   it has an edge to an earlier *kept* document, which it records.
 
 Phase 2 starts only when phase 1 is complete, so candidates depend on the whole corpus and
 not on which worker saw what first; all later steps sort, so the kept set is a function of
@@ -31,6 +36,7 @@ machines can write the same partition) and a join task reads whole partitions.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Iterable
@@ -49,6 +55,9 @@ from paddock.kernel.progress import Progress, no_progress
 
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
 PLAN_FILE = "plan.json"
+CLUSTER_MODES = ("connected", "star")
+
+
 @dataclass(frozen=True)
 class NearDedupConfig:
     """Every parameter of near-duplicate detection; recorded with each run."""
@@ -61,8 +70,14 @@ class NearDedupConfig:
     shard_documents: int = 20_000  # documents per phase-1 task (the result does not depend on it)
     shingle_scheme: str = minhash.SHINGLE_SCHEME
     permutation_scheme: str = minhash.PERMUTATION_SCHEME
+    cluster_mode: str = "connected"  # or "star": removed only next to an earlier kept doc
 
     def __post_init__(self) -> None:
+        minhash.check_scheme(self.shingle_scheme)
+        if self.cluster_mode not in CLUSTER_MODES:
+            raise ValueError(
+                f"cluster_mode must be one of {', '.join(CLUSTER_MODES)}, not {self.cluster_mode!r}"
+            )
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
         if not 0.0 < self.candidate_threshold <= self.threshold:
@@ -302,7 +317,7 @@ def index_shard(work: WorkDir, shard: int, store: BandStore) -> int:
         shingle_offsets = np.load(directory / "shingle_offsets.npy")
     else:
         blob, offsets = _normalised(directory)
-        shingles = minhash.shingle(blob, offsets, config.shingle_size)
+        shingles = minhash.shingle(blob, offsets, config.shingle_size, config.shingle_scheme)
         sigs = minhash.signatures(shingles, num_perm=config.num_perm, seed=config.seed)
         keys = minhash.band_keys(sigs, bands=bands, rows=rows)
         shingle_offsets = shingles.offsets
@@ -431,13 +446,15 @@ def join_chunk(work: WorkDir, chunk: int, store: BandStore) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class NearDedupResult:
-    """Per document: the kept document it duplicates (-1 when kept) and their similarity."""
+    """Per document: the document it was linked to by a verified edge (-1 when kept), that
+    edge's exact similarity, and the kept document of its cluster (itself when kept)."""
 
-    duplicate_of: np.ndarray  # int64
-    similarity: np.ndarray  # float32, NaN for kept documents
+    duplicate_of: np.ndarray  # int64, the linked document (its parent in the cluster)
+    similarity: np.ndarray  # float32, exact Jaccard to duplicate_of; NaN for kept documents
     candidate_pairs: int
     edges: int
     clusters: int  # clusters of two or more documents
+    kept_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def kept(self) -> np.ndarray:
@@ -484,20 +501,80 @@ def _union_find_min(n, left, right):
     return parent
 
 
+def _adjacency(n: int, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the undirected edge graph, each document's neighbours in ascending order."""
+    a = np.concatenate([left, right]).astype(np.int64)
+    b = np.concatenate([right, left]).astype(np.int64)
+    order = np.lexsort((b, a))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(offsets, a + 1, 1)
+    return np.cumsum(offsets), b[order]
+
+
+@njit(cache=True)
+def _spanning_parents(n, offsets, neighbours, root):
+    """Parent of each non-root document in a spanning tree of its component, grown from the
+    root (the earliest document): the earliest document adjacent to the tree joins next,
+    linked to its earliest neighbour already in the tree."""
+    parent = np.full(n, -1, dtype=np.int64)
+    in_tree = np.zeros(n, dtype=np.bool_)
+    queued = np.zeros(n, dtype=np.bool_)
+    for r in range(n):
+        if root[r] != r or offsets[r + 1] == offsets[r]:
+            continue
+        heap = [r]
+        queued[r] = True
+        while len(heap):
+            v = heapq.heappop(heap)
+            in_tree[v] = True
+            for e in range(offsets[v], offsets[v + 1]):
+                u = neighbours[e]
+                if in_tree[u] and v != r:
+                    parent[v] = u  # neighbours ascend: the first in the tree is the earliest
+                    break
+            for e in range(offsets[v], offsets[v + 1]):
+                u = neighbours[e]
+                if not queued[u]:
+                    queued[u] = True
+                    heapq.heappush(heap, u)
+    return parent
+
+
+@njit(cache=True)
+def _star_parents(n, offsets, neighbours):
+    """In document order: a document with an edge to an earlier kept document is removed and
+    linked to the earliest such one; otherwise it is kept."""
+    parent = np.full(n, -1, dtype=np.int64)
+    for v in range(n):
+        for e in range(offsets[v], offsets[v + 1]):
+            u = neighbours[e]
+            if u >= v:
+                break
+            if parent[u] < 0:
+                parent[v] = u
+                break
+    return parent
+
+
 def cluster(work: WorkDir) -> NearDedupResult:
-    """Union-find over verified edges; each cluster keeps its earliest document."""
+    """Clusters of the verified edges; each removed document records its linked document."""
     plan = work.plan
+    n = plan.documents
     left, right, candidates = load_edges(work)
-    root = _union_find_min(plan.documents, left, right)
-    duplicate_of = np.where(root == np.arange(plan.documents), -1, root).astype(np.int64)
-    similarity = np.full(plan.documents, np.nan, dtype=np.float32)
+    offsets, neighbours = _adjacency(n, left, right)
+    if plan.config.cluster_mode == "star":
+        duplicate_of = _star_parents(n, offsets, neighbours)
+        kept_of = np.where(duplicate_of < 0, np.arange(n), duplicate_of)
+    else:
+        kept_of = _union_find_min(n, left, right).astype(np.int64)
+        duplicate_of = _spanning_parents(n, offsets, neighbours, kept_of)
+    similarity = np.full(n, np.nan, dtype=np.float32)
     removed = np.flatnonzero(duplicate_of >= 0)
     if len(removed):
         shingles, rows = work.gather_shingles(np.concatenate([removed, duplicate_of[removed]]))
-        exact = minhash.jaccard(shingles, rows[: len(removed)], rows[len(removed) :])
-        similarity[removed] = exact
-    clusters = len(np.unique(duplicate_of[removed]))
-    return NearDedupResult(duplicate_of, similarity, candidates, len(left), clusters)
+        similarity[removed] = minhash.jaccard(shingles, rows[: len(removed)], rows[len(removed) :])
+    clusters = len(np.unique(kept_of[removed]))
+    return NearDedupResult(duplicate_of, similarity, candidates, len(left), clusters, kept_of)
 
 
 def run_single_process(

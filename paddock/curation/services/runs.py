@@ -312,7 +312,8 @@ def near_prepare(run: CurationRun) -> WorkDir:
 
 
 def near_record(run: CurationRun, work: WorkDir) -> int:
-    """Turn the clusters into drops: every document but the earliest of its cluster."""
+    """Turn the clusters into drops: every document but the earliest of its cluster, each
+    against the document it was linked to (similarity >= threshold) and its kept one."""
     result = cluster(work)
     ids = np.load(work.path / "document_ids.npy")
     drops: list[DroppedDocument] = []
@@ -321,8 +322,9 @@ def near_record(run: CurationRun, work: WorkDir) -> int:
             DroppedDocument(
                 run=run, document_id=int(ids[index]), stage=Stage.NEAR,
                 reason=DropReason.NEAR_DUPLICATE,
-                duplicate_of_id=int(ids[result.duplicate_of[index]]),
+                duplicate_of_id=int(ids[result.duplicate_of[index]]),  # the linked document
                 similarity=round(float(result.similarity[index]), 4),
+                detail={"kept_document": int(ids[result.kept_of[index]])},
             )
         )
         if len(drops) >= BATCH:
