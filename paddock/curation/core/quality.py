@@ -25,12 +25,14 @@ class QualityDrop:
 
 
 def quality_drop(
-    *, text: str | None, words: int, length: int, config: QualityConfig
+    *, text: str | None, words: int, length: int, config: QualityConfig,
+    language: str = "", language_score: float = 0.0, url: str = "",
 ) -> QualityDrop | None:
     """Why the document is dropped at the quality stage, or None when it is kept.
 
     ``text`` may be None for callers that only have the measurements (the length gates
-    need no text).
+    need no text). ``language``, ``language_score`` and ``url`` are passed by the stage
+    for the filters that will decide on them; the length gates ignore them.
     """
     evidence = {"words": words, "chars": length}
     if words == 0:

@@ -11,10 +11,12 @@ so a stage is safe to run twice and a run can be resumed from any stage.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +29,25 @@ from django.utils import timezone
 import paddock
 from paddock.curation.core.config import CurationConfig
 from paddock.curation.core.export import ExportRecord, copies, write_export
-from paddock.curation.core.near_dedup import WorkDir, cluster, run_single_process
+from paddock.curation.core.file_bands import FileBandStore
+from paddock.curation.core.near_dedup import (
+    MemoryBandStore,
+    WorkDir,
+    cluster,
+    run_single_process,
+)
 from paddock.curation.core.pii import PiiType
 from paddock.curation.core.quality import quality_drop
 from paddock.curation.core.sites import (
+    STARTER_BLOCKLIST,
     DomainList,
     SiteStats,
     decide_site,
     starter_blocklist,
 )
+from paddock.curation.core.store import DocumentStore, decode_json, default_store
 from paddock.curation.models import (
     CurationRun,
-    Document,
     DomainAction,
     DomainRule,
     DroppedDocument,
@@ -204,20 +213,32 @@ def _stage_finished(run: CurationRun, stage: Stage, remaining: int) -> None:
 
 # --- reading the run's documents ----------------------------------------------------------
 
-
-def run_documents(run: CurationRun, *fields: str) -> Iterator[tuple]:
-    """(id, *fields) of every document of the run, in canonical order."""
-    for run_source in RunSource.objects.filter(run=run).select_related("source"):
-        rows = (
-            Document.objects.filter(source=run_source.source)
-            .order_by("position")
-            .values_list("id", *fields)
-        )
-        yield from rows.iterator(chunk_size=BATCH)
+# A document of a run is (source id, position): its place in the document store.
+DocKey = tuple[int, int]
+QUALITY_COLUMNS = ("position", "locator", "url", "domain", "text", "words", "length",
+                   "language", "language_score")
+SHOWN = ("position", "locator", "url", "domain")  # what a drop row copies
 
 
-def _dropped(run: CurationRun) -> set[int]:
-    return set(DroppedDocument.objects.filter(run=run).values_list("document_id", flat=True))
+def run_sources(run: CurationRun) -> list[Source]:
+    """The run's sources, in the run's order."""
+    return [rs.source for rs in RunSource.objects.filter(run=run).select_related("source")]
+
+
+def _store(store: DocumentStore | None = None) -> DocumentStore:
+    return store or default_store()
+
+
+def run_shards(run: CurationRun, store: DocumentStore | None = None) -> list[tuple[int, int]]:
+    """(source id, shard index) of every store shard of the run, in canonical order: the
+    quality stage's units of work on the curation workers."""
+    store = _store(store)
+    return [(source.pk, index) for source in run_sources(run)
+            for index in range(len(store.shards(source.store_key)))]
+
+
+def _dropped(run: CurationRun) -> set[DocKey]:
+    return set(DroppedDocument.objects.filter(run=run).values_list("source_id", "position"))
 
 
 def _save_drops(drops: list[DroppedDocument]) -> None:
@@ -226,103 +247,166 @@ def _save_drops(drops: list[DroppedDocument]) -> None:
         drops.clear()
 
 
+def _drop(run: CurationRun, source_id: int, row: dict, stage: Stage, reason: str,
+          **evidence: Any) -> DroppedDocument:
+    return DroppedDocument(
+        run=run, source_id=source_id, position=row["position"], locator=row["locator"],
+        url=row["url"], domain=row["domain"], stage=stage, reason=DropReason(reason),
+        **evidence,
+    )
+
+
+def _rows(store: DocumentStore, source: Source, columns: Sequence[str]) -> Iterator[dict]:
+    for row in store.rows(source.store_key, columns):
+        yield dict(zip(columns, row, strict=True))
+
+
 def input_count(run: CurationRun) -> int:
-    return Document.objects.filter(source__runsource__run=run).count()
+    return sum(source.documents for source in run_sources(run))
 
 
 # --- stages -------------------------------------------------------------------------------
 
 
-def stage_quality(run: CurationRun, progress: Progress) -> int:
+def quality_begin(run: CurationRun) -> None:
     _stage_started(run, Stage.QUALITY)
+
+
+def quality_shard(run: CurationRun, source_id: int, shard_index: int,
+                  store: DocumentStore | None = None) -> tuple[int, int]:
+    """Decide one store shard; returns (documents, kept). Idempotent: the shard's earlier
+    quality drops (a redelivered task's) are replaced in the same transaction."""
+    store = _store(store)
+    source = Source.objects.get(pk=source_id)
     config = run_config(run).quality
-    total = input_count(run)
+    shard = store.shards(source.store_key)[shard_index]
+    table = store.read_shard(source.store_key, shard, QUALITY_COLUMNS)
+    columns = {name: table.column(name).to_pylist() for name in QUALITY_COLUMNS}
     drops: list[DroppedDocument] = []
-    kept = 0
-    for i, (doc_id, words, length) in enumerate(run_documents(run, "words", "length"), 1):
-        drop = quality_drop(text=None, words=words, length=length, config=config)
-        if drop is None:
-            kept += 1
-        else:
-            drops.append(
-                DroppedDocument(
-                    run=run, document_id=doc_id, stage=Stage.QUALITY,
-                    reason=DropReason(drop.reason), detail=drop.detail,
-                )
-            )
-        if len(drops) >= BATCH:
-            _save_drops(drops)
-        if i % BATCH == 0:
-            progress(i / max(total, 1), f"quality: {i} of {total}")
-    _save_drops(drops)
+    for i in range(table.num_rows):
+        row = {name: values[i] for name, values in columns.items()}
+        drop = quality_drop(
+            text=row["text"], words=row["words"], length=row["length"], config=config,
+            language=row["language"], language_score=row["language_score"], url=row["url"],
+        )
+        if drop is not None:
+            drops.append(_drop(run, source.pk, row, Stage.QUALITY, drop.reason,
+                               detail=drop.detail))
+    with transaction.atomic():
+        DroppedDocument.objects.filter(
+            run=run, stage=Stage.QUALITY, source_id=source.pk, position__gte=shard.first,
+            position__lt=shard.first + shard.documents,
+        ).delete()
+        _save_drops(drops)
+    return table.num_rows, table.num_rows - len(drops)
+
+
+def quality_finish(run: CurationRun) -> int:
+    """Count what the shards kept; the stage is complete."""
+    total = input_count(run)
+    dropped = DroppedDocument.objects.filter(run=run, stage=Stage.QUALITY).count()
     run.stage_counts = {**run.stage_counts, "input": total}
-    _stage_finished(run, Stage.QUALITY, kept)
-    return kept
+    _stage_finished(run, Stage.QUALITY, total - dropped)
+    return total - dropped
 
 
-def stage_exact(run: CurationRun, progress: Progress) -> int:
+def stage_quality(run: CurationRun, progress: Progress,
+                  store: DocumentStore | None = None) -> int:
+    quality_begin(run)
+    shards = run_shards(run, store)
+    for i, (source_id, index) in enumerate(shards, 1):
+        quality_shard(run, source_id, index, store)
+        progress(i / max(len(shards), 1), f"quality: shard {i} of {len(shards)}")
+    return quality_finish(run)
+
+
+def stage_exact(run: CurationRun, progress: Progress,
+                store: DocumentStore | None = None) -> int:
+    """The earliest document of each content hash is kept: a reduction over one small
+    column, in this process."""
+    store = _store(store)
     _stage_started(run, Stage.EXACT)
     dropped = _dropped(run)
-    first: dict[str, int] = {}
+    first: dict[str, tuple[int, int, str]] = {}  # hash -> (source id, position, url/locator)
     drops: list[DroppedDocument] = []
-    for doc_id, digest in run_documents(run, "content_hash"):
-        if doc_id in dropped:
-            continue
-        original = first.setdefault(digest, doc_id)
-        if original != doc_id:
-            drops.append(
-                DroppedDocument(
-                    run=run, document_id=doc_id, stage=Stage.EXACT,
-                    reason=DropReason.EXACT_DUPLICATE, duplicate_of_id=original,
-                    similarity=1.0, detail={"content_hash": digest},
-                )
-            )
-            if len(drops) >= BATCH:
-                _save_drops(drops)
+    for source in run_sources(run):
+        for row in _rows(store, source, (*SHOWN, "content_hash")):
+            if (source.pk, row["position"]) in dropped:
+                continue
+            digest = row["content_hash"]
+            original = first.setdefault(
+                digest, (source.pk, row["position"], row["url"] or row["locator"]))
+            if original[:2] != (source.pk, row["position"]):
+                drops.append(_drop(
+                    run, source.pk, row, Stage.EXACT, DropReason.EXACT_DUPLICATE,
+                    duplicate_of_source_id=original[0], duplicate_of_position=original[1],
+                    duplicate_of_ref=original[2], similarity=1.0,
+                    detail={"content_hash": digest},
+                ))
+                if len(drops) >= BATCH:
+                    _save_drops(drops)
     _save_drops(drops)
     progress(1.0, f"exact dedup: {len(first)} distinct documents")
     _stage_finished(run, Stage.EXACT, len(first))
     return len(first)
 
 
-def near_prepare(run: CurationRun) -> WorkDir:
+def near_prepare(run: CurationRun, store: DocumentStore | None = None) -> WorkDir:
     """Write the texts left after exact dedup to the run's work folder (shared storage)."""
+    store = _store(store)
     _stage_started(run, Stage.NEAR)
     dropped = _dropped(run)
-    ids: list[int] = []
+    keys: list[DocKey] = []
 
     def texts() -> Iterator[str]:
-        for doc_id, text in run_documents(run, "text"):
-            if doc_id not in dropped:
-                ids.append(doc_id)
-                yield text
+        for source in run_sources(run):
+            for position, text in store.rows(source.store_key, ("position", "text")):
+                if (source.pk, position) not in dropped:
+                    keys.append((source.pk, position))
+                    yield text
 
     directory = work_dir(run)
     if directory.exists():
         shutil.rmtree(directory)
     work = WorkDir.create(directory, texts(), run_config(run).near_dedup)
-    np.save(directory / "document_ids.npy", np.asarray(ids, dtype=np.int64))
+    np.save(directory / "document_keys.npy", np.asarray(keys, dtype=np.int64).reshape(-1, 2))
     return work
 
 
-def near_record(run: CurationRun, work: WorkDir) -> int:
+def _shown(store: DocumentStore, keys: Iterable[DocKey]) -> dict[DocKey, dict]:
+    """The url, domain and locator of some documents, read from their row groups only."""
+    by_source: dict[int, list[int]] = {}
+    for source_id, position in keys:
+        by_source.setdefault(source_id, []).append(position)
+    out: dict[DocKey, dict] = {}
+    for source in Source.objects.filter(pk__in=by_source):
+        found = store.documents(source.store_key, by_source[source.pk], SHOWN)
+        out.update({(source.pk, p): row for p, row in found.items()})
+    return out
+
+
+def near_record(run: CurationRun, work: WorkDir, store: DocumentStore | None = None) -> int:
     """Turn the clusters into drops: every document but the earliest of its cluster."""
+    store = _store(store)
     result = cluster(work)
-    ids = np.load(work.path / "document_ids.npy")
+    keys = np.load(work.path / "document_keys.npy")
+    removed = np.flatnonzero(result.duplicate_of >= 0)
+    pairs = [(tuple(map(int, keys[i])), tuple(map(int, keys[result.duplicate_of[i]])), i)
+             for i in removed]
+    shown = _shown(store, [k for pair in pairs for k in pair[:2]])
     drops: list[DroppedDocument] = []
-    for index in np.flatnonzero(result.duplicate_of >= 0):
-        drops.append(
-            DroppedDocument(
-                run=run, document_id=int(ids[index]), stage=Stage.NEAR,
-                reason=DropReason.NEAR_DUPLICATE,
-                duplicate_of_id=int(ids[result.duplicate_of[index]]),
-                similarity=round(float(result.similarity[index]), 4),
-            )
-        )
+    for key, original, index in pairs:
+        row, kept = shown[key], shown[original]
+        drops.append(_drop(
+            run, key[0], row, Stage.NEAR, DropReason.NEAR_DUPLICATE,
+            duplicate_of_source_id=original[0], duplicate_of_position=original[1],
+            duplicate_of_ref=kept["url"] or kept["locator"],
+            similarity=round(float(result.similarity[index]), 4),
+        ))
         if len(drops) >= BATCH:
             _save_drops(drops)
     _save_drops(drops)
-    remaining = len(ids) - result.removed
+    remaining = len(keys) - result.removed
     run.stage_counts = {
         **run.stage_counts,
         "near_dedup_candidate_pairs": result.candidate_pairs,
@@ -335,8 +419,16 @@ def near_record(run: CurationRun, work: WorkDir) -> int:
 
 def stage_near_local(run: CurationRun, progress: Progress) -> int:
     work = near_prepare(run)
-    run_single_process(work, progress=progress)
+    run_single_process(work, store=band_store_for(work), progress=progress)
     return near_record(run, work)
+
+
+def band_store_for(work: WorkDir):
+    """In one process: in memory up to the Redis limit's size, then files (the same
+    records, so the same clusters; files keep a large run out of this process's memory)."""
+    if work.plan.documents > settings.CURATION_REDIS_BANDS_MAX_DOCUMENTS:
+        return FileBandStore(work.path / "bands")
+    return MemoryBandStore()
 
 
 def domain_lists() -> tuple[DomainList, DomainList]:
@@ -347,15 +439,19 @@ def domain_lists() -> tuple[DomainList, DomainList]:
     return DomainList([*starter_blocklist(), *blocked]), DomainList(allowed)
 
 
-def stage_pii(run: CurationRun, progress: Progress) -> int:
+def stage_pii(run: CurationRun, progress: Progress, store: DocumentStore | None = None) -> int:
     """Per-site personal-information rates over all of each site's documents in the run."""
+    store = _store(store)
     _stage_started(run, Stage.PII)
     config = run_config(run).pii
     stats: dict[str, SiteStats] = {}
-    for _doc_id, domain, words, counts in run_documents(run, "domain", "words", "pii_counts"):
-        if domain:
-            site = stats.setdefault(domain, SiteStats(domain))
-            site.add(words, {PiiType(k): v for k, v in counts.items()})
+    sources = run_sources(run)
+    for source in sources:
+        for domain, words, counts in store.rows(source.store_key,
+                                                ("domain", "words", "pii_counts")):
+            if domain:
+                site = stats.setdefault(domain, SiteStats(domain))
+                site.add(words, {PiiType(k): v for k, v in decode_json(counts).items()})
     blocklist, allowlist = domain_lists()
     decisions = {
         domain: decide_site(site, config, blocklist=blocklist, allowlist=allowlist)
@@ -373,78 +469,84 @@ def stage_pii(run: CurationRun, progress: Progress) -> int:
         batch_size=BATCH,
     )
     progress(0.5, f"{sum(d.excluded for d in decisions.values())} of {len(decisions)} sites out")
+    excluded = {domain for domain, d in decisions.items() if d.excluded}
     dropped = _dropped(run)
     drops: list[DroppedDocument] = []
     kept = 0
-    for doc_id, domain in run_documents(run, "domain"):
-        if doc_id in dropped:
-            continue
-        decision = decisions.get(domain)
-        if decision is None or not decision.excluded:
-            kept += 1
-            continue
-        reason = (
-            DropReason.BLOCKLISTED_SITE if str(decision.reason) == "blocklist"
-            else DropReason.PII_SITE
-        )
-        drops.append(
-            DroppedDocument(
-                run=run, document_id=doc_id, stage=Stage.PII, reason=reason,
+    for source in sources:
+        for row in _rows(store, source, SHOWN):
+            if (source.pk, row["position"]) in dropped:
+                continue
+            if row["domain"] not in excluded:
+                kept += 1
+                continue
+            decision = decisions[row["domain"]]
+            reason = (
+                DropReason.BLOCKLISTED_SITE if str(decision.reason) == "blocklist"
+                else DropReason.PII_SITE
+            )
+            drops.append(_drop(
+                run, source.pk, row, Stage.PII, reason,
                 detail={
-                    "domain": domain, "rate": round(decision.rate, 4),
+                    "domain": row["domain"], "rate": round(decision.rate, 4),
                     "documents": decision.documents, "detectors": decision.detectors,
                 },
-            )
-        )
-        if len(drops) >= BATCH:
-            _save_drops(drops)
+            ))
+            if len(drops) >= BATCH:
+                _save_drops(drops)
     _save_drops(drops)
     _stage_finished(run, Stage.PII, kept)
     return kept
 
 
-def stage_export(run: CurationRun, progress: Progress) -> dict[str, Any]:
+EXPORT_COLUMNS = ("position", "text", "url", "domain", "language")
+
+
+def stage_export(run: CurationRun, progress: Progress,
+                 store: DocumentStore | None = None) -> dict[str, Any]:
+    store = _store(store)
     _stage_started(run, Stage.EXPORT)
     config = run_config(run)
     dropped = _dropped(run)
-    sources = {  # in the run's order
-        rs.source_id: rs.source for rs in RunSource.objects.filter(run=run).select_related("source")
-    }
-    plan: list[tuple[int, int]] = []  # (document id, copies)
-    for doc_id, source_id, position in run_documents(run, "source_id", "position"):
-        if doc_id in dropped:
-            continue
-        source = sources[source_id]
-        stable_id = f"{source.fingerprint[:16]}:{position}"
-        n = copies(stable_id, config.export.weight(source.name), config.export.seed)
-        if n:
-            plan.append((doc_id, n))
-    wanted = dict(plan)
+    sources = run_sources(run)
+    wanted: dict[DocKey, int] = {}  # document -> copies, for the documents exported
+    for source in sources:
+        weight = config.export.weight(source.name)
+        for position in range(source.documents):
+            if (source.pk, position) in dropped:
+                continue
+            n = copies(source.stable_id(position), weight, config.export.seed)
+            if n:
+                wanted[(source.pk, position)] = n
     total_records = sum(wanted.values())
 
     def records() -> Iterator[ExportRecord]:
         done = 0
-        fields = ("source_id", "position", "text", "url", "domain", "language")
-        for doc_id, source_id, position, text, url, domain, language in run_documents(
-            run, *fields
-        ):
-            n = wanted.get(doc_id, 0)
-            source = sources[source_id]
-            for _ in range(n):
-                yield ExportRecord(
-                    stable_id=f"{source.fingerprint[:16]}:{position}", source=source.name,
-                    text=text, url=url, domain=domain, language=language,
-                )
-            done += n
-            if n and done % BATCH < n:
-                progress(done / max(total_records, 1), f"export: {done} of {total_records}")
+        for source in sources:
+            for shard in store.shards(source.store_key):
+                span = range(shard.first, shard.first + shard.documents)
+                if not any((source.pk, p) in wanted for p in span):
+                    continue  # nothing of this shard is exported: not read
+                table = store.read_shard(source.store_key, shard, EXPORT_COLUMNS)
+                columns = [table.column(c).to_pylist() for c in EXPORT_COLUMNS]
+                for position, text, url, domain, language in zip(*columns, strict=True):
+                    n = wanted.get((source.pk, position), 0)
+                    for _ in range(n):
+                        yield ExportRecord(
+                            stable_id=source.stable_id(position), source=source.name,
+                            text=text, url=url, domain=domain, language=language,
+                        )
+                    done += n
+                    if n and done % BATCH < n:
+                        progress(done / max(total_records, 1),
+                                 f"export: {done} of {total_records}")
 
     manifest = write_export(
         export_dir(run),
         records(),
         total_records=total_records,
         config=config.export,
-        manifest=_manifest_base(run, config, list(sources.values()), len(wanted)),
+        manifest=_manifest_base(run, config, sources, len(wanted)),
     )
     run.manifest = manifest
     run.export_dir = str(export_dir(run))
@@ -458,9 +560,20 @@ def drop_counts(run: CurationRun) -> dict[str, int]:
     return {row["reason"]: row["n"] for row in rows.order_by("reason")}
 
 
+def starter_blocklist_version() -> dict[str, Any]:
+    """Which shipped people-search list decided: its bytes' SHA-256 and its size."""
+    data = (resources.files("paddock.curation.core").joinpath("data")
+            .joinpath(STARTER_BLOCKLIST).read_bytes())
+    return {"file": STARTER_BLOCKLIST, "sha256": hashlib.sha256(data).hexdigest(),
+            "domains": len(starter_blocklist())}
+
+
 def _manifest_base(
     run: CurationRun, config: CurationConfig, ordered: list[Source], documents: int
 ) -> dict[str, Any]:
+    """Everything the output depends on, so equal manifests mean equal output: the config,
+    the inputs, the effective block and allow lists and the shipped list's version."""
+    blocklist, allowlist = domain_lists()
     return {
         "paddock_version": paddock.__version__,
         "config": config.as_dict(),
@@ -469,9 +582,15 @@ def _manifest_base(
                 "name": s.name, "file": Path(s.path).name, "format": s.format,
                 "fingerprint": s.fingerprint, "documents": s.documents, "problems": s.problems,
                 "weight": config.export.weight(s.name),
+                "text_field": s.text_field, "url_field": s.url_field,
             }
             for s in ordered
         ],
+        "domain_lists": {
+            "blocked": list(blocklist),  # sorted
+            "allowed": list(allowlist),
+            "starter_blocklist": starter_blocklist_version(),
+        },
         "counts": {k: run.stage_counts[k] for k in sorted(run.stage_counts)},
         "drops": drop_counts(run),
         "documents": documents,
