@@ -16,10 +16,6 @@ class Migration(migrations.Migration):
             name='dropped_once_per_run',
         ),
         migrations.RemoveField(
-            model_name='document',
-            name='source',
-        ),
-        migrations.RemoveField(
             model_name='droppeddocument',
             name='document',
         ),
