@@ -213,3 +213,21 @@ def test_nul_characters_are_stored_without_them(ingest, tmp_path):
     doc = stored(source)[0]
     assert doc["text"] == "beforeafter and more words here"
     assert doc["metadata"]["title"] == "t"
+
+
+def test_a_redelivered_quality_shard_replaces_its_own_drops(ingest, tmp_path):
+    path = tmp_path / "short.jsonl"
+    path.write_text("".join(
+        json.dumps({"text": "short" if i % 3 == 0 else f"long enough document number {i}"})
+        + "\n" for i in range(30)))
+    source = ingest(path, "short")
+    run = runs.run_create(name="q", sources=[source])
+    runs.run_stages(run, [runs.Stage.QUALITY])
+    before = list(DroppedDocument.objects.filter(run=run).order_by("position")
+                  .values_list("position", "reason", "detail"))
+    assert len(before) == 10 and before[0] == (0, "too_short", {"words": 1, "chars": 5})
+    [(source_id, shard)] = runs.run_shards(run)
+    assert runs.quality_shard(run, source_id, shard) == (30, 20)  # delivered again
+    again = list(DroppedDocument.objects.filter(run=run).order_by("position")
+                 .values_list("position", "reason", "detail"))
+    assert again == before

@@ -42,9 +42,11 @@ class TextSearch:
 
 
 def text_matches(drops: QuerySet, query: str, *, store: DocumentStore | None = None,
-                 max_matches: int = MAX_MATCHES, max_shards: int = MAX_SHARDS) -> TextSearch:
+                 max_matches: int | None = None, max_shards: int | None = None) -> TextSearch:
     """Scan the store's shards holding ``drops`` for ``query`` (case-insensitive)."""
     store = store or default_store()
+    max_matches = MAX_MATCHES if max_matches is None else max_matches
+    max_shards = MAX_SHARDS if max_shards is None else max_shards
     needle = query.casefold()
     search = TextSearch()
     source_ids = list(drops.order_by().values_list("source_id", flat=True).distinct())

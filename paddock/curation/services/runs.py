@@ -292,13 +292,14 @@ def quality_shard(run: CurationRun, source_id: int, shard_index: int,
         if drop is not None:
             drops.append(_drop(run, source.pk, row, Stage.QUALITY, drop.reason,
                                detail=drop.detail))
+    kept = table.num_rows - len(drops)
     with transaction.atomic():
         DroppedDocument.objects.filter(
             run=run, stage=Stage.QUALITY, source_id=source.pk, position__gte=shard.first,
             position__lt=shard.first + shard.documents,
         ).delete()
         _save_drops(drops)
-    return table.num_rows, table.num_rows - len(drops)
+    return table.num_rows, kept
 
 
 def quality_finish(run: CurationRun) -> int:
