@@ -44,7 +44,7 @@ CURATION_STORE = env_str("PADDOCK_CURATION_STORE", str(ARTIFACTS_DIR / "curation
 # Past this many documents in a run, near dedup's LSH band records go to files under the
 # run's work folder instead of Redis (about 12 bytes per band per document in Redis).
 CURATION_REDIS_BANDS_MAX_DOCUMENTS = env_int("PADDOCK_CURATION_REDIS_BANDS_MAX_DOCUMENTS",
-                                             5_000_000)
+                                             2_000_000)
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:

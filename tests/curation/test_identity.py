@@ -86,3 +86,24 @@ def test_the_manifest_holds_the_domain_lists_and_the_starter_list_version(two_fi
     assert starter["sha256"] == hashlib.sha256(shipped).hexdigest()
     assert starter["domains"] == len(lists["blocked"]) - 1
     assert run.manifest["inputs"][0]["text_field"] == "body"
+
+
+def test_the_console_refuses_a_taken_name_before_queueing(tmp_path):
+    import uuid
+
+    from paddock.curation.services import actions
+    from paddock.curation.services.ingest_paths import ingest_roots
+
+    root = ingest_roots()[0]
+    root.mkdir(parents=True, exist_ok=True)
+    first = root / f"first-{uuid.uuid4().hex}.jsonl"
+    second = root / f"second-{uuid.uuid4().hex}.jsonl"
+    try:
+        first.write_text('{"text": "one document with enough words in it"}\n')
+        second.write_text('{"text": "another document with enough words in it"}\n')
+        source, _ = source_ingest(path=first, name="taken", fmt="jsonl")
+        with pytest.raises(actions.CurationActionError, match="named 'taken' already exists"):
+            actions.source_ingest_start(path=second, name="taken", fmt="jsonl")
+    finally:
+        first.unlink()
+        second.unlink()
