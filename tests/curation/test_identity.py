@@ -101,7 +101,7 @@ def test_the_console_refuses_a_taken_name_before_queueing(tmp_path):
     try:
         first.write_text('{"text": "one document with enough words in it"}\n')
         second.write_text('{"text": "another document with enough words in it"}\n')
-        source, _ = source_ingest(path=first, name="taken", fmt="jsonl")
+        source_ingest(path=first, name="taken", fmt="jsonl")
         with pytest.raises(actions.CurationActionError, match="named 'taken' already exists"):
             actions.source_ingest_start(path=second, name="taken", fmt="jsonl")
     finally:
