@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 
 from paddock.curation.core.documents import CurationInputError
-from paddock.curation.core.store import default_store
 from paddock.curation.models import DomainAction, DomainRule, IngestProblem, Source
 from paddock.curation.services import runs
+from paddock.curation.services.document_store import default_store
 from paddock.curation.services.ingest import source_ingest
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from paddock.curation.core.store import default_store
+from paddock.curation.services.document_store import default_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,6 @@ from django.core.management import CommandError, call_command
 
 from paddock.curation.core.config import CurationConfig, ExportConfig
 from paddock.curation.core.documents import CurationInputError
-from paddock.curation.core.store import default_store
 from paddock.curation.models import (
     DomainAction,
     DomainRule,
@@ -20,6 +19,7 @@ from paddock.curation.models import (
     Source,
 )
 from paddock.curation.services import runs
+from paddock.curation.services.document_store import default_store
 from paddock.curation.services.ingest import source_ingest
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from paddock.curation.core.documents import RawDocument
 from paddock.curation.core.readers import read_documents
-from paddock.curation.core.store import default_store
 from paddock.curation.models import IngestProblem, Source, SourceStatus
+from paddock.curation.services.document_store import default_store
 from paddock.curation.services.ingest import source_ingest
 from tests.fuzz.strategies import FUZZ_DB, files_of, json_values, nasty_text, near, plain_keys
 

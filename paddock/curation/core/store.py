@@ -242,10 +242,3 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 
 def decode_json(value: str | None) -> dict:
     return json.loads(value) if value else {}
-
-
-def default_store() -> DocumentStore:
-    """The store at ``PADDOCK_CURATION_STORE``."""
-    from django.conf import settings
-
-    return DocumentStore(settings.CURATION_STORE)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
-from paddock.curation.core.store import DocumentStore, default_store
+from paddock.curation.core.store import DocumentStore
 from paddock.curation.models import DroppedDocument, Source
+from paddock.curation.services.document_store import default_store
 
 SNIPPET_CHARS = 200
 MAX_MATCHES = 500  # text matches gathered before the scan stops

@@ -24,7 +24,7 @@ from paddock.curation.core.normalize import content_hash
 from paddock.curation.core.pii import count_pii
 from paddock.curation.core.readers import file_fingerprint, guess_format, read_documents
 from paddock.curation.core.readers.folders import _TEXT_FILE_SUFFIXES, walk_folder
-from paddock.curation.core.store import DocumentStore, default_store
+from paddock.curation.core.store import DocumentStore
 from paddock.curation.core.words import word_count
 from paddock.curation.models import (
     IngestProblem,
@@ -32,6 +32,7 @@ from paddock.curation.models import (
     SourceFormat,
     SourceStatus,
 )
+from paddock.curation.services.document_store import default_store
 from paddock.kernel.progress import Progress, no_progress
 from paddock.kernel.text_safety import storable
 from paddock.platform.failure_text import failure_sentence

@@ -4,6 +4,11 @@ Documents are taken in the run's canonical order (its sources in the order given
 file order): where a stage keeps one document of several (exact or near duplicates), it
 keeps the earliest, so results never depend on database ids or worker timing.
 
+Documents are read from the document store (:mod:`paddock.curation.core.store`), each
+stage projecting only the columns it needs; a document is (source, position). The quality
+stage works per store shard (:func:`quality_shard`, one Celery task each on the workers);
+exact dedup and the site statistics are reductions over small columns in one process.
+
 Each stage writes one DroppedDocument row per document it removes, with the reason and
 its evidence. Running a stage again first clears its rows and those of every later stage,
 so a stage is safe to run twice and a run can be resumed from any stage.
@@ -45,7 +50,7 @@ from paddock.curation.core.sites import (
     decide_site,
     starter_blocklist,
 )
-from paddock.curation.core.store import DocumentStore, decode_json, default_store
+from paddock.curation.core.store import DocumentStore, decode_json
 from paddock.curation.models import (
     CurationRun,
     DomainAction,
@@ -59,6 +64,7 @@ from paddock.curation.models import (
     SourceStatus,
     Stage,
 )
+from paddock.curation.services.document_store import default_store
 from paddock.kernel.progress import Progress
 from paddock.kernel.throttle import ProgressThrottle
 from paddock.platform.failure_text import failure_sentence
@@ -256,11 +262,6 @@ def _drop(run: CurationRun, source_id: int, row: dict, stage: Stage, reason: str
     )
 
 
-def _rows(store: DocumentStore, source: Source, columns: Sequence[str]) -> Iterator[dict]:
-    for row in store.rows(source.store_key, columns):
-        yield dict(zip(columns, row, strict=True))
-
-
 def input_count(run: CurationRun) -> int:
     return sum(source.documents for source in run_sources(run))
 
@@ -324,32 +325,46 @@ def stage_quality(run: CurationRun, progress: Progress,
 def stage_exact(run: CurationRun, progress: Progress,
                 store: DocumentStore | None = None) -> int:
     """The earliest document of each content hash is kept: a reduction over one small
-    column, in this process."""
+    column, in this process (the url and locator of the few drops are read after)."""
     store = _store(store)
     _stage_started(run, Stage.EXACT)
     dropped = _dropped(run)
-    first: dict[str, tuple[int, int, str]] = {}  # hash -> (source id, position, url/locator)
-    drops: list[DroppedDocument] = []
+    first: dict[str, DocKey] = {}
+    found: list[tuple[DocKey, DocKey, str]] = []  # (duplicate, original, hash)
     for source in run_sources(run):
-        for row in _rows(store, source, (*SHOWN, "content_hash")):
-            if (source.pk, row["position"]) in dropped:
+        for position, digest in store.rows(source.store_key, ("position", "content_hash")):
+            key = (source.pk, position)
+            if key in dropped:
                 continue
-            digest = row["content_hash"]
-            original = first.setdefault(
-                digest, (source.pk, row["position"], row["url"] or row["locator"]))
-            if original[:2] != (source.pk, row["position"]):
-                drops.append(_drop(
-                    run, source.pk, row, Stage.EXACT, DropReason.EXACT_DUPLICATE,
-                    duplicate_of_source_id=original[0], duplicate_of_position=original[1],
-                    duplicate_of_ref=original[2], similarity=1.0,
-                    detail={"content_hash": digest},
-                ))
-                if len(drops) >= BATCH:
-                    _save_drops(drops)
-    _save_drops(drops)
+            original = first.setdefault(digest, key)
+            if original != key:
+                found.append((key, original, digest))
+    _record_duplicates(run, store, found, Stage.EXACT)
     progress(1.0, f"exact dedup: {len(first)} distinct documents")
     _stage_finished(run, Stage.EXACT, len(first))
     return len(first)
+
+
+def _record_duplicates(run: CurationRun, store: DocumentStore,
+                       found: list[tuple[DocKey, DocKey, Any]], stage: Stage) -> None:
+    """Drop rows for (duplicate, original, evidence) triples: exact (evidence: the hash) or
+    near (the similarity); urls and locators read from the store for these documents only."""
+    drops: list[DroppedDocument] = []
+    for start in range(0, len(found), BATCH * 10):
+        batch = found[start:start + BATCH * 10]
+        shown = _shown(store, [k for key, original, _ in batch for k in (key, original)])
+        for key, original, evidence in batch:
+            kept = shown[original]
+            exact = stage == Stage.EXACT
+            drops.append(_drop(
+                run, key[0], shown[key], stage,
+                DropReason.EXACT_DUPLICATE if exact else DropReason.NEAR_DUPLICATE,
+                duplicate_of_source_id=original[0], duplicate_of_position=original[1],
+                duplicate_of_ref=kept["url"] or kept["locator"],
+                similarity=1.0 if exact else evidence,
+                detail={"content_hash": evidence} if exact else {},
+            ))
+        _save_drops(drops)
 
 
 def near_prepare(run: CurationRun, store: DocumentStore | None = None) -> WorkDir:
@@ -392,21 +407,9 @@ def near_record(run: CurationRun, work: WorkDir, store: DocumentStore | None = N
     result = cluster(work)
     keys = np.load(work.path / "document_keys.npy")
     removed = np.flatnonzero(result.duplicate_of >= 0)
-    pairs = [(tuple(map(int, keys[i])), tuple(map(int, keys[result.duplicate_of[i]])), i)
-             for i in removed]
-    shown = _shown(store, [k for pair in pairs for k in pair[:2]])
-    drops: list[DroppedDocument] = []
-    for key, original, index in pairs:
-        row, kept = shown[key], shown[original]
-        drops.append(_drop(
-            run, key[0], row, Stage.NEAR, DropReason.NEAR_DUPLICATE,
-            duplicate_of_source_id=original[0], duplicate_of_position=original[1],
-            duplicate_of_ref=kept["url"] or kept["locator"],
-            similarity=round(float(result.similarity[index]), 4),
-        ))
-        if len(drops) >= BATCH:
-            _save_drops(drops)
-    _save_drops(drops)
+    found = [(tuple(map(int, keys[i])), tuple(map(int, keys[result.duplicate_of[i]])),
+              round(float(result.similarity[i]), 4)) for i in removed]
+    _record_duplicates(run, store, found, Stage.NEAR)
     remaining = len(keys) - result.removed
     run.stage_counts = {
         **run.stage_counts,
@@ -475,12 +478,13 @@ def stage_pii(run: CurationRun, progress: Progress, store: DocumentStore | None 
     drops: list[DroppedDocument] = []
     kept = 0
     for source in sources:
-        for row in _rows(store, source, SHOWN):
-            if (source.pk, row["position"]) in dropped:
-                continue
-            if row["domain"] not in excluded:
-                kept += 1
-                continue
+        out = [position for position, domain in store.rows(source.store_key,
+                                                           ("position", "domain"))
+               if (source.pk, position) not in dropped and domain in excluded]
+        kept += source.documents - sum(1 for key in dropped if key[0] == source.pk) - len(out)
+        shown = store.documents(source.store_key, out, SHOWN) if out else {}
+        for position in out:
+            row = shown[position]
             decision = decisions[row["domain"]]
             reason = (
                 DropReason.BLOCKLISTED_SITE if str(decision.reason) == "blocklist"
