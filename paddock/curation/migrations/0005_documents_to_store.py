@@ -12,6 +12,8 @@ import json
 from django.conf import settings
 from django.db import migrations
 
+from paddock.curation.core.store import DocumentStore
+
 BATCH = 2000
 
 
@@ -36,8 +38,6 @@ def unique_names(Source) -> None:
 
 
 def forwards(apps, schema_editor):
-    from paddock.curation.core.store import DocumentStore
-
     Source = apps.get_model("curation", "Source")
     Document = apps.get_model("curation", "Document")
     DroppedDocument = apps.get_model("curation", "DroppedDocument")

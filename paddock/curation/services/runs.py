@@ -78,6 +78,10 @@ STAGES = [Stage.QUALITY, Stage.EXACT, Stage.NEAR, Stage.PII, Stage.EXPORT]
 FAN_OUT = Stage.NEAR
 STAGES_BEFORE_FAN_OUT = STAGES[:STAGES.index(FAN_OUT)]
 STAGES_AFTER_FAN_OUT = STAGES[STAGES.index(FAN_OUT) + 1:]
+# The first stage fans out too, one task per document-store shard (its filter chain is the
+# CPU cost); the stages between it and FAN_OUT are reductions in the task after it.
+SHARD_FAN_OUT = STAGES[0]
+STAGES_BETWEEN_FAN_OUTS = STAGES_BEFORE_FAN_OUT[1:]
 BATCH = 2000
 PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
 

@@ -88,10 +88,9 @@ def after_quality(run_id: int) -> dict:
     reporter = runs.RunReporter(run)
     with curation_run_heartbeat(run_id):
         try:
-            if runs.Stage.QUALITY.value not in run.completed_stages:
+            if runs.SHARD_FAN_OUT.value not in run.completed_stages:
                 runs.quality_finish(run)
-            rest = [s for s in runs.STAGES_BEFORE_FAN_OUT if s != runs.Stage.QUALITY]
-            runs.stages_run_in_turn(run, rest, reporter)
+            runs.stages_run_in_turn(run, runs.STAGES_BETWEEN_FAN_OUTS, reporter)
             work = runs.near_prepare(run)
             reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
         except Exception as exc:
