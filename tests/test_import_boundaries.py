@@ -35,6 +35,7 @@ WEB_PARTS = ["paddock.platform", "paddock.annotation", "paddock.curation", "padd
 CURATION_CORE = [
     "paddock.curation.core.readers", "paddock.curation.core.near_dedup",
     "paddock.curation.core.export", "paddock.curation.core.sites", "paddock.curation.core.pii",
+    "paddock.curation.core.store", "paddock.curation.core.file_bands",
 ]
 
 

@@ -1,8 +1,12 @@
 """Curation records: what was ingested, what each run dropped and why, what it exported.
 
-Facts are stored once: a document's text and measurements at ingest, a run's decisions as
-rows per dropped document (with the document it duplicates, the similarity, the site's
-rate). Counts shown to managers are derived from those rows.
+Facts are stored once. A document's text and measurements live in the document store
+(:mod:`paddock.curation.core.store`, Parquet shards), never here: a crawl of billions of
+documents does not fit one relational database. Here are sources, ingest problems, runs
+and a run's decisions, as rows per dropped document (identified by source and position,
+with its url and domain copied so the drop browser lists and searches them without the
+store, the document it duplicates, the similarity, the site's rate). Counts shown to
+managers are derived from those rows; kept documents have no row.
 """
 
 from __future__ import annotations
@@ -28,14 +32,22 @@ class SourceStatus(models.TextChoices):
 
 
 class Source(models.Model):
-    """One input file or folder. Its fingerprint makes re-ingesting it a no-op."""
+    """One input file or folder read with given options.
 
-    name = models.SlugField(max_length=100, help_text="Used for up-sampling weights.")
+    ``fingerprint`` is the bytes' (it prefixes the documents' stable ids); ``identity``
+    adds the name, format and field options, so the same file read again with the same
+    options is a no-op, and with a corrected ``--text-field`` a new source.
+    """
+
+    name = models.SlugField(max_length=100, unique=True, help_text="Used for up-sampling weights.")
     path = models.CharField(max_length=1000)
     format = models.CharField(max_length=10, choices=SourceFormat.choices)
     text_field = models.CharField(max_length=100, default="text")
     url_field = models.CharField(max_length=100, default="url")
-    fingerprint = models.CharField(max_length=64, unique=True)
+    fingerprint = models.CharField(max_length=64, db_index=True,
+                                   help_text="SHA-256 of the input's bytes.")
+    identity = models.CharField(max_length=64, unique=True,
+                                help_text="Fingerprint plus name, format and field options.")
     status = models.CharField(
         max_length=10, choices=SourceStatus.choices, default=SourceStatus.INGESTING
     )
@@ -51,33 +63,14 @@ class Source(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.path})"
 
-
-class Document(models.Model):
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="document_set")
-    position = models.PositiveIntegerField(help_text="Order within the source, from 0.")
-    locator = models.CharField(max_length=300, help_text="Line, offset or file in the source.")
-    url = models.TextField(blank=True)
-    domain = models.CharField(max_length=253, blank=True, db_index=True)
-    content_hash = models.CharField(max_length=64, db_index=True)
-    length = models.PositiveIntegerField(help_text="Characters.")
-    words = models.PositiveIntegerField()
-    language = models.CharField(max_length=16, blank=True)
-    pii_counts = models.JSONField(default=dict, blank=True)
-    text = models.TextField()
-    metadata = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["source", "position"], name="document_position")
-        ]
-
-    def __str__(self) -> str:
-        return self.url or f"{self.source.name}:{self.position}"
-
     @property
-    def stable_id(self) -> str:
-        """The same in every database that ingested the same file."""
-        return f"{self.source.fingerprint[:16]}:{self.position}"
+    def store_key(self) -> str:
+        """Where its documents live in the document store."""
+        return self.identity
+
+    def stable_id(self, position: int) -> str:
+        """A document's id, the same in every database that ingested the same file."""
+        return f"{self.fingerprint[:16]}:{position}"
 
 
 class IngestProblem(models.Model):
@@ -169,6 +162,8 @@ PROBLEM_KIND_LABELS = {
     "missing_text": "no text field",
     "undecodable_html": "HTML could not be decoded",
     "unreadable": "could not be read",
+    "empty_input": "no documents in the input",
+    "skipped_file": "not a text file, skipped",
 }
 
 
@@ -221,26 +216,42 @@ class RunSource(models.Model):
 
 
 class DroppedDocument(models.Model):
-    """A document a run did not export, and why. Kept documents have no row."""
+    """A document a run did not export, and why. Kept documents have no row.
+
+    The document is (source, position) in the document store; its url, domain and locator
+    are copied here so the drop browser lists and searches them without the store.
+    """
 
     run = models.ForeignKey(CurationRun, on_delete=models.CASCADE, related_name="drops")
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="drops")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    locator = models.CharField(max_length=300, blank=True)
+    url = models.TextField(blank=True)
+    domain = models.CharField(max_length=253, blank=True)
     stage = models.CharField(max_length=20, choices=Stage.choices)
     reason = models.CharField(max_length=20, choices=DropReason.choices)
-    duplicate_of = models.ForeignKey(
-        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    duplicate_of_source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    duplicate_of_position = models.PositiveIntegerField(null=True, blank=True)
+    duplicate_of_ref = models.TextField(
+        blank=True, help_text="The duplicated document's url, or its locator.")
     similarity = models.FloatField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "document"], name="dropped_once_per_run")
+            models.UniqueConstraint(fields=["run", "source", "position"],
+                                    name="dropped_once_per_run")
         ]
         indexes = [models.Index(fields=["run", "reason"])]
 
     def __str__(self) -> str:
-        return f"run {self.run_id}: document {self.document_id}: {self.reason}"
+        return f"run {self.run_id}: source {self.source_id} #{self.position}: {self.reason}"
+
+    @property
+    def document_key(self) -> tuple[int, int]:
+        return (self.source_id, self.position)
 
 
 class SiteReport(models.Model):

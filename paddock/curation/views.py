@@ -27,7 +27,7 @@ from paddock.curation.models import (
     Source,
     Stage,
 )
-from paddock.curation.services import actions, runs
+from paddock.curation.services import actions, drop_search, runs
 from paddock.curation.services.actions import CurationActionError
 from paddock.platform.accounts.access import data_manager_required
 
@@ -160,15 +160,17 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(CurationRun, pk=run_id)
     query = request.GET.get("q", "").strip()
     reason = request.GET.get("reason", "")
-    drops = run.drops.select_related("document__source", "duplicate_of").order_by("document_id")
+    drops = run.drops.select_related("source").order_by("source_id", "position")
     if reason in DropReason.values:
         drops = drops.filter(reason=reason)
+    search = None
     if query:
+        search = drop_search.text_matches(drops, query)
         drops = drops.filter(
-            Q(document__url__icontains=query) | Q(document__domain__icontains=query)
-            | Q(document__text__icontains=query)
+            Q(url__icontains=query) | Q(domain__icontains=query) | search.as_q()
         )
     page = Paginator(drops, DROPS_PER_PAGE).get_page(request.GET.get("page"))
+    drop_search.attach_snippets(page.object_list)
     rules = dict(DomainRule.objects.values_list("domain", "action"))
     sites = list(run.sites.order_by("-rate", "domain")[:TOP_SITES])
     for site in sites:
@@ -191,6 +193,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "sites": sites,
             "page": page,
             "query": query,
+            "search": search,
             "reason": reason,
             "live": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         },

@@ -38,6 +38,13 @@ VAR_DIR = Path(env_str("PADDOCK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 # Datasets, checkpoints and exports: shared storage (NFS, a mounted bucket) when web and
 # workers run on different machines, since tasks pass paths, never file contents.
 ARTIFACTS_DIR = Path(env_str("PADDOCK_ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))).resolve()
+# Curation's documents and their measurements, as Parquet shards: an fsspec URL or a path
+# (s3://, gs:// with their fsspec packages), never PostgreSQL (issue 19).
+CURATION_STORE = env_str("PADDOCK_CURATION_STORE", str(ARTIFACTS_DIR / "curation" / "store"))
+# Past this many documents in a run, near dedup's LSH band records go to files under the
+# run's work folder instead of Redis (about 12 bytes per band per document in Redis).
+CURATION_REDIS_BANDS_MAX_DOCUMENTS = env_int("PADDOCK_CURATION_REDIS_BANDS_MAX_DOCUMENTS",
+                                             2_000_000)
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:

@@ -1,6 +1,8 @@
-"""Several real curation workers sharing the LSH band store in Redis give exactly the
-result of one process: the same drops, the same evidence, the same export bytes."""
+"""Several real curation workers (the quality stage a task per document-store shard, near
+dedup sharing the LSH band store in Redis) give exactly the result of one process: the
+same drops, the same evidence, the same export bytes."""
 
+import json
 import time
 from pathlib import Path
 
@@ -30,8 +32,11 @@ def curation_workers(start_worker):
 
 def drops_of(run) -> set[tuple]:
     return set(
-        DroppedDocument.objects.filter(run=run).values_list(
-            "document_id", "stage", "reason", "duplicate_of_id", "similarity"
+        (*row[:-1], json.dumps(row[-1], sort_keys=True))
+        for row in DroppedDocument.objects.filter(run=run).values_list(
+            "source_id", "position", "url", "domain", "locator", "stage", "reason",
+            "duplicate_of_source_id", "duplicate_of_position", "duplicate_of_ref", "similarity",
+            "detail",
         )
     )
 
@@ -69,6 +74,7 @@ def test_two_workers_on_redis_match_a_single_process(real_sources, curation_work
     assert distributed.stage_counts == local.stage_counts
     assert export_files(distributed) == export_files(local)
     assert runs.drop_counts(distributed)["near_duplicate"] >= 2  # the Alice copies
+    assert len(runs.run_shards(distributed)) == len(real_sources)  # quality: a task each
 
 
 def test_a_failing_finishing_stage_fails_the_run_with_the_error(real_sources, curation_workers):

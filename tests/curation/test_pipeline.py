@@ -10,7 +10,6 @@ from paddock.curation.core.config import CurationConfig, ExportConfig
 from paddock.curation.core.documents import CurationInputError
 from paddock.curation.core.quality import NO_TEXT_FILTERS
 from paddock.curation.models import (
-    Document,
     DomainAction,
     DomainRule,
     DroppedDocument,
@@ -21,9 +20,18 @@ from paddock.curation.models import (
     Source,
 )
 from paddock.curation.services import runs
+from paddock.curation.services.document_store import default_store
 from paddock.curation.services.ingest import source_ingest
 
 pytestmark = pytest.mark.django_db
+
+
+def stored(source, *positions, columns=("position", "locator", "url", "domain", "content_hash",
+                                         "words", "language", "text", "metadata")):
+    """Documents of ``source`` as {position: row}, from the document store."""
+    store = default_store()
+    wanted = positions or range(source.documents)
+    return store.documents(source.store_key, list(wanted), columns)
 
 
 def full_run(sources, config=None, name="test"):
@@ -47,13 +55,13 @@ def test_ingest_measures_documents_and_reingest_is_a_no_op(ingest):
     path = shared_data("web-c4-sample", "c4_demo.jsonl")
     source = ingest(path, "c4")
     assert (source.documents, source.problems, source.status) == (300, 0, "ready")
-    doc = Document.objects.filter(source=source).order_by("position").first()
-    assert doc.position == 0 and doc.locator == "line 1"
-    assert len(doc.content_hash) == 64 and doc.words > 0 and doc.language == "en"
+    doc = stored(source, 0)[0]
+    assert doc["position"] == 0 and doc["locator"] == "line 1"
+    assert len(doc["content_hash"]) == 64 and doc["words"] > 0 and doc["language"] == "en"
 
-    again, created = source_ingest(path=path, name="c4-again")
+    again, created = source_ingest(path=path, name="c4")
     assert not created and again.pk == source.pk
-    assert Document.objects.count() == 300
+    assert len(stored(source)) == 300 and Source.objects.count() == 1
 
 
 def test_bad_records_are_reported_with_their_place_and_the_rest_is_ingested(ingest, tmp_path):
@@ -87,24 +95,29 @@ def test_full_run_drops_duplicates_with_their_evidence(real_sources):
     assert run.status == RunStatus.SUCCEEDED
     drops = DroppedDocument.objects.filter(run=run)
     near = drops.filter(reason=DropReason.NEAR_DUPLICATE)
-    alice = Document.objects.filter(source__name="alice").order_by("position")
-    assert set(near.filter(document__in=alice).values_list("document_id", flat=True)) == {
-        alice[1].pk,
-        alice[2].pk,
-    }
+    alice = Source.objects.get(name="alice")
+    assert set(near.filter(source=alice).values_list("position", flat=True)) == {1, 2}
+    first = stored(alice, 0)[0]
     assert all(
-        d.duplicate_of_id == alice[0].pk and d.similarity >= 0.8
-        and d.detail == {"kept_document": alice[0].pk}
-        for d in near
-        if d.document_id in {alice[1].pk, alice[2].pk}
+        (d.duplicate_of_source_id, d.duplicate_of_position) == (alice.pk, 0)
+        and d.similarity >= 0.8 and d.duplicate_of_ref == first["locator"]
+        and d.detail == {"kept_document": {"source": alice.pk, "position": 0}}
+        for d in near.filter(source=alice)
     )
     # Every near drop is evidence: at or above the threshold to the document it links to.
     assert all(d.similarity >= 0.8 and "kept_document" in d.detail for d in near)
     exact = drops.filter(reason=DropReason.EXACT_DUPLICATE)
     assert exact.exists()  # the repeated allenai.org capture
+    order = [s.pk for s in real_sources]
     for drop in exact:
-        assert drop.document.content_hash == drop.duplicate_of.content_hash
-        assert drop.duplicate_of.pk < drop.document.pk
+        original = Source.objects.get(pk=drop.duplicate_of_source_id)
+        dropped_hash = stored(drop.source, drop.position)[drop.position]["content_hash"]
+        kept = stored(original, drop.duplicate_of_position)[drop.duplicate_of_position]
+        assert dropped_hash == kept["content_hash"] == drop.detail["content_hash"]
+        assert (order.index(original.pk), drop.duplicate_of_position) < (
+            order.index(drop.source_id), drop.position)
+        assert drop.duplicate_of_ref == (kept["url"] or kept["locator"])
+        assert drop.url == stored(drop.source, drop.position)[drop.position]["url"]
     counts = run.stage_counts
     assert counts["input"] == sum(s.documents for s in real_sources)
     assert counts["input"] - drops.count() == counts["pii"] == counts["export"]
@@ -206,6 +219,25 @@ def test_nul_characters_are_stored_without_them(ingest, tmp_path):
         ' "metadata": {"title": "t\\u0000"}}\n'
     )
     source = ingest(path, "nul")
-    doc = Document.objects.get(source=source)
-    assert doc.text == "beforeafter and more words here"
-    assert doc.metadata["title"] == "t"
+    doc = stored(source)[0]
+    assert doc["text"] == "beforeafter and more words here"
+    assert doc["metadata"]["title"] == "t"
+
+
+def test_a_redelivered_quality_shard_replaces_its_own_drops(ingest, tmp_path):
+    path = tmp_path / "short.jsonl"
+    path.write_text("".join(
+        json.dumps({"text": "short" if i % 3 == 0 else f"long enough document number {i}"})
+        + "\n" for i in range(30)))
+    source = ingest(path, "short")
+    run = runs.run_create(name="q", sources=[source],
+                          config=CurationConfig(quality=NO_TEXT_FILTERS))
+    runs.run_stages(run, [runs.Stage.QUALITY])
+    before = list(DroppedDocument.objects.filter(run=run).order_by("position")
+                  .values_list("position", "reason", "detail"))
+    assert len(before) == 10 and before[0] == (0, "too_short", {"words": 1, "chars": 5})
+    [(source_id, shard)] = runs.run_shards(run)
+    assert runs.quality_shard(run, source_id, shard) == (30, 20)  # delivered again
+    again = list(DroppedDocument.objects.filter(run=run).order_by("position")
+                 .values_list("position", "reason", "detail"))
+    assert again == before

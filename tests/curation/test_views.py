@@ -195,3 +195,28 @@ def test_problems_page_names_each_problem_in_words(manager_client, ingest, tmp_p
     html = manager_client.get(reverse("curation:source_problems", args=[source.pk])).content
     assert b"not valid JSON" in html and b"malformed_json" not in html
     assert b"1 record could not be read;" in html
+
+
+def test_drop_search_finds_text_in_the_store_and_says_when_it_stopped(
+    manager_client, ingest, people_search_jsonl, monkeypatch
+):
+    from paddock.curation.services import drop_search
+
+    source = ingest(people_search_jsonl, "web")
+    run = runs.run_create(name="people", sources=[source])
+    runs.run_stages(run, runs.STAGES)
+    url = reverse("curation:run", args=[run.pk])
+
+    page = manager_client.get(url).content.decode()
+    assert "Resident 0-0 lives at Elm Street" in page  # a snippet, read from the store
+
+    # Only in the text (not a url or domain): page 3's residents.
+    found = manager_client.get(url, {"q": "resident 3-11"}).content.decode()
+    assert "lookup-people.example/page/3" in found
+    assert "lookup-people.example/page/4" not in found
+    assert "stopped after" not in found
+
+    monkeypatch.setattr(drop_search, "MAX_SHARDS", 0)
+    bounded = manager_client.get(url, {"q": "resident 3-11"}).content.decode()
+    assert "The text search stopped after 0 shards" in bounded
+    assert "lookup-people.example/page/3" not in bounded

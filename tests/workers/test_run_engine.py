@@ -139,5 +139,6 @@ def test_the_stage_order_of_a_curation_run_is_declared_once():
     from paddock.workers.tasks import curation as curation_tasks
 
     assert [*runs.STAGES_BEFORE_FAN_OUT, runs.FAN_OUT, *runs.STAGES_AFTER_FAN_OUT] == runs.STAGES
+    assert [runs.SHARD_FAN_OUT, *runs.STAGES_BETWEEN_FAN_OUTS] == runs.STAGES_BEFORE_FAN_OUT
     assert "Stage." not in inspect.getsource(curation_tasks)
     assert "stage_" not in inspect.getsource(curation_tasks).replace("stages_", "")

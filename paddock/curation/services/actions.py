@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from paddock.curation.models import CurationRun, DomainRule, RunStatus
+from paddock.curation.models import CurationRun, DomainRule, RunStatus, Source
 from paddock.curation.services.ingest_paths import (
     IngestPathRefused,
     ingest_path_check,
@@ -64,6 +64,13 @@ def source_ingest_start(
         path = ingest_path_check(path)
     except IngestPathRefused as error:
         raise CurationActionError(str(error)) from None
+    taken = Source.objects.filter(name=name).first()
+    if taken is not None and (taken.path, taken.text_field, taken.url_field) != (
+        str(path), text_field or "text", url_field or "url"
+    ):  # the same file and options again is a no-op; anything else needs its own name
+        raise CurationActionError(
+            f"A source named {name!r} already exists (source {taken.pk}, read from "
+            f"{taken.path}): give this one another name.")
     return job_enqueue(
         task=ingest_source,
         kwargs={"path": str(path), "name": name, "fmt": fmt, "text_field": text_field or "text",

@@ -4,6 +4,11 @@ Documents are taken in the run's canonical order (its sources in the order given
 file order): where a stage keeps one document of several (exact or near duplicates), it
 keeps the earliest, so results never depend on database ids or worker timing.
 
+Documents are read from the document store (:mod:`paddock.curation.core.store`), each
+stage projecting only the columns it needs; a document is (source, position). The quality
+stage works per store shard (:func:`quality_shard`, one Celery task each on the workers);
+exact dedup and the site statistics are reductions over small columns in one process.
+
 Each stage writes one DroppedDocument row per document it removes, with the reason and
 its evidence. Running a stage again first clears its rows and those of every later stage,
 so a stage is safe to run twice and a run can be resumed from any stage.
@@ -11,10 +16,12 @@ so a stage is safe to run twice and a run can be resumed from any stage.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +34,25 @@ from django.utils import timezone
 import paddock
 from paddock.curation.core.config import CurationConfig
 from paddock.curation.core.export import ExportRecord, copies, write_export
-from paddock.curation.core.near_dedup import WorkDir, cluster, run_single_process
+from paddock.curation.core.file_bands import FileBandStore
+from paddock.curation.core.near_dedup import (
+    MemoryBandStore,
+    WorkDir,
+    cluster,
+    run_single_process,
+)
 from paddock.curation.core.pii import PiiType
 from paddock.curation.core.quality import quality_drop
 from paddock.curation.core.sites import (
+    STARTER_BLOCKLIST,
     DomainList,
     SiteStats,
     decide_site,
     starter_blocklist,
 )
+from paddock.curation.core.store import DocumentStore, decode_json
 from paddock.curation.models import (
     CurationRun,
-    Document,
     DomainAction,
     DomainRule,
     DroppedDocument,
@@ -50,6 +64,7 @@ from paddock.curation.models import (
     SourceStatus,
     Stage,
 )
+from paddock.curation.services.document_store import default_store
 from paddock.kernel.progress import Progress
 from paddock.kernel.throttle import ProgressThrottle
 from paddock.platform.failure_text import failure_sentence
@@ -63,6 +78,10 @@ STAGES = [Stage.QUALITY, Stage.EXACT, Stage.NEAR, Stage.PII, Stage.EXPORT]
 FAN_OUT = Stage.NEAR
 STAGES_BEFORE_FAN_OUT = STAGES[:STAGES.index(FAN_OUT)]
 STAGES_AFTER_FAN_OUT = STAGES[STAGES.index(FAN_OUT) + 1:]
+# The first stage fans out too, one task per document-store shard (its filter chain is the
+# CPU cost); the stages between it and FAN_OUT are reductions in the task after it.
+SHARD_FAN_OUT = STAGES[0]
+STAGES_BETWEEN_FAN_OUTS = STAGES_BEFORE_FAN_OUT[1:]
 BATCH = 2000
 PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
 
@@ -204,20 +223,32 @@ def _stage_finished(run: CurationRun, stage: Stage, remaining: int) -> None:
 
 # --- reading the run's documents ----------------------------------------------------------
 
-
-def run_documents(run: CurationRun, *fields: str) -> Iterator[tuple]:
-    """(id, *fields) of every document of the run, in canonical order."""
-    for run_source in RunSource.objects.filter(run=run).select_related("source"):
-        rows = (
-            Document.objects.filter(source=run_source.source)
-            .order_by("position")
-            .values_list("id", *fields)
-        )
-        yield from rows.iterator(chunk_size=BATCH)
+# A document of a run is (source id, position): its place in the document store.
+DocKey = tuple[int, int]
+QUALITY_COLUMNS = ("position", "locator", "url", "domain", "text", "words", "length",
+                   "language", "language_score")
+SHOWN = ("position", "locator", "url", "domain")  # what a drop row copies
 
 
-def _dropped(run: CurationRun) -> set[int]:
-    return set(DroppedDocument.objects.filter(run=run).values_list("document_id", flat=True))
+def run_sources(run: CurationRun) -> list[Source]:
+    """The run's sources, in the run's order."""
+    return [rs.source for rs in RunSource.objects.filter(run=run).select_related("source")]
+
+
+def _store(store: DocumentStore | None = None) -> DocumentStore:
+    return store or default_store()
+
+
+def run_shards(run: CurationRun, store: DocumentStore | None = None) -> list[tuple[int, int]]:
+    """(source id, shard index) of every store shard of the run, in canonical order: the
+    quality stage's units of work on the curation workers."""
+    store = _store(store)
+    return [(source.pk, index) for source in run_sources(run)
+            for index in range(len(store.shards(source.store_key)))]
+
+
+def _dropped(run: CurationRun) -> set[DocKey]:
+    return set(DroppedDocument.objects.filter(run=run).values_list("source_id", "position"))
 
 
 def _save_drops(drops: list[DroppedDocument]) -> None:
@@ -226,111 +257,173 @@ def _save_drops(drops: list[DroppedDocument]) -> None:
         drops.clear()
 
 
+def _drop(run: CurationRun, source_id: int, row: dict, stage: Stage, reason: str,
+          **evidence: Any) -> DroppedDocument:
+    return DroppedDocument(
+        run=run, source_id=source_id, position=row["position"], locator=row["locator"],
+        url=row["url"], domain=row["domain"], stage=stage, reason=DropReason(reason),
+        **evidence,
+    )
+
+
 def input_count(run: CurationRun) -> int:
-    return Document.objects.filter(source__runsource__run=run).count()
+    return sum(source.documents for source in run_sources(run))
 
 
 # --- stages -------------------------------------------------------------------------------
 
 
-def stage_quality(run: CurationRun, progress: Progress) -> int:
+def quality_begin(run: CurationRun) -> None:
     _stage_started(run, Stage.QUALITY)
+
+
+def quality_shard(run: CurationRun, source_id: int, shard_index: int,
+                  store: DocumentStore | None = None) -> tuple[int, int]:
+    """Decide one store shard; returns (documents, kept). Idempotent: the shard's earlier
+    quality drops (a redelivered task's) are replaced in the same transaction."""
+    store = _store(store)
+    source = Source.objects.get(pk=source_id)
     config = run_config(run).quality
-    total = input_count(run)
+    shard = store.shards(source.store_key)[shard_index]
+    table = store.read_shard(source.store_key, shard, QUALITY_COLUMNS)
+    columns = {name: table.column(name).to_pylist() for name in QUALITY_COLUMNS}
     drops: list[DroppedDocument] = []
-    kept = 0
-    # The text filters read each document's text; with them off, the measurements suffice.
-    # Ingest stores a language without its score, so the language filter identifies again.
-    columns = ("words", "length", "text", "url")
-    if not config.text_filters_enabled:
-        columns = columns[:2]
-    for i, (doc_id, words, length, *rest) in enumerate(run_documents(run, *columns), 1):
-        text, url = rest if rest else (None, "")
-        drop = quality_drop(text=text, words=words, length=length, config=config, url=url)
-        if drop is None:
-            kept += 1
-        else:
-            drops.append(
-                DroppedDocument(
-                    run=run, document_id=doc_id, stage=Stage.QUALITY,
-                    reason=DropReason(drop.reason), detail=drop.detail,
-                )
-            )
-        if len(drops) >= BATCH:
-            _save_drops(drops)
-        if i % BATCH == 0:
-            progress(i / max(total, 1), f"quality: {i} of {total}")
-    _save_drops(drops)
+    for i in range(table.num_rows):
+        row = {name: values[i] for name, values in columns.items()}
+        drop = quality_drop(
+            text=row["text"], words=row["words"], length=row["length"], config=config,
+            language=row["language"], language_score=row["language_score"], url=row["url"],
+        )
+        if drop is not None:
+            drops.append(_drop(run, source.pk, row, Stage.QUALITY, drop.reason,
+                               detail=drop.detail))
+    kept = table.num_rows - len(drops)
+    with transaction.atomic():
+        DroppedDocument.objects.filter(
+            run=run, stage=Stage.QUALITY, source_id=source.pk, position__gte=shard.first,
+            position__lt=shard.first + shard.documents,
+        ).delete()
+        _save_drops(drops)
+    return table.num_rows, kept
+
+
+def quality_finish(run: CurationRun) -> int:
+    """Count what the shards kept; the stage is complete."""
+    total = input_count(run)
+    dropped = DroppedDocument.objects.filter(run=run, stage=Stage.QUALITY).count()
     run.stage_counts = {**run.stage_counts, "input": total}
-    _stage_finished(run, Stage.QUALITY, kept)
-    return kept
+    _stage_finished(run, Stage.QUALITY, total - dropped)
+    return total - dropped
 
 
-def stage_exact(run: CurationRun, progress: Progress) -> int:
+def stage_quality(run: CurationRun, progress: Progress,
+                  store: DocumentStore | None = None) -> int:
+    quality_begin(run)
+    shards = run_shards(run, store)
+    for i, (source_id, index) in enumerate(shards, 1):
+        quality_shard(run, source_id, index, store)
+        progress(i / max(len(shards), 1), f"quality: shard {i} of {len(shards)}")
+    return quality_finish(run)
+
+
+def stage_exact(run: CurationRun, progress: Progress,
+                store: DocumentStore | None = None) -> int:
+    """The earliest document of each content hash is kept: a reduction over one small
+    column, in this process (the url and locator of the few drops are read after)."""
+    store = _store(store)
     _stage_started(run, Stage.EXACT)
     dropped = _dropped(run)
-    first: dict[str, int] = {}
-    drops: list[DroppedDocument] = []
-    for doc_id, digest in run_documents(run, "content_hash"):
-        if doc_id in dropped:
-            continue
-        original = first.setdefault(digest, doc_id)
-        if original != doc_id:
-            drops.append(
-                DroppedDocument(
-                    run=run, document_id=doc_id, stage=Stage.EXACT,
-                    reason=DropReason.EXACT_DUPLICATE, duplicate_of_id=original,
-                    similarity=1.0, detail={"content_hash": digest},
-                )
-            )
-            if len(drops) >= BATCH:
-                _save_drops(drops)
-    _save_drops(drops)
+    first: dict[str, DocKey] = {}
+    found: list[tuple[DocKey, DocKey, str]] = []  # (duplicate, original, hash)
+    for source in run_sources(run):
+        for position, digest in store.rows(source.store_key, ("position", "content_hash")):
+            key = (source.pk, position)
+            if key in dropped:
+                continue
+            original = first.setdefault(digest, key)
+            if original != key:
+                found.append((key, original, digest))
+    _record_duplicates(run, store, found, Stage.EXACT)
     progress(1.0, f"exact dedup: {len(first)} distinct documents")
     _stage_finished(run, Stage.EXACT, len(first))
     return len(first)
 
 
-def near_prepare(run: CurationRun) -> WorkDir:
+def _record_duplicates(run: CurationRun, store: DocumentStore,
+                       found: list[tuple[DocKey, DocKey, Any]], stage: Stage) -> None:
+    """Drop rows for (duplicate, original, evidence) triples: exact (evidence: the hash) or
+    near ((similarity, kept document)); urls and locators read from the store for these
+    documents only."""
+    drops: list[DroppedDocument] = []
+    for start in range(0, len(found), BATCH * 10):
+        batch = found[start:start + BATCH * 10]
+        shown = _shown(store, [k for key, original, _ in batch for k in (key, original)])
+        for key, original, evidence in batch:
+            linked = shown[original]
+            exact = stage == Stage.EXACT
+            if exact:
+                similarity, detail = 1.0, {"content_hash": evidence}
+            else:
+                similarity, (kept_source, kept_position) = evidence
+                detail = {"kept_document": {"source": kept_source, "position": kept_position}}
+            drops.append(_drop(
+                run, key[0], shown[key], stage,
+                DropReason.EXACT_DUPLICATE if exact else DropReason.NEAR_DUPLICATE,
+                duplicate_of_source_id=original[0], duplicate_of_position=original[1],
+                duplicate_of_ref=linked["url"] or linked["locator"],
+                similarity=similarity, detail=detail,
+            ))
+        _save_drops(drops)
+
+
+def near_prepare(run: CurationRun, store: DocumentStore | None = None) -> WorkDir:
     """Write the texts left after exact dedup to the run's work folder (shared storage)."""
+    store = _store(store)
     _stage_started(run, Stage.NEAR)
     dropped = _dropped(run)
-    ids: list[int] = []
+    keys: list[DocKey] = []
 
     def texts() -> Iterator[str]:
-        for doc_id, text in run_documents(run, "text"):
-            if doc_id not in dropped:
-                ids.append(doc_id)
-                yield text
+        for source in run_sources(run):
+            for position, text in store.rows(source.store_key, ("position", "text")):
+                if (source.pk, position) not in dropped:
+                    keys.append((source.pk, position))
+                    yield text
 
     directory = work_dir(run)
     if directory.exists():
         shutil.rmtree(directory)
     work = WorkDir.create(directory, texts(), run_config(run).near_dedup)
-    np.save(directory / "document_ids.npy", np.asarray(ids, dtype=np.int64))
+    np.save(directory / "document_keys.npy", np.asarray(keys, dtype=np.int64).reshape(-1, 2))
     return work
 
 
-def near_record(run: CurationRun, work: WorkDir) -> int:
+def _shown(store: DocumentStore, keys: Iterable[DocKey]) -> dict[DocKey, dict]:
+    """The url, domain and locator of some documents, read from their row groups only."""
+    by_source: dict[int, list[int]] = {}
+    for source_id, position in keys:
+        by_source.setdefault(source_id, []).append(position)
+    out: dict[DocKey, dict] = {}
+    for source in Source.objects.filter(pk__in=by_source):
+        found = store.documents(source.store_key, by_source[source.pk], SHOWN)
+        out.update({(source.pk, p): row for p, row in found.items()})
+    return out
+
+
+def near_record(run: CurationRun, work: WorkDir, store: DocumentStore | None = None) -> int:
     """Turn the clusters into drops: every document but the earliest of its cluster, each
-    against the document it was linked to (similarity >= threshold) and its kept one."""
+    against the document it was linked to and with its cluster's kept document."""
+    store = _store(store)
     result = cluster(work)
-    ids = np.load(work.path / "document_ids.npy")
-    drops: list[DroppedDocument] = []
-    for index in np.flatnonzero(result.duplicate_of >= 0):
-        drops.append(
-            DroppedDocument(
-                run=run, document_id=int(ids[index]), stage=Stage.NEAR,
-                reason=DropReason.NEAR_DUPLICATE,
-                duplicate_of_id=int(ids[result.duplicate_of[index]]),  # the linked document
-                similarity=round(float(result.similarity[index]), 4),
-                detail={"kept_document": int(ids[result.kept_of[index]])},
-            )
-        )
-        if len(drops) >= BATCH:
-            _save_drops(drops)
-    _save_drops(drops)
-    remaining = len(ids) - result.removed
+    keys = np.load(work.path / "document_keys.npy")
+    removed = np.flatnonzero(result.duplicate_of >= 0)
+    # Each drop names the document it was linked to (similarity >= threshold) and, in its
+    # detail, the kept document of its cluster.
+    found = [(tuple(map(int, keys[i])), tuple(map(int, keys[result.duplicate_of[i]])),
+              (round(float(result.similarity[i]), 4), tuple(map(int, keys[result.kept_of[i]]))))
+             for i in removed]
+    _record_duplicates(run, store, found, Stage.NEAR)
+    remaining = len(keys) - result.removed
     run.stage_counts = {
         **run.stage_counts,
         "near_dedup_candidate_pairs": result.candidate_pairs,
@@ -343,8 +436,16 @@ def near_record(run: CurationRun, work: WorkDir) -> int:
 
 def stage_near_local(run: CurationRun, progress: Progress) -> int:
     work = near_prepare(run)
-    run_single_process(work, progress=progress)
+    run_single_process(work, store=band_store_for(work), progress=progress)
     return near_record(run, work)
+
+
+def band_store_for(work: WorkDir):
+    """In one process: in memory up to the Redis limit's size, then files (the same
+    records, so the same clusters; files keep a large run out of this process's memory)."""
+    if work.plan.documents > settings.CURATION_REDIS_BANDS_MAX_DOCUMENTS:
+        return FileBandStore(work.path / "bands")
+    return MemoryBandStore()
 
 
 def domain_lists() -> tuple[DomainList, DomainList]:
@@ -355,15 +456,19 @@ def domain_lists() -> tuple[DomainList, DomainList]:
     return DomainList([*starter_blocklist(), *blocked]), DomainList(allowed)
 
 
-def stage_pii(run: CurationRun, progress: Progress) -> int:
+def stage_pii(run: CurationRun, progress: Progress, store: DocumentStore | None = None) -> int:
     """Per-site personal-information rates over all of each site's documents in the run."""
+    store = _store(store)
     _stage_started(run, Stage.PII)
     config = run_config(run).pii
     stats: dict[str, SiteStats] = {}
-    for _doc_id, domain, words, counts in run_documents(run, "domain", "words", "pii_counts"):
-        if domain:
-            site = stats.setdefault(domain, SiteStats(domain))
-            site.add(words, {PiiType(k): v for k, v in counts.items()})
+    sources = run_sources(run)
+    for source in sources:
+        for domain, words, counts in store.rows(source.store_key,
+                                                ("domain", "words", "pii_counts")):
+            if domain:
+                site = stats.setdefault(domain, SiteStats(domain))
+                site.add(words, {PiiType(k): v for k, v in decode_json(counts).items()})
     blocklist, allowlist = domain_lists()
     decisions = {
         domain: decide_site(site, config, blocklist=blocklist, allowlist=allowlist)
@@ -381,78 +486,85 @@ def stage_pii(run: CurationRun, progress: Progress) -> int:
         batch_size=BATCH,
     )
     progress(0.5, f"{sum(d.excluded for d in decisions.values())} of {len(decisions)} sites out")
+    excluded = {domain for domain, d in decisions.items() if d.excluded}
     dropped = _dropped(run)
     drops: list[DroppedDocument] = []
     kept = 0
-    for doc_id, domain in run_documents(run, "domain"):
-        if doc_id in dropped:
-            continue
-        decision = decisions.get(domain)
-        if decision is None or not decision.excluded:
-            kept += 1
-            continue
-        reason = (
-            DropReason.BLOCKLISTED_SITE if str(decision.reason) == "blocklist"
-            else DropReason.PII_SITE
-        )
-        drops.append(
-            DroppedDocument(
-                run=run, document_id=doc_id, stage=Stage.PII, reason=reason,
+    for source in sources:
+        out = [position for position, domain in store.rows(source.store_key,
+                                                           ("position", "domain"))
+               if (source.pk, position) not in dropped and domain in excluded]
+        kept += source.documents - sum(1 for key in dropped if key[0] == source.pk) - len(out)
+        shown = store.documents(source.store_key, out, SHOWN) if out else {}
+        for position in out:
+            row = shown[position]
+            decision = decisions[row["domain"]]
+            reason = (
+                DropReason.BLOCKLISTED_SITE if str(decision.reason) == "blocklist"
+                else DropReason.PII_SITE
+            )
+            drops.append(_drop(
+                run, source.pk, row, Stage.PII, reason,
                 detail={
-                    "domain": domain, "rate": round(decision.rate, 4),
+                    "domain": row["domain"], "rate": round(decision.rate, 4),
                     "documents": decision.documents, "detectors": decision.detectors,
                 },
-            )
-        )
-        if len(drops) >= BATCH:
-            _save_drops(drops)
+            ))
+            if len(drops) >= BATCH:
+                _save_drops(drops)
     _save_drops(drops)
     _stage_finished(run, Stage.PII, kept)
     return kept
 
 
-def stage_export(run: CurationRun, progress: Progress) -> dict[str, Any]:
+EXPORT_COLUMNS = ("position", "text", "url", "domain", "language")
+
+
+def stage_export(run: CurationRun, progress: Progress,
+                 store: DocumentStore | None = None) -> dict[str, Any]:
+    store = _store(store)
     _stage_started(run, Stage.EXPORT)
     config = run_config(run)
     dropped = _dropped(run)
-    sources = {  # in the run's order
-        rs.source_id: rs.source for rs in RunSource.objects.filter(run=run).select_related("source")
-    }
-    plan: list[tuple[int, int]] = []  # (document id, copies)
-    for doc_id, source_id, position in run_documents(run, "source_id", "position"):
-        if doc_id in dropped:
-            continue
-        source = sources[source_id]
-        stable_id = f"{source.fingerprint[:16]}:{position}"
-        n = copies(stable_id, config.export.weight(source.name), config.export.seed)
-        if n:
-            plan.append((doc_id, n))
-    wanted = dict(plan)
+    sources = run_sources(run)
+    wanted: dict[DocKey, int] = {}  # document -> copies, for the documents exported
+    for source in sources:
+        weight = config.export.weight(source.name)
+        for position in range(source.documents):
+            if (source.pk, position) in dropped:
+                continue
+            n = copies(source.stable_id(position), weight, config.export.seed)
+            if n:
+                wanted[(source.pk, position)] = n
     total_records = sum(wanted.values())
 
     def records() -> Iterator[ExportRecord]:
         done = 0
-        fields = ("source_id", "position", "text", "url", "domain", "language")
-        for doc_id, source_id, position, text, url, domain, language in run_documents(
-            run, *fields
-        ):
-            n = wanted.get(doc_id, 0)
-            source = sources[source_id]
-            for _ in range(n):
-                yield ExportRecord(
-                    stable_id=f"{source.fingerprint[:16]}:{position}", source=source.name,
-                    text=text, url=url, domain=domain, language=language,
-                )
-            done += n
-            if n and done % BATCH < n:
-                progress(done / max(total_records, 1), f"export: {done} of {total_records}")
+        for source in sources:
+            for shard in store.shards(source.store_key):
+                span = range(shard.first, shard.first + shard.documents)
+                if not any((source.pk, p) in wanted for p in span):
+                    continue  # nothing of this shard is exported: not read
+                table = store.read_shard(source.store_key, shard, EXPORT_COLUMNS)
+                columns = [table.column(c).to_pylist() for c in EXPORT_COLUMNS]
+                for position, text, url, domain, language in zip(*columns, strict=True):
+                    n = wanted.get((source.pk, position), 0)
+                    for _ in range(n):
+                        yield ExportRecord(
+                            stable_id=source.stable_id(position), source=source.name,
+                            text=text, url=url, domain=domain, language=language,
+                        )
+                    done += n
+                    if n and done % BATCH < n:
+                        progress(done / max(total_records, 1),
+                                 f"export: {done} of {total_records}")
 
     manifest = write_export(
         export_dir(run),
         records(),
         total_records=total_records,
         config=config.export,
-        manifest=_manifest_base(run, config, list(sources.values()), len(wanted)),
+        manifest=_manifest_base(run, config, sources, len(wanted)),
     )
     run.manifest = manifest
     run.export_dir = str(export_dir(run))
@@ -466,9 +578,20 @@ def drop_counts(run: CurationRun) -> dict[str, int]:
     return {row["reason"]: row["n"] for row in rows.order_by("reason")}
 
 
+def starter_blocklist_version() -> dict[str, Any]:
+    """Which shipped people-search list decided: its bytes' SHA-256 and its size."""
+    data = (resources.files("paddock.curation.core").joinpath("data")
+            .joinpath(STARTER_BLOCKLIST).read_bytes())
+    return {"file": STARTER_BLOCKLIST, "sha256": hashlib.sha256(data).hexdigest(),
+            "domains": len(starter_blocklist())}
+
+
 def _manifest_base(
     run: CurationRun, config: CurationConfig, ordered: list[Source], documents: int
 ) -> dict[str, Any]:
+    """Everything the output depends on, so equal manifests mean equal output: the config,
+    the inputs, the effective block and allow lists and the shipped list's version."""
+    blocklist, allowlist = domain_lists()
     return {
         "paddock_version": paddock.__version__,
         "config": config.as_dict(),
@@ -477,9 +600,15 @@ def _manifest_base(
                 "name": s.name, "file": Path(s.path).name, "format": s.format,
                 "fingerprint": s.fingerprint, "documents": s.documents, "problems": s.problems,
                 "weight": config.export.weight(s.name),
+                "text_field": s.text_field, "url_field": s.url_field,
             }
             for s in ordered
         ],
+        "domain_lists": {
+            "blocked": list(blocklist),  # sorted
+            "allowed": list(allowlist),
+            "starter_blocklist": starter_blocklist_version(),
+        },
         "counts": {k: run.stage_counts[k] for k in sorted(run.stage_counts)},
         "drops": drop_counts(run),
         "documents": documents,

@@ -1,7 +1,8 @@
 """Curation as Celery jobs on the ``curation`` queue: ingest a source, run a pipeline.
 
-A run's stages are declared once (:data:`paddock.curation.services.runs.STAGES`): those
-before near dedup run in the coordinating task; near dedup fans out over shards (see
+A run's stages are declared once (:data:`paddock.curation.services.runs.STAGES`): the
+quality stage fans out, one task per document-store shard; exact dedup (a reduction over
+one column) runs in the task after it; near dedup fans out over shards (see
 :mod:`paddock.workers.tasks.near_dedup`); a final task records clusters and runs the
 stages after it. A failure anywhere marks the run failed with the error, so a manager sees
 it on the run's page. Every task of a run beats the run's row while it works
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import group
 from celery.result import AsyncResult
 
 from paddock.curation.core.near_dedup import WorkDir
@@ -20,7 +22,7 @@ from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
 from paddock.curation.services.ingest_paths import ingest_path_check
 from paddock.platform.failure_text import failure_sentence
-from paddock.workers.declare import paddock_task
+from paddock.workers.declare import RetryPolicy, paddock_task
 from paddock.workers.jobs import report_progress
 from paddock.workers.queues import Queue
 from paddock.workers.tasks.near_dedup import (
@@ -50,14 +52,45 @@ def ingest_source(
 
 @paddock_task(name="curation.run", queue=Queue.CURATION, idempotent=True)
 def run_pipeline(run_id: int) -> dict:
-    """The stages before near dedup here; then hand the shards to the workers."""
+    """Start the run: the quality stage fans out, one task per document-store shard (the
+    filter chain is the CPU cost); then :func:`after_quality` continues."""
     run = CurationRun.objects.get(pk=run_id)
-    reporter = runs.RunReporter(run)
     runs.run_begin(run)
     run.refresh_from_db()
     with curation_run_heartbeat(run_id):
         try:
-            runs.stages_run_in_turn(run, runs.STAGES_BEFORE_FAN_OUT, reporter)
+            runs.quality_begin(run)
+            shards = runs.run_shards(run)
+            runs.RunReporter(run)(0.0, f"quality: {len(shards)} shards on the curation workers")
+        except Exception as exc:
+            runs.run_fail_on(run, exc)
+            raise
+    canvas = (group(quality_shard.si(run_id, source_id, index) for source_id, index in shards)
+              | after_quality.si(run_id))
+    canvas.on_error(run_failed.s(run_id=run_id)).apply_async()
+    return {"quality_shards": len(shards)}
+
+
+@paddock_task(name="curation.quality_shard", queue=Queue.CURATION, idempotent=True,
+              retry=RetryPolicy.transient())
+def quality_shard(run_id: int, source_id: int, shard: int) -> list[int]:
+    """One store shard through the quality gate; a redelivery rewrites its own drops."""
+    run = CurationRun.objects.get(pk=run_id)
+    with curation_run_heartbeat(run_id):
+        return list(runs.quality_shard(run, source_id, shard))
+
+
+@paddock_task(name="curation.after_quality", queue=Queue.CURATION, idempotent=True)
+def after_quality(run_id: int) -> dict:
+    """Count the quality stage, exact dedup (a reduction over one column) here, then hand
+    near dedup's shards to the workers."""
+    run = CurationRun.objects.get(pk=run_id)
+    reporter = runs.RunReporter(run)
+    with curation_run_heartbeat(run_id):
+        try:
+            if runs.SHARD_FAN_OUT.value not in run.completed_stages:
+                runs.quality_finish(run)
+            runs.stages_run_in_turn(run, runs.STAGES_BETWEEN_FAN_OUTS, reporter)
             work = runs.near_prepare(run)
             reporter(0.0, f"near dedup: {work.plan.shards} shards on the curation workers")
         except Exception as exc:
@@ -86,7 +119,7 @@ def finish_run(run_id: int) -> dict:
             runs.run_fail_on(run, exc)
             raise
     runs.run_succeed(run)
-    band_store(runs.run_key(run)).delete()
+    band_store(runs.run_key(run), str(runs.work_dir(run))).delete()
     manifest = run.manifest
     return {"records": manifest["records"], "shards": len(manifest["shards"])}
 

@@ -8,10 +8,13 @@ watchdog while its shards are spread over the workers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis
 from celery import chain, group
 from django.conf import settings
 
+from paddock.curation.core.file_bands import FileBandStore
 from paddock.curation.core.near_dedup import WorkDir, index_shard, join_chunk
 from paddock.curation.core.redis_bands import RedisBandStore
 from paddock.curation.models import CurationRun
@@ -29,7 +32,13 @@ def curation_run_heartbeat(run_id: int | None) -> Heartbeat:
                      name=f"heartbeat-curation-{run_id}")
 
 
-def band_store(run_key: str) -> RedisBandStore:
+def band_store(run_key: str, work_dir: str | None = None) -> RedisBandStore | FileBandStore:
+    """Redis for a run up to ``CURATION_REDIS_BANDS_MAX_DOCUMENTS`` documents; past it,
+    files under the run's work folder (Redis memory grows with every document)."""
+    if work_dir is not None and (
+        WorkDir(work_dir).plan.documents > settings.CURATION_REDIS_BANDS_MAX_DOCUMENTS
+    ):
+        return FileBandStore(str(Path(work_dir) / "bands"))
     client = redis.Redis.from_url(settings.REDIS_URL)
     return RedisBandStore(client, run_key, prefix=settings.REDIS_KEY_PREFIX)
 
@@ -43,7 +52,7 @@ def band_store(run_key: str) -> RedisBandStore:
 def near_dedup_index_shard(work_dir: str, shard: int, run_key: str,
                            run_id: int | None = None) -> int:
     with curation_run_heartbeat(run_id):
-        return index_shard(WorkDir(work_dir), shard, band_store(run_key))
+        return index_shard(WorkDir(work_dir), shard, band_store(run_key, work_dir))
 
 
 @paddock_task(
@@ -55,7 +64,7 @@ def near_dedup_index_shard(work_dir: str, shard: int, run_key: str,
 def near_dedup_join_chunk(work_dir: str, chunk: int, run_key: str,
                           run_id: int | None = None) -> list[int]:
     with curation_run_heartbeat(run_id):
-        candidates, edges = join_chunk(WorkDir(work_dir), chunk, band_store(run_key))
+        candidates, edges = join_chunk(WorkDir(work_dir), chunk, band_store(run_key, work_dir))
     return [candidates, edges]
 
 

@@ -56,7 +56,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        ingest = sub.add_parser("ingest", help="read a file or folder into the database")
+        ingest = sub.add_parser("ingest", help="read a file or folder into the document store")
         ingest.add_argument("path")
         ingest.add_argument("--name", required=True, help="source name (for weights)")
         ingest.add_argument(
@@ -105,7 +105,8 @@ class Command(BaseCommand):
             )
         finally:
             bar.close()
-        verb = "ingested" if created else "already ingested (same fingerprint), nothing to do:"
+        verb = ("ingested" if created
+                else "already ingested (same file, name and options), nothing to do:")
         self.stdout.write(
             f"{verb} {source.name}: {source.documents} documents, {source.problems} problems"
         )
