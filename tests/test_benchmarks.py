@@ -19,12 +19,13 @@ BENCHMARKS = sorted(
 
 
 NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle", "sustained_load",
-                  "loop"}
+                  "loop", "curation"}
 # What each benchmark reads from ../shared/data ("": the whole folder).
 NEEDS_SHARED_DATA = {
     "reward_model": ("hh-rlhf",), "reward_throughput": ("hh-rlhf",),
     "loop": ("hh-rlhf", "oasst-en-100-trees"), "dedup": ("",),
     "pii": ("presidio-synth-pii", "web-c4-sample"),
+    "curation": ("web-c4-sample", "wikipedia-sample", "web-cc-docs"),
 }
 NEEDS_CHROMIUM = {"ui"}
 
