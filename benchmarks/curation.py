@@ -372,10 +372,10 @@ def measure(args, documents: int, data: Path, scratch: Path, env: dict, database
 
     cpu_before = _children_cpu()
     with RedisSampler(settings.REDIS_URL) as single_redis:
-        ingest_seconds = manage(env, "curate", "ingest", str(corpus), "--name", "bench",
-                                "--verbosity", "0")
-        run_seconds = manage(env, "curate", "run", "--name", "single", "--source", "bench",
-                             "--verbosity", "0")
+        ingest_seconds = manage(env, "curate", "--verbosity", "0", "ingest", str(corpus),
+                                "--name", "bench")
+        run_seconds = manage(env, "curate", "--verbosity", "0", "run", "--name", "single",
+                             "--source", "bench")
     cli_cpu = _children_cpu() - cpu_before
     cli_seconds = ingest_seconds + run_seconds
     print(f"cli: ingest {ingest_seconds:.1f} s, run {run_seconds:.1f} s", flush=True)
@@ -390,8 +390,8 @@ def measure(args, documents: int, data: Path, scratch: Path, env: dict, database
     try:
         with RedisSampler(settings.REDIS_URL) as celery_redis:
             start = time.perf_counter()
-            manage(env, "curate", "run", "--name", "celery", "--source", "bench", "--celery",
-                   "--verbosity", "0")
+            manage(env, "curate", "--verbosity", "0", "run", "--name", "celery",
+                   "--source", "bench", "--celery")
             wait_for_run("celery", timeout=7200)
             celery_run_seconds = time.perf_counter() - start
     finally:
