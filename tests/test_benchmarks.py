@@ -19,13 +19,15 @@ BENCHMARKS = sorted(
 
 
 NEEDS_POSTGRES = {"annotation_load", "annotation_export", "ui", "weekly_cycle", "sustained_load",
-                  "loop"}
+                  "loop", "curation"}
 # What each benchmark reads from ../shared/data ("": the whole folder).
 NEEDS_SHARED_DATA = {
     "reward_model": ("hh-rlhf",), "reward_throughput": ("hh-rlhf",),
     "loop": ("hh-rlhf", "oasst-en-100-trees"), "dedup": ("",),
     "pii": ("presidio-synth-pii", "web-c4-sample"),
     "quality_filters": ("web-c4-sample", "web-cc-docs", "wikipedia-sample", "web-warc-samples"),
+    # its quality figures come from the dedup and quality_filters benchmarks
+    "curation": ("",),
 }
 NEEDS_CHROMIUM = {"ui", "hostile_markdown"}
 
