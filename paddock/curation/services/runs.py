@@ -34,7 +34,9 @@ from django.utils import timezone
 import paddock
 from paddock.curation.core.config import CurationConfig
 from paddock.curation.core.export import ExportRecord, copies, write_export
+from paddock.curation.core.export_text import CleaningTally, SiteLines, clean_text
 from paddock.curation.core.file_bands import FileBandStore
+from paddock.curation.core.filters.urls import normalise_url
 from paddock.curation.core.near_dedup import (
     MemoryBandStore,
     WorkDir,
@@ -333,42 +335,57 @@ def stage_exact(run: CurationRun, progress: Progress,
     store = _store(store)
     _stage_started(run, Stage.EXACT)
     dropped = _dropped(run)
+    by_url = run_config(run).exact.by_url
     first: dict[str, DocKey] = {}
+    first_url: dict[str, DocKey] = {}
     found: list[tuple[DocKey, DocKey, str]] = []  # (duplicate, original, hash)
+    found_url: list[tuple[DocKey, DocKey, str]] = []  # (duplicate, original, url)
+    columns = ("position", "content_hash", "url") if by_url else ("position", "content_hash")
     for source in run_sources(run):
-        for position, digest in store.rows(source.store_key, ("position", "content_hash")):
+        for position, digest, *url in store.rows(source.store_key, columns):
             key = (source.pk, position)
             if key in dropped:
                 continue
             original = first.setdefault(digest, key)
             if original != key:
                 found.append((key, original, digest))
+                continue
+            address = normalise_url(url[0]) if url and url[0] else ""
+            if address:
+                original = first_url.setdefault(address, key)
+                if original != key:
+                    found_url.append((key, original, address))
     _record_duplicates(run, store, found, Stage.EXACT)
-    progress(1.0, f"exact dedup: {len(first)} distinct documents")
-    _stage_finished(run, Stage.EXACT, len(first))
-    return len(first)
+    _record_duplicates(run, store, found_url, Stage.EXACT, reason=DropReason.DUPLICATE_URL)
+    kept = len(first) - len(found_url)
+    progress(1.0, f"exact dedup: {kept} distinct documents")
+    _stage_finished(run, Stage.EXACT, kept)
+    return kept
 
 
 def _record_duplicates(run: CurationRun, store: DocumentStore,
-                       found: list[tuple[DocKey, DocKey, Any]], stage: Stage) -> None:
-    """Drop rows for (duplicate, original, evidence) triples: exact (evidence: the hash) or
-    near ((similarity, kept document)); urls and locators read from the store for these
-    documents only."""
+                       found: list[tuple[DocKey, DocKey, Any]], stage: Stage,
+                       reason: DropReason | None = None) -> None:
+    """Drop rows for (duplicate, original, evidence) triples: exact (evidence: the hash),
+    a duplicate URL (the normalised URL) or near ((similarity, kept document)); urls and
+    locators read from the store for these documents only."""
     drops: list[DroppedDocument] = []
     for start in range(0, len(found), BATCH * 10):
         batch = found[start:start + BATCH * 10]
         shown = _shown(store, [k for key, original, _ in batch for k in (key, original)])
         for key, original, evidence in batch:
             linked = shown[original]
-            exact = stage == Stage.EXACT
-            if exact:
-                similarity, detail = 1.0, {"content_hash": evidence}
+            if reason == DropReason.DUPLICATE_URL:
+                why, similarity, detail = reason, None, {"url": evidence}
+            elif stage == Stage.EXACT:
+                why, similarity = DropReason.EXACT_DUPLICATE, 1.0
+                detail = {"content_hash": evidence}
             else:
+                why = DropReason.NEAR_DUPLICATE
                 similarity, (kept_source, kept_position) = evidence
                 detail = {"kept_document": {"source": kept_source, "position": kept_position}}
             drops.append(_drop(
-                run, key[0], shown[key], stage,
-                DropReason.EXACT_DUPLICATE if exact else DropReason.NEAR_DUPLICATE,
+                run, key[0], shown[key], stage, why,
                 duplicate_of_source_id=original[0], duplicate_of_position=original[1],
                 duplicate_of_ref=linked["url"] or linked["locator"],
                 similarity=similarity, detail=detail,
@@ -538,8 +555,8 @@ def stage_export(run: CurationRun, progress: Progress,
                 wanted[(source.pk, position)] = n
     total_records = sum(wanted.values())
 
-    def records() -> Iterator[ExportRecord]:
-        done = 0
+    def exported() -> Iterator[tuple[Source, int, str, str, str, str]]:
+        """(source, position, text, url, domain, language) of each exported document."""
         for source in sources:
             for shard in store.shards(source.store_key):
                 span = range(shard.first, shard.first + shard.documents)
@@ -547,24 +564,41 @@ def stage_export(run: CurationRun, progress: Progress,
                     continue  # nothing of this shard is exported: not read
                 table = store.read_shard(source.store_key, shard, EXPORT_COLUMNS)
                 columns = [table.column(c).to_pylist() for c in EXPORT_COLUMNS]
-                for position, text, url, domain, language in zip(*columns, strict=True):
-                    n = wanted.get((source.pk, position), 0)
-                    for _ in range(n):
-                        yield ExportRecord(
-                            stable_id=source.stable_id(position), source=source.name,
-                            text=text, url=url, domain=domain, language=language,
-                        )
-                    done += n
-                    if n and done % BATCH < n:
-                        progress(done / max(total_records, 1),
-                                 f"export: {done} of {total_records}")
+                for position, *fields in zip(*columns, strict=True):
+                    if (source.pk, position) in wanted:
+                        yield (source, position, *fields)
+
+    common: dict[str, set[int]] = {}
+    if config.export.strip_site_boilerplate:
+        lines = SiteLines()
+        for _source, _position, text, _url, domain, _language in exported():
+            lines.add(domain, text)
+        common = lines.common()
+    tally = CleaningTally()
+    cleaning: dict[str, Any] = {}  # filled as the records are written, read by the manifest
+
+    def records() -> Iterator[ExportRecord]:
+        done = 0
+        for source, position, text, url, domain, language in exported():
+            n = wanted[(source.pk, position)]
+            text = clean_text(text, common.get(domain), redact=config.export.redact_pii,
+                              tally=tally)
+            for _ in range(n):
+                yield ExportRecord(
+                    stable_id=source.stable_id(position), source=source.name,
+                    text=text, url=url, domain=domain, language=language,
+                )
+            done += n
+            if done % BATCH < n:
+                progress(done / max(total_records, 1), f"export: {done} of {total_records}")
+        cleaning.update(tally.as_dict())
 
     manifest = write_export(
         export_dir(run),
         records(),
         total_records=total_records,
         config=config.export,
-        manifest=_manifest_base(run, config, sources, len(wanted)),
+        manifest={**_manifest_base(run, config, sources, len(wanted)), "cleaning": cleaning},
     )
     run.manifest = manifest
     run.export_dir = str(export_dir(run))
