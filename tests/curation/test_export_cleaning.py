@@ -108,5 +108,5 @@ def test_url_dedup_and_boilerplate_stripping_can_be_turned_off(ingest, tmp_path)
 
 
 def test_an_unknown_exact_setting_is_named():
-    with pytest.raises(ValueError, match="unknown exact setting.*by_path"):
+    with pytest.raises(ValueError, match=r"unknown exact setting.*by_path"):
         CurationConfig.from_dict({"exact": {"by_path": True}})
