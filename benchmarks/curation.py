@@ -8,7 +8,8 @@ edited copies (near duplicates), 2% people-search pages on 20 sites.
 Measured, in one run, on one corpus:
   core   the same stages as plain functions in one process, nothing stored: read, measure
          (domain, hash, words, language, personal information), quality gate and filters,
-         exact dedup, near dedup, per-site PII decision, export
+         exact and URL dedup, near dedup, per-site PII decision, export with the site
+         boilerplate lines stripped
   cli    ``manage.py curate ingest`` then ``curate run`` in one process, on PostgreSQL
   celery ``curate run --celery`` on ``--workers`` curation workers (ingest as in cli)
 plus the peak resident memory of any process of a run, Redis memory above its baseline
@@ -150,6 +151,8 @@ def run_core(path: Path, scratch: Path) -> dict[str, float]:
     from paddock.curation.core.config import CurationConfig
     from paddock.curation.core.enrich import detect_language, registered_domain
     from paddock.curation.core.export import ExportRecord, write_export
+    from paddock.curation.core.export_text import CleaningTally, SiteLines, clean_text
+    from paddock.curation.core.filters.urls import normalise_url
     from paddock.curation.core.near_dedup import WorkDir, run_single_process
     from paddock.curation.core.normalize import content_hash
     from paddock.curation.core.pii import count_pii
@@ -164,6 +167,7 @@ def run_core(path: Path, scratch: Path) -> dict[str, float]:
     kept: list[tuple[str, str, str, str]] = []  # text, url, domain, language
     stats: dict[str, SiteStats] = {}
     seen: set[str] = set()
+    seen_urls: set[str] = set()
     read = 0
     for raw in read_documents(path, "jsonl"):
         if not hasattr(raw, "text"):
@@ -179,8 +183,11 @@ def run_core(path: Path, scratch: Path) -> dict[str, float]:
         drop = quality_drop(text=text, words=words, length=len(text), config=config.quality,
                             language=language, language_score=score, url=url)
         digest = content_hash(text)
-        if drop is None and digest not in seen:
+        address = normalise_url(url) if url else ""
+        if drop is None and digest not in seen and (not address or address not in seen_urls):
             seen.add(digest)
+            if address:
+                seen_urls.add(address)
             kept.append((text, url, domain, language))
     work = WorkDir.create(scratch / "near", (k[0] for k in kept), config.near_dedup)
     result = run_single_process(work)
@@ -190,8 +197,13 @@ def run_core(path: Path, scratch: Path) -> dict[str, float]:
         if decide_site(site, config.pii, blocklist=blocklist, allowlist=allowlist).excluded
     }
     survivors = [kept[i] for i in result.kept if kept[i][2] not in excluded]
+    lines = SiteLines()
+    for text, _url, domain, _language in survivors:
+        lines.add(domain, text)
+    common, tally = lines.common(), CleaningTally()
     records = (
-        ExportRecord(stable_id=f"core:{i}", source="bench", text=text, url=url, domain=domain,
+        ExportRecord(stable_id=f"core:{i}", source="bench", url=url, domain=domain,
+                     text=clean_text(text, common.get(domain), redact=False, tally=tally),
                      language=language)
         for i, (text, url, domain, language) in enumerate(survivors)
     )
