@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from paddock.curation.core.config import CurationConfig
+from paddock.curation.core.quality import NO_TEXT_FILTERS
 from paddock.curation.services import runs
 from paddock.curation.services.ingest import source_ingest
 from paddock.platform.accounts.models import Role
@@ -42,7 +44,9 @@ def finished_run(tmp_path):
     path = tmp_path / "web.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     source, _ = source_ingest(path=path, name="web", fmt="auto")
-    run = runs.run_create(name="people", sources=[source])
+    # Short synthetic pages: the length gates only (the text filters would drop them all).
+    run = runs.run_create(name="people", sources=[source],
+                          config=CurationConfig(quality=NO_TEXT_FILTERS))
     runs.run_stages(run, runs.STAGES)
     return run
 
