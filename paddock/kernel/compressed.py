@@ -221,7 +221,8 @@ def open_compressed(path: PathLike, *, limits: ReadLimits | None = None) -> io.B
         OSError: the file is missing, is a folder or cannot be opened, as the operating
             system says (FileNotFoundError carries the path as ``filename``).
     """
-    raw = Path(path).open("rb")
+    # A path, or an object that opens itself (a curation source on an fsspec file system).
+    raw = path.open("rb") if hasattr(path, "open") else Path(path).open("rb")
     magic = raw.peek(len(_ZSTD_MAGIC))[: len(_ZSTD_MAGIC)]
     if magic.startswith(_GZIP_MAGIC):
         codec = _GZIP

@@ -24,6 +24,7 @@ from paddock.curation.core.normalize import content_hash
 from paddock.curation.core.pii import count_pii
 from paddock.curation.core.readers import file_fingerprint, guess_format, read_documents
 from paddock.curation.core.readers.folders import _TEXT_FILE_SUFFIXES, walk_folder
+from paddock.curation.core.readers.remote import as_source
 from paddock.curation.core.store import DocumentStore
 from paddock.curation.core.words import word_count
 from paddock.curation.models import (
@@ -94,7 +95,7 @@ def source_ingest(
     A source left half-ingested by a crash is cleared and read again. Reading errors of
     single records are stored as IngestProblem rows and never stop the ingest.
     """
-    path = Path(path)
+    path = as_source(path)  # a local path, or a URL read through fsspec
     store = store or default_store()
     fmt = guess_format(path) if fmt == "auto" else SourceFormat(fmt).value
     fingerprint = file_fingerprint(path)

@@ -10,6 +10,7 @@ from paddock.curation.core.documents import CurationInputError, RawDocument, Rea
 from paddock.curation.core.readers.folders import FolderEntry, read_text_files, read_text_folder
 from paddock.curation.core.readers.lines import read_jsonl, read_lines
 from paddock.curation.core.readers.opening import PathLike, check_file, check_folder
+from paddock.curation.core.readers.remote import RemoteFile, as_source
 from paddock.curation.core.readers.warc import read_warc
 from paddock.kernel.limits import stop_after_problems, too_many_problems_message
 
@@ -35,7 +36,7 @@ def guess_format(path: PathLike) -> str:
     Raises:
         CurationInputError: nothing at ``path``, or a name that says no format.
     """
-    source = Path(path)
+    source = as_source(path)
     if source.is_dir():
         return "text"
     if not source.exists():
@@ -71,7 +72,7 @@ def read_documents(
             format.
         ValueError: ``fmt`` is not "auto" or one of :data:`FORMATS`.
     """
-    source = Path(path)
+    source = as_source(path)
     items = _documents(source, fmt, text_field, url_field)
     return stop_after_problems(items, _is_problem, _stopped)
 
@@ -87,7 +88,7 @@ def _stopped(last: ReadProblem, limit: int) -> ReadProblem:
 
 
 def _documents(
-    source: Path, fmt: str, text_field: str, url_field: str
+    source: Path | RemoteFile, fmt: str, text_field: str, url_field: str
 ) -> Iterator[RawDocument | ReadProblem]:
     if fmt == "auto":
         fmt = guess_format(source)

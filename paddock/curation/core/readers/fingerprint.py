@@ -9,6 +9,7 @@ from typing import Any
 from paddock.curation.core.documents import CurationInputError
 from paddock.curation.core.readers.folders import walk_folder
 from paddock.curation.core.readers.opening import PathLike, cannot_read, check_folder
+from paddock.curation.core.readers.remote import RemoteFile, as_source
 
 
 def file_fingerprint(path: PathLike) -> str:
@@ -22,7 +23,7 @@ def file_fingerprint(path: PathLike) -> str:
         CurationInputError: the file or folder, or anything under the folder, cannot be
             read.
     """
-    source = Path(path)
+    source = as_source(path)
     digest = hashlib.sha256()
     if not source.is_dir():
         _hash_file(source, digest)
@@ -37,7 +38,7 @@ def file_fingerprint(path: PathLike) -> str:
     return digest.hexdigest()
 
 
-def _hash_file(path: Path, digest: Any) -> None:
+def _hash_file(path: Path | RemoteFile, digest: Any) -> None:
     try:
         with path.open("rb") as file:
             while chunk := file.read(1 << 20):

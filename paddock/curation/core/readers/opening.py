@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from paddock.curation.core.documents import CurationInputError, RawDocument, ReadProblem
+from paddock.curation.core.readers.remote import RemoteFile, as_source
 from paddock.kernel.compressed import open_compressed
 
 Item = RawDocument | ReadProblem
@@ -36,10 +37,10 @@ def open_binary(path: PathLike) -> BinaryIO:
     Raises:
         CurationInputError: the file is missing, is a folder or cannot be opened.
     """
-    return open_buffered(Path(path))
+    return open_buffered(as_source(path))
 
 
-def open_buffered(file: Path) -> io.BufferedReader:
+def open_buffered(file: Path | RemoteFile) -> io.BufferedReader:
     try:
         return open_compressed(file)
     except OSError as exc:
