@@ -48,7 +48,11 @@ def _clean(text: str, config: C4QualityConfig) -> tuple[list[str], int, int, Dro
     for raw in text.splitlines():
         line = raw.strip()
         words = line.split()
-        if config.max_word_length != -1 and any(len(w) > config.max_word_length for w in words):
+        if (
+            config.max_word_length != -1
+            and len(line) > config.max_word_length  # else no word can be longer
+            and max(map(len, words)) > config.max_word_length
+        ):
             removed += 1
             continue
         if config.remove_citations:

@@ -9,12 +9,32 @@ Same rules, thresholds, order and rule names as datatrove 0.10.1's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import filterfalse
+from typing import Final
 
 from paddock.curation.core.filters._punctuation import PUNCTUATION_SET
 from paddock.curation.core.filters.base import Drop, ratio
 from paddock.curation.core.filters.tokens import split_words
 
 _is_symbols = PUNCTUATION_SET.issuperset  # a word made only of punctuation: a "symbol word"
+
+
+class _HasLetter(dict):
+    """Whether a token holds a letter, remembered per token: tokens repeat heavily, so a
+    dictionary hit replaces a generator over the token's characters (the rule's cost
+    was mostly that). Bounded: emptied when full."""
+
+    max_entries: Final = 1 << 17
+
+    def __missing__(self, word: str) -> bool:
+        found = any(map(str.isalpha, word))
+        if len(self) >= self.max_entries:
+            self.clear()
+        self[word] = found
+        return found
+
+
+_HAS_LETTER: Final = _HasLetter()
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
@@ -44,7 +64,7 @@ def gopher_quality(
     if words is None:
         words = split_words(text)
     n_words = len(words)
-    content = [w for w in words if not _is_symbols(w)]
+    content = list(filterfalse(_is_symbols, words))
     n_content = len(content)
     if config.min_doc_words and n_content < config.min_doc_words:
         return "gopher_short_doc", {"words": n_content, "min": config.min_doc_words}
@@ -78,7 +98,7 @@ def gopher_quality(
             return "gopher_too_many_end_ellipsis", {"ratio": ratio(ending, len(lines))}
 
     if config.max_non_alpha_words_ratio:
-        alpha = sum(1 for w in words if any(map(str.isalpha, w)))
+        alpha = sum(map(_HAS_LETTER.__getitem__, words))
         if alpha / n_words < config.max_non_alpha_words_ratio:
             return "gopher_below_alpha_threshold", {"ratio": ratio(alpha, n_words)}
 
