@@ -89,3 +89,40 @@ def test_word_count_matches_its_definition_on_mixed_scripts():
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert word_count(text) == reference_word_count(text), ascii(text)
+
+
+def reference_sentences(text: str) -> int:
+    """spaCy's sentencizer count as a loop over the tokens."""
+    from paddock.curation.core.filters._punctuation import SENTENCE_END
+    from paddock.curation.core.filters.tokens import _is_punct
+
+    tokens = _TOKEN.findall(text)
+    count, seen_end = (1 if tokens else 0), False
+    for token in tokens:
+        if token in SENTENCE_END:
+            seen_end = True
+        elif seen_end and not _is_punct(token):
+            count, seen_end = count + 1, False
+    return count
+
+
+def test_sentence_count_matches_the_loop():
+    from paddock.curation.core.filters.tokens import count_sentences
+
+    rng = random.Random(2)
+    pieces = ["a", "b.", ".", "!", "?", "...", "\u3002", ",", "$", "+", '"', "(", ")", "Dr.",
+              "U.S.", "x", "--", "\u2026", "'s", "3.5"]
+    for _ in range(3000):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 15)))
+        assert count_sentences(text) == reference_sentences(text), text
+
+
+def test_line_split_matches_the_expression():
+    import re
+
+    from paddock.curation.core.filters.gopher_repetition import _split_lines
+
+    rng = random.Random(4)
+    for _ in range(20000):
+        text = "".join(rng.choice("ab\n\n ") for _ in range(rng.randint(0, 12)))
+        assert _split_lines(text) == re.split(r"\n+", text), text

@@ -94,19 +94,31 @@ def split_words(text: str) -> list[str]:
 def count_sentences(text: str) -> int:
     """The number of sentences spaCy's sentencizer finds in ``text`` (as datatrove's
     ``split_into_sentences`` counts them): a new sentence starts at each word token that
-    follows a sentence-ending mark; 0 for text without tokens."""
+    follows a sentence-ending mark (other punctuation between them aside); 0 for text
+    without tokens. Counted on the tokens' classes as a string, punctuation dropped: a
+    new sentence is an end mark ("E") followed by a word ("W"), so ``count("EW")``."""
     tokens = split_words(text)
     if not tokens:
         return 0
-    count = 1
-    seen_end = False
-    for token in tokens:
-        if token in SENTENCE_END:
-            seen_end = True
-        elif seen_end and not _is_punct(token):
-            count += 1
-            seen_end = False
-    return count
+    return 1 + "".join(map(_SENTENCE_CLASS.__getitem__, tokens)).count("EW")
+
+
+class _SentenceClass(dict):
+    """A token's class for :func:`count_sentences`, remembered: "E" for a sentence-ending
+    mark, "" for other punctuation (it neither ends nor starts a sentence), "W" for
+    anything else. Bounded: emptied when full."""
+
+    max_entries: Final = 1 << 16
+
+    def __missing__(self, token: str) -> str:
+        value = "E" if token in SENTENCE_END else "" if _is_punct(token) else "W"
+        if len(self) >= self.max_entries:
+            self.clear()
+        self[token] = value
+        return value
+
+
+_SENTENCE_CLASS: Final = _SentenceClass()
 
 
 def _is_punct(token: str) -> bool:
