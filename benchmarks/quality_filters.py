@@ -36,6 +36,7 @@ from paddock.curation.core.filters import (
     fineweb_quality,
     gopher_quality,
     gopher_repetition,
+    split_line_words,
     split_words,
 )
 from paddock.curation.core.quality import QualityConfig, quality_drop
@@ -131,12 +132,14 @@ def edge_cases(count: int, seed: int = 0) -> list[str]:
 
 
 def our_decisions(text: str) -> dict[str, str | None]:
-    """Rule name (or None: kept) of each of our filters, each on the original text."""
-    tokens = split_words(text)
+    """Rule name (or None: kept) of each of our filters, each on the original text, with
+    the tokens shared as the quality chain shares them."""
+    line_tokens = split_line_words(text)
+    tokens = [token for line in line_tokens for token in line]
     return {
         "gopher_repetition": _rule(gopher_repetition(text, GopherRepetitionConfig(), tokens)),
         "gopher_quality": _rule(gopher_quality(text, GopherQualityConfig(), tokens)),
-        "c4": _rule(c4_quality(text, C4QualityConfig())),
+        "c4": _rule(c4_quality(text, C4QualityConfig(), line_tokens)),
         "fineweb": _rule(fineweb_quality(text, FineWebQualityConfig(), tokens)),
     }
 

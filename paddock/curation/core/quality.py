@@ -14,6 +14,7 @@ Synthetic or non-web corpora (code, tables, short records) should turn them off:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from itertools import chain
 from typing import Any
 
 from paddock.curation.core.enrich import detect_language
@@ -28,7 +29,7 @@ from paddock.curation.core.filters import (
     gopher_quality,
     gopher_repetition,
     language_filter,
-    split_words,
+    split_line_words,
 )
 
 
@@ -141,17 +142,21 @@ def quality_drop(
         if drop is not None:
             return QualityDrop("language", {"filter": "language", "rule": drop[0], **drop[1]})
 
+    # Tokenized once, line by line, for every filter: C4 counts sentences per line, the
+    # others read all the tokens (the same as the whole text's: see split_line_words).
+    line_tokens: list[list[str]] | None = None
     tokens: list[str] | None = None
     if config.gopher_repetition.enabled or config.gopher_quality.enabled or (
-        config.fineweb.enabled
+        config.c4.enabled or config.fineweb.enabled
     ):
-        tokens = split_words(text)
+        line_tokens = split_line_words(text)
+        tokens = list(chain.from_iterable(line_tokens))
     checks = (
         ("gopher_repetition", config.gopher_repetition.enabled,
          lambda: gopher_repetition(text, config.gopher_repetition, tokens)),
         ("gopher_quality", config.gopher_quality.enabled,
          lambda: gopher_quality(text, config.gopher_quality, tokens)),
-        ("c4", config.c4.enabled, lambda: c4_quality(text, config.c4)),
+        ("c4", config.c4.enabled, lambda: c4_quality(text, config.c4, line_tokens)),
         ("fineweb", config.fineweb.enabled,
          lambda: fineweb_quality(text, config.fineweb, tokens)),
     )

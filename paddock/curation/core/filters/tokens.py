@@ -97,10 +97,21 @@ def count_sentences(text: str) -> int:
     follows a sentence-ending mark (other punctuation between them aside); 0 for text
     without tokens. Counted on the tokens' classes as a string, punctuation dropped: a
     new sentence is an end mark ("E") followed by a word ("W"), so ``count("EW")``."""
-    tokens = split_words(text)
+    return sentences_in(split_words(text))
+
+
+def sentences_in(tokens: list[str]) -> int:
+    """:func:`count_sentences` of a text whose :func:`split_words` tokens are ``tokens``."""
     if not tokens:
         return 0
     return 1 + "".join(map(_SENTENCE_CLASS.__getitem__, tokens)).count("EW")
+
+
+def split_line_words(text: str) -> list[list[str]]:
+    """:func:`split_words` of each of ``text.splitlines()``: every line break is
+    whitespace to the tokenizer, so these are the text's tokens, line by line, for the
+    filters that read both (C4 counts sentences per line; the others want all tokens)."""
+    return [split_words(line) for line in text.splitlines()]
 
 
 class _SentenceClass(dict):
