@@ -8,8 +8,8 @@ Same rules, thresholds, order and rule names as datatrove 0.10.1's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import filterfalse
 from typing import Final
 
 from paddock.curation.core.filters._punctuation import PUNCTUATION_SET
@@ -19,22 +19,29 @@ from paddock.curation.core.filters.tokens import split_words
 _is_symbols = PUNCTUATION_SET.issuperset  # a word made only of punctuation: a "symbol word"
 
 
-class _HasLetter(dict):
-    """Whether a token holds a letter, remembered per token: tokens repeat heavily, so a
-    dictionary hit replaces a generator over the token's characters (the rule's cost
-    was mostly that). Bounded: emptied when full."""
+class _TokenCache(dict):
+    """A property of a token, remembered per token: tokens repeat heavily, so a
+    dictionary hit replaces work over the token's characters (``frozenset.issuperset``
+    builds a set of the token's characters each call; most of this rule's cost was
+    that). Bounded: emptied when full."""
 
     max_entries: Final = 1 << 17
 
-    def __missing__(self, word: str) -> bool:
-        found = any(map(str.isalpha, word))
+    def __init__(self, measure: Callable[[str], int]) -> None:
+        super().__init__()
+        self.measure = measure
+
+    def __missing__(self, word: str) -> int:
+        value = self.measure(word)
         if len(self) >= self.max_entries:
             self.clear()
-        self[word] = found
-        return found
+        self[word] = value
+        return value
 
 
-_HAS_LETTER: Final = _HasLetter()
+# 0 for a symbol word, which the word-count and word-length rules leave out, else its length
+_CONTENT_LENGTH: Final = _TokenCache(lambda word: 0 if _is_symbols(word) else len(word))
+_HAS_LETTER: Final = _TokenCache(lambda word: any(map(str.isalpha, word)))
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
@@ -64,8 +71,8 @@ def gopher_quality(
     if words is None:
         words = split_words(text)
     n_words = len(words)
-    content = list(filterfalse(_is_symbols, words))
-    n_content = len(content)
+    lengths = list(map(_CONTENT_LENGTH.__getitem__, words))
+    n_content = n_words - lengths.count(0)
     if config.min_doc_words and n_content < config.min_doc_words:
         return "gopher_short_doc", {"words": n_content, "min": config.min_doc_words}
     if config.max_doc_words and n_content > config.max_doc_words:
@@ -73,7 +80,7 @@ def gopher_quality(
     if not n_content:  # only when the word-count rules are off
         return "gopher_short_doc", {"words": 0, "min": config.min_doc_words}
 
-    average = sum(map(len, content)) / n_content
+    average = sum(lengths) / n_content
     if config.min_avg_word_length and average < config.min_avg_word_length:
         return "gopher_below_avg_threshold", {"avg_word_length": round(average, 3)}
     if config.max_avg_word_length and average > config.max_avg_word_length:
