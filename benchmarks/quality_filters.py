@@ -249,6 +249,16 @@ def throughput(texts: list[str], quick: bool) -> dict[str, float]:
     }
 
 
+def _cold_split_words(text: str) -> list[str]:
+    """:func:`split_words` with its chunk cache emptied first: the worst case, a document
+    sharing no chunk with those before it (the warm figure is the steady state of a
+    stream of documents in one language)."""
+    from paddock.curation.core.filters.tokens import _CHUNK_TOKENS
+
+    _CHUNK_TOKENS.clear()
+    return split_words(text)
+
+
 def per_call_microseconds(texts: list[str], function: Callable[[str], Any], repeats: int) -> float:
     """CPU microseconds per call (see :func:`_docs_per_second` on why CPU time)."""
     start = time.process_time()
@@ -380,6 +390,9 @@ def main() -> None:
         [t.replace("e", "\u00e9") for t in kilobyte], word_count, repeats
     )
     figures["split_words_us_per_1kb_doc"] = per_call_microseconds(kilobyte, split_words, repeats)
+    figures["split_words_us_per_1kb_doc_cold_cache"] = per_call_microseconds(
+        kilobyte, _cold_split_words, repeats
+    )
     detect_language("warm the model up before timing it")
     figures["detect_language_us_per_doc"] = {
         "new_fasttext": per_call_microseconds(real, detect_language, repeats),
