@@ -126,3 +126,20 @@ def test_line_split_matches_the_expression():
     for _ in range(20000):
         text = "".join(rng.choice("ab\n\n ") for _ in range(rng.randint(0, 12)))
         assert _split_lines(text) == re.split(r"\n+", text), text
+
+
+def test_the_chain_decides_as_the_filters_one_by_one():
+    """quality_drop shares lazily computed tokens between the filters: its answer is the
+    first drop of the filters each run on its own."""
+    from benchmarks.quality_filters import FILTERS, edge_cases, our_decisions
+    from paddock.curation.core.quality import QualityConfig, quality_drop
+    from paddock.curation.core.words import word_count
+
+    config = QualityConfig(min_words=0)
+    for text in edge_cases(150, seed=9):
+        decisions = our_decisions(text)
+        expected = next(((name, decisions[name]) for name in FILTERS if decisions[name]), None)
+        drop = quality_drop(text=text, words=max(word_count(text), 1), length=len(text),
+                            config=config)
+        got = None if drop is None else (drop.detail["filter"], drop.detail["rule"])
+        assert got == expected, text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress, count, repeat
 from operator import add, mul, ne
@@ -173,9 +174,13 @@ def _duplicated_n_gram_chars(grams: _NGrams, n: int) -> int:
 
 
 def gopher_repetition(
-    text: str, config: GopherRepetitionConfig, words: list[str] | None = None
+    text: str,
+    config: GopherRepetitionConfig,
+    words: list[str] | Callable[[], list[str]] | None = None,
 ) -> Drop | None:
-    """None to keep ``text``; else (rule, evidence)."""
+    """None to keep ``text``; else (rule, evidence). ``words``: the tokens of
+    :func:`split_words`, or a function giving them, called only when the paragraph and
+    line rules keep the document (so a chain tokenizes no page those rules drop)."""
     if not text:
         return "empty", {}
     length = len(text)
@@ -196,6 +201,8 @@ def gopher_repetition(
 
     if words is None:
         words = split_words(text)
+    elif callable(words):
+        words = words()
     grams = _NGrams(words)
     for n, limit in config.top_n_grams:
         if len(words) < n:
