@@ -89,6 +89,12 @@ def test_word_count_matches_its_definition_on_mixed_scripts():
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert word_count(text) == reference_word_count(text), ascii(text)
+        # mostly ASCII with a rare other character: the other path of word_count
+        text = "".join(
+            rng.choice(alphabet) if rng.random() < 0.02 else rng.choice("ab1_' -.,\n")
+            for _ in range(rng.randint(0, 200))
+        )
+        assert word_count(text) == reference_word_count(text), ascii(text)
 
 
 def reference_sentences(text: str) -> int:

@@ -95,9 +95,28 @@ def _fold_to_ascii(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("paddock-word-count", _fold_to_ascii)
 
 
+class _AsciiTable(dict):
+    """:data:`_ASCII_FOLD` as a ``str.translate`` table (by code point; ASCII kept)."""
+
+    def __missing__(self, code: int) -> int | str:
+        value: int | str = code if code < 128 else _ASCII_FOLD[chr(code)]
+        self[code] = value
+        return value
+
+
+_ASCII_TABLE: Final = _AsciiTable()
+
+
 def word_count(text: str) -> int:
     """The number of words in ``text`` (see the module docstring for what a word is)."""
-    data = text.encode("ascii", "paddock-word-count")
+    if text.isascii():
+        data = text.encode("ascii")
+    elif (len(text.encode("utf-8", "surrogatepass")) - len(text)) * 20 > len(text):
+        # many non-ASCII characters (accented Latin, other scripts): one error-handler
+        # call per run would cost more than a table lookup per character
+        data = text.translate(_ASCII_TABLE).encode("ascii")
+    else:
+        data = text.encode("ascii", "paddock-word-count")
     words = len(data.translate(_ASCII_RUNS).split())
     if b"'" in data or b"-" in data:
         words -= len(_ASCII_JOIN.findall(data.translate(_ASCII_JOINS)))
