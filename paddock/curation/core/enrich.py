@@ -141,7 +141,7 @@ def detect_language(text: str) -> tuple[str, float]:
     ``benchmarks/results/quality_filters.json`` for µs per document. A shorter sample
     was measured and rejected: against the label of the whole text, the English-at-0.65
     decision changed with a 5,000-character sample on 1 of 30 Wikipedia articles and 1 of
-    50 pages with an English head and a Chinese body, with 3,000 on 5 of 1,269 shared
+    50 pages with an English head and a Chinese body, with 3,000 on 2 of 1,269 shared
     documents and 4 of 100 mixed pages, and with 1,000 on 7 and 35; with 10,000 none
     changed. It would also save little: most web pages are shorter than 5,000 characters.
     """
