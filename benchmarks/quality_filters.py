@@ -36,6 +36,7 @@ from paddock.curation.core.filters import (
     fineweb_quality,
     gopher_quality,
     gopher_repetition,
+    split_line_words,
     split_words,
 )
 from paddock.curation.core.quality import QualityConfig, quality_drop
@@ -131,12 +132,14 @@ def edge_cases(count: int, seed: int = 0) -> list[str]:
 
 
 def our_decisions(text: str) -> dict[str, str | None]:
-    """Rule name (or None: kept) of each of our filters, each on the original text."""
-    tokens = split_words(text)
+    """Rule name (or None: kept) of each of our filters, each on the original text, with
+    the tokens shared as the quality chain shares them."""
+    line_tokens = split_line_words(text)
+    tokens = [token for line in line_tokens for token in line]
     return {
         "gopher_repetition": _rule(gopher_repetition(text, GopherRepetitionConfig(), tokens)),
         "gopher_quality": _rule(gopher_quality(text, GopherQualityConfig(), tokens)),
-        "c4": _rule(c4_quality(text, C4QualityConfig())),
+        "c4": _rule(c4_quality(text, C4QualityConfig(), line_tokens)),
         "fineweb": _rule(fineweb_quality(text, FineWebQualityConfig(), tokens)),
     }
 
@@ -244,6 +247,16 @@ def throughput(texts: list[str], quick: bool) -> dict[str, float]:
         "speedup": round(ours_rate / theirs_rate, 1),
         "mean_doc_chars": round(sum(map(len, texts)) / len(texts)),
     }
+
+
+def _cold_split_words(text: str) -> list[str]:
+    """:func:`split_words` with its chunk cache emptied first: the worst case, a document
+    sharing no chunk with those before it (the warm figure is the steady state of a
+    stream of documents in one language)."""
+    from paddock.curation.core.filters.tokens import _CHUNK_TOKENS
+
+    _CHUNK_TOKENS.clear()
+    return split_words(text)
 
 
 def per_call_microseconds(texts: list[str], function: Callable[[str], Any], repeats: int) -> float:
@@ -377,6 +390,9 @@ def main() -> None:
         [t.replace("e", "\u00e9") for t in kilobyte], word_count, repeats
     )
     figures["split_words_us_per_1kb_doc"] = per_call_microseconds(kilobyte, split_words, repeats)
+    figures["split_words_us_per_1kb_doc_cold_cache"] = per_call_microseconds(
+        kilobyte, _cold_split_words, repeats
+    )
     detect_language("warm the model up before timing it")
     figures["detect_language_us_per_doc"] = {
         "new_fasttext": per_call_microseconds(real, detect_language, repeats),

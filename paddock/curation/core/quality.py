@@ -14,6 +14,7 @@ Synthetic or non-web corpora (code, tables, short records) should turn them off:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from itertools import chain
 from typing import Any
 
 from paddock.curation.core.enrich import detect_language
@@ -28,7 +29,7 @@ from paddock.curation.core.filters import (
     gopher_quality,
     gopher_repetition,
     language_filter,
-    split_words,
+    split_line_words,
 )
 
 
@@ -141,19 +142,15 @@ def quality_drop(
         if drop is not None:
             return QualityDrop("language", {"filter": "language", "rule": drop[0], **drop[1]})
 
-    tokens: list[str] | None = None
-    if config.gopher_repetition.enabled or config.gopher_quality.enabled or (
-        config.fineweb.enabled
-    ):
-        tokens = split_words(text)
+    tokens = _Tokens(text)
     checks = (
         ("gopher_repetition", config.gopher_repetition.enabled,
-         lambda: gopher_repetition(text, config.gopher_repetition, tokens)),
+         lambda: gopher_repetition(text, config.gopher_repetition, tokens.words)),
         ("gopher_quality", config.gopher_quality.enabled,
-         lambda: gopher_quality(text, config.gopher_quality, tokens)),
-        ("c4", config.c4.enabled, lambda: c4_quality(text, config.c4)),
+         lambda: gopher_quality(text, config.gopher_quality, tokens.words())),
+        ("c4", config.c4.enabled, lambda: c4_quality(text, config.c4, tokens.lines())),
         ("fineweb", config.fineweb.enabled,
-         lambda: fineweb_quality(text, config.fineweb, tokens)),
+         lambda: fineweb_quality(text, config.fineweb, tokens.words())),
     )
     for name, enabled, check in checks:
         if enabled:
@@ -161,3 +158,26 @@ def quality_drop(
             if drop is not None:
                 return QualityDrop("low_quality", {"filter": name, "rule": drop[0], **drop[1]})
     return None
+
+
+class _Tokens:
+    """A document's tokens, computed once, on first need, for every filter of the chain:
+    line by line (C4 counts sentences per line; the other filters read all the tokens,
+    the same as the whole text's: see ``split_line_words``). A document the chain drops
+    before any filter needs them (Gopher's duplicate lines and paragraphs, the length
+    gates) is never tokenized."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lines: list[list[str]] | None = None
+        self._words: list[str] | None = None
+
+    def lines(self) -> list[list[str]]:
+        if self._lines is None:
+            self._lines = split_line_words(self.text)
+        return self._lines
+
+    def words(self) -> list[str]:
+        if self._words is None:
+            self._words = list(chain.from_iterable(self.lines()))
+        return self._words

@@ -22,13 +22,14 @@ word is a Unicode unit instead:
   times. A dictionary segmenter would cost milliseconds per page; these scripts rarely
   occur in the corpora curated here, so the undercount is accepted and documented.
 
-Punctuation, symbols and whitespace are not words. About 65 µs of CPU per 1 KB of
-English web text, 85 µs when it has accented letters (``benchmarks/quality_filters.py``,
-on a loaded shared machine; whitespace splitting was about 8 µs).
+Punctuation, symbols and whitespace are not words. ASCII text takes a bytes fast path
+(translate, split, count the joining apostrophes and hyphens) several times cheaper than
+the expression; see ``benchmarks/results/quality_filters.json`` for µs per 1 KB.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from typing import Final
@@ -43,35 +44,81 @@ _CJK: Final = (
 
 
 _CJK_CHAR: Final = re.compile(f"[{_CJK}]")
-_WORD: Final = re.compile(r"\w+(?:['\u2019\-\u2010\u2011]\w+)*")
+_JOINERS: Final = "'\u2019-\u2010\u2011"  # inside a word between two word characters
+
+# The text is counted as ASCII bytes: letters, digits and "_" kept, every other byte a
+# space, so the runs of word characters are ``bytes.split()``'s fields (C, no match
+# objects); a word spans several runs only through an apostrophe or hyphen between two
+# word characters, each of which joins two runs into one word. 3-4 times cheaper than
+# the expression ``\w+(?:[JOINERS]\w+)*`` over the text, which it counts exactly as.
+_ASCII_RUNS: Final = bytes(c if chr(c).isalnum() or c == ord("_") else 32 for c in range(256))
+_ASCII_JOINS: Final = bytes(
+    c if chr(c).isalnum() or chr(c) in "_'-" else 32 for c in range(256)
+)
+_ASCII_JOIN: Final = re.compile(rb"['-](?<=\w.)(?=\w)")
 
 
-class _Fold(dict):
-    """``str.translate`` table, filled on first sight of each character: combining marks
-    are deleted (so a vowel sign no longer splits "हिन्दी"), each CJK character becomes a
-    stand-alone one-letter word, everything else maps to itself. One C-level pass over
-    the text, then the same cheap ``\\w`` expression as ASCII text: a single regex with a
-    class of all word characters and marks was 10-20 times slower (sre scans the ranges
-    of such a class linearly)."""
+class _AsciiFold(dict):
+    """What each non-ASCII character becomes in ASCII, filled on first sight: a word
+    character "a", a combining mark nothing (so a vowel sign does not split "हिन्दी"),
+    a CJK character a stand-alone word " x ", a joining apostrophe or hyphen "'",
+    anything else a space. Counting depends only on which of these a character is, so
+    the folded text counts as the original would."""
 
-    def __missing__(self, code: int) -> int | str | None:
-        char = chr(code)
+    def __missing__(self, char: str) -> str:
         if _CJK_CHAR.match(char):
-            value: int | str | None = " x "
+            value = " x "
         elif unicodedata.category(char)[0] == "M":
-            value = None
+            value = ""
+        elif char in _JOINERS:
+            value = "'"
+        elif char.isalnum():  # Python's \w: alphanumeric or "_"
+            value = "a"
         else:
-            value = code
+            value = " "
+        self[char] = value
+        return value
+
+
+_ASCII_FOLD: Final = _AsciiFold()
+
+
+def _fold_to_ascii(error: UnicodeError) -> tuple[str, int]:
+    """``str.encode`` error handler: called once per run of non-ASCII characters (a few
+    on a Latin-script page), not once per character as ``str.translate`` was."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    run = error.object[error.start : error.end]
+    return "".join(map(_ASCII_FOLD.__getitem__, run)), error.end
+
+
+codecs.register_error("paddock-word-count", _fold_to_ascii)
+
+
+class _AsciiTable(dict):
+    """:data:`_ASCII_FOLD` as a ``str.translate`` table (by code point; ASCII kept)."""
+
+    def __missing__(self, code: int) -> int | str:
+        value: int | str = code if code < 128 else _ASCII_FOLD[chr(code)]
         self[code] = value
         return value
 
 
-_FOLD: Final = _Fold()
+_ASCII_TABLE: Final = _AsciiTable()
 
 
 def word_count(text: str) -> int:
     """The number of words in ``text`` (see the module docstring for what a word is)."""
-    if not text.isascii():
-        text = text.translate(_FOLD)
-    return len(_WORD.findall(text))
+    if text.isascii():
+        data = text.encode("ascii")
+    elif (len(text.encode("utf-8", "surrogatepass")) - len(text)) * 20 > len(text):
+        # many non-ASCII characters (accented Latin, other scripts): one error-handler
+        # call per run would cost more than a table lookup per character
+        data = text.translate(_ASCII_TABLE).encode("ascii")
+    else:
+        data = text.encode("ascii", "paddock-word-count")
+    words = len(data.translate(_ASCII_RUNS).split())
+    if b"'" in data or b"-" in data:
+        words -= len(_ASCII_JOIN.findall(data.translate(_ASCII_JOINS)))
+    return words
 

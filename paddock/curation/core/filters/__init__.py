@@ -21,7 +21,11 @@ from paddock.curation.core.filters.gopher_repetition import (
 )
 from paddock.curation.core.filters.language import LanguageFilterConfig, language_filter
 from paddock.curation.core.filters.redact import redact_pii
-from paddock.curation.core.filters.tokens import count_sentences, split_words
+from paddock.curation.core.filters.tokens import (
+    count_sentences,
+    split_line_words,
+    split_words,
+)
 from paddock.curation.core.filters.urls import normalise_url
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "line_hash",
     "normalise_url",
     "redact_pii",
+    "split_line_words",
     "split_words",
     "strip_lines",
 ]

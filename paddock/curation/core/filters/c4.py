@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from paddock.curation.core.filters.base import Drop
-from paddock.curation.core.filters.tokens import count_sentences
+from paddock.curation.core.filters.tokens import count_sentences, sentences_in
 
 _CITATION: Final = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 _END_PUNCTUATION: Final = (".", "?", "!", '"', "'")
@@ -41,18 +41,26 @@ class C4QualityConfig:
     filter_policy: bool = True
 
 
-def _clean(text: str, config: C4QualityConfig) -> tuple[list[str], int, int, Drop | None]:
-    """(kept lines, removed lines, sentences in kept lines, a whole-document drop)."""
+def _clean(
+    text: str, config: C4QualityConfig, line_tokens: list[list[str]] | None = None
+) -> tuple[list[str], int, int, Drop | None]:
+    """(kept lines, removed lines, sentences in kept lines, a whole-document drop).
+    ``line_tokens``: :func:`split_line_words` of the text, when the caller has them."""
     kept: list[str] = []
     removed = sentences = 0
-    for raw in text.splitlines():
+    for index, raw in enumerate(text.splitlines()):
         line = raw.strip()
         words = line.split()
-        if config.max_word_length != -1 and any(len(w) > config.max_word_length for w in words):
+        if (
+            config.max_word_length != -1
+            and len(line) > config.max_word_length  # else no word can be longer
+            and max(map(len, words)) > config.max_word_length
+        ):
             removed += 1
             continue
+        cited = 0
         if config.remove_citations:
-            line = _CITATION.sub("", line)
+            line, cited = _CITATION.subn("", line)
         if config.filter_no_terminal_punct and (
             not line.endswith(_END_PUNCTUATION) or line.endswith("...")
         ):
@@ -73,14 +81,20 @@ def _clean(text: str, config: C4QualityConfig) -> tuple[list[str], int, int, Dro
             removed += 1
             continue
         if config.min_num_sentences != -1:
-            sentences += count_sentences(line)
+            sentences += (
+                count_sentences(line) if cited or line_tokens is None
+                else sentences_in(line_tokens[index])  # the same tokens: no citation cut
+            )
         kept.append(line)
     return kept, removed, sentences, None
 
 
-def c4_quality(text: str, config: C4QualityConfig) -> Drop | None:
-    """None to keep ``text``; else (rule, evidence)."""
-    kept, removed, sentences, drop = _clean(text, config)
+def c4_quality(
+    text: str, config: C4QualityConfig, line_tokens: list[list[str]] | None = None
+) -> Drop | None:
+    """None to keep ``text``; else (rule, evidence). ``line_tokens`` are
+    :func:`split_line_words` of the text when the caller already has them."""
+    kept, removed, sentences, drop = _clean(text, config, line_tokens)
     if drop is not None:
         return drop
     if sentences < config.min_num_sentences:

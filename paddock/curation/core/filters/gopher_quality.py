@@ -8,13 +8,40 @@ Same rules, thresholds, order and rule names as datatrove 0.10.1's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from paddock.curation.core.filters._punctuation import PUNCTUATION_SET
 from paddock.curation.core.filters.base import Drop, ratio
 from paddock.curation.core.filters.tokens import split_words
 
 _is_symbols = PUNCTUATION_SET.issuperset  # a word made only of punctuation: a "symbol word"
+
+
+class _TokenCache(dict):
+    """A property of a token, remembered per token: tokens repeat heavily, so a
+    dictionary hit replaces work over the token's characters (``frozenset.issuperset``
+    builds a set of the token's characters each call; most of this rule's cost was
+    that). Bounded: emptied when full."""
+
+    max_entries: Final = 1 << 17
+
+    def __init__(self, measure: Callable[[str], int]) -> None:
+        super().__init__()
+        self.measure = measure
+
+    def __missing__(self, word: str) -> int:
+        value = self.measure(word)
+        if len(self) >= self.max_entries:
+            self.clear()
+        self[word] = value
+        return value
+
+
+# 0 for a symbol word, which the word-count and word-length rules leave out, else its length
+_CONTENT_LENGTH: Final = _TokenCache(lambda word: 0 if _is_symbols(word) else len(word))
+_HAS_LETTER: Final = _TokenCache(lambda word: any(map(str.isalpha, word)))
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
@@ -44,8 +71,8 @@ def gopher_quality(
     if words is None:
         words = split_words(text)
     n_words = len(words)
-    content = [w for w in words if not _is_symbols(w)]
-    n_content = len(content)
+    lengths = list(map(_CONTENT_LENGTH.__getitem__, words))
+    n_content = n_words - lengths.count(0)
     if config.min_doc_words and n_content < config.min_doc_words:
         return "gopher_short_doc", {"words": n_content, "min": config.min_doc_words}
     if config.max_doc_words and n_content > config.max_doc_words:
@@ -53,7 +80,7 @@ def gopher_quality(
     if not n_content:  # only when the word-count rules are off
         return "gopher_short_doc", {"words": 0, "min": config.min_doc_words}
 
-    average = sum(map(len, content)) / n_content
+    average = sum(lengths) / n_content
     if config.min_avg_word_length and average < config.min_avg_word_length:
         return "gopher_below_avg_threshold", {"avg_word_length": round(average, 3)}
     if config.max_avg_word_length and average > config.max_avg_word_length:
@@ -78,7 +105,7 @@ def gopher_quality(
             return "gopher_too_many_end_ellipsis", {"ratio": ratio(ending, len(lines))}
 
     if config.max_non_alpha_words_ratio:
-        alpha = sum(1 for w in words if any(map(str.isalpha, w)))
+        alpha = sum(map(_HAS_LETTER.__getitem__, words))
         if alpha / n_words < config.max_non_alpha_words_ratio:
             return "gopher_below_alpha_threshold", {"ratio": ratio(alpha, n_words)}
 
