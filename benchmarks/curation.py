@@ -17,9 +17,9 @@ while runs go (sampled every 0.2 s), PostgreSQL's size and how many bytes of doc
 it holds (every text and JSON column of the curation tables searched for sampled
 passages of the corpus), and the store's size on disk.
 
-Quality figures come from their own benchmarks, run here on their quick or full corpora
+Quality figures are copied from their own benchmarks' result files, with their commits
 (dedup: cluster-pair precision and recall, plain and with typographic punctuation;
-filters: docs/s and agreement with datatrove).
+filters: docs per CPU-second and agreement with datatrove).
 
     python -m benchmarks.curation [--quick] [--documents N] [--workers 2]
 """
@@ -326,12 +326,38 @@ def directory_megabytes(path: Path) -> float:
 # --- main ---------------------------------------------------------------------------------
 
 
-def quality_figures(quick: bool) -> dict:
-    """The dedup and filter figures, from their own benchmarks (same code, same corpora)."""
-    from benchmarks.dedup import dedup_quality
-    from benchmarks.quality_filters import filters_figures
+def quality_figures() -> dict:
+    """The dedup and filter quality figures, copied from their own benchmarks' result files
+    (``benchmarks.dedup``, ``benchmarks.quality_filters``: their corpora, their runs), with
+    the commit each was measured on."""
+    from benchmarks.common import RESULTS_DIR
 
-    return {**dedup_quality(quick), **filters_figures(quick)}
+    figures: dict = {}
+    wanted = {
+        "dedup": ("dedup_precision", "dedup_recall", "dedup_precision_smart_punctuation",
+                  "dedup_recall_smart_punctuation"),
+        "quality_filters": ("filters_docs_per_second", "filters_agreement_with_datatrove"),
+    }
+    for name, keys in wanted.items():
+        path = RESULTS_DIR / f"{name}.json"
+        if not path.exists():
+            print(f"{path.name} is missing: run python -m benchmarks.{name}", file=sys.stderr)
+            continue
+        record = json.loads(path.read_text())
+        found = _flatten(record["figures"])
+        figures.update({key: found[key] for key in keys if key in found})
+        figures[f"{name}_commit"] = record["commit"]
+    return figures
+
+
+def _flatten(figures: dict) -> dict:
+    """Keys of nested figure groups, found wherever they are."""
+    out = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            out.update({k: v for k, v in _flatten(value).items() if k not in out})
+        out.setdefault(key, value)
+    return out
 
 
 def main() -> None:
@@ -339,8 +365,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small corpus, to check it runs")
     parser.add_argument("--documents", type=int, help="corpus size (default 1,000,000)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--skip-quality", action="store_true",
-                        help="leave out the dedup and filter quality figures")
     args = parser.parse_args()
     documents = args.documents or (3_000 if args.quick else 1_000_000)
     data = shared_data("curation", needs="web-c4-sample")
@@ -357,8 +381,7 @@ def main() -> None:
     finally:
         drop_postgres_database(database)
         shutil.rmtree(scratch, ignore_errors=True)
-    if not args.skip_quality:
-        figures.update(quality_figures(args.quick))
+    figures.update(quality_figures())
     write_results("curation", figures, quick=args.quick)
 
 
