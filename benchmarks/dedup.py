@@ -13,7 +13,8 @@ Side by side, in one run:
 Quality, scored the peers' way (every two documents of one cluster are a predicted pair:
 "cluster-pair" precision and recall) beside paddock's verified-edge precision, on a plain
 corpus and on a smart-punctuation one (half the documents typographic, a tenth of the
-families non-Latin), for paddock (connected and star clusters), datasketch's MinHashLSH
+families non-Latin), for paddock (connected, star and center clusters, each with the
+seconds of its whole run and of ``cluster`` alone), datasketch's MinHashLSH
 (pairs from its queries, clustered by union-find; it is handed the corpus's canonical words,
 so typography cannot hurt it: it measures LSH alone) and datatrove 0.10.1's MinHash pipeline
 with its defaults (signature, buckets, cluster steps run in this process). Also the cost of
@@ -151,8 +152,10 @@ def _corpora(documents: int) -> dict:
 
 
 def paddock_quality(corpus, truth, config) -> dict:
-    """Cluster-pair precision/recall and edge precision/recall of one paddock run."""
-    from paddock.curation.core.near_dedup import WorkDir, load_edges, run_single_process
+    """Cluster-pair precision/recall and edge precision/recall of one paddock run, its
+    seconds, and the seconds of ``cluster`` alone (best of 3 reruns on the same edges, the
+    kernels already loaded: the cost of the cluster mode)."""
+    from paddock.curation.core.near_dedup import WorkDir, cluster, load_edges, run_single_process
     from tests.support.near_dup_corpus import cluster_pairs, precision_recall
 
     with tempfile.TemporaryDirectory() as directory:
@@ -161,12 +164,17 @@ def paddock_quality(corpus, truth, config) -> dict:
         result = run_single_process(work)
         seconds = time.perf_counter() - start
         left, right, _ = load_edges(work)
+        cluster_seconds = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            cluster(work)
+            cluster_seconds = min(cluster_seconds, time.perf_counter() - start)
     clusters = precision_recall(cluster_pairs(result.kept_of), truth, corpus)
     edges = precision_recall(pairs_of(left, right), truth, corpus)
     return {
         "precision": clusters["precision"], "recall": clusters["recall"],
         "edge_precision": edges["precision"], "edge_recall": edges["recall"],
-        "removed": result.removed, "seconds": seconds,
+        "removed": result.removed, "seconds": seconds, "cluster_seconds": cluster_seconds,
     }
 
 
@@ -277,6 +285,9 @@ def quality_figures(documents: int, *, datatrove: bool = True) -> dict:
         runs = {
             "paddock_connected": paddock_quality(corpus, truth, config),
             "paddock_star": paddock_quality(corpus, truth, NearDedupConfig(cluster_mode="star")),
+            "paddock_center": paddock_quality(
+                corpus, truth, NearDedupConfig(cluster_mode="center")
+            ),
             "datasketch": datasketch_quality(corpus, truth, config.threshold, config.num_perm),
         }
         if not datatrove:
