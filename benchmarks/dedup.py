@@ -17,7 +17,10 @@ families non-Latin), for paddock (connected, star and center clusters, each with
 seconds of its whole run and of ``cluster`` alone), datasketch's MinHashLSH
 (pairs from its queries, clustered by union-find; it is handed the corpus's canonical words,
 so typography cannot hurt it: it measures LSH alone) and datatrove 0.10.1's MinHash pipeline
-with its defaults (signature, buckets, cluster steps run in this process). Also the cost of
+with its defaults (signature, buckets, cluster steps run in this process), and the ceiling
+of any clustering: the best min(P, R), and the best recall at precision 0.95, that any
+partition of the documents reaches on the truth (tests.support.near_dup_corpus.
+partition_ceiling). Also the cost of
 the v2 shingle scheme: index_shard docs/s with v1 and v2 on the same documents.
 
     python -m benchmarks.dedup [--quick] [--documents N] [--quality-documents N]
@@ -275,6 +278,7 @@ def shingle_scheme_cost(texts: list[str], repeats: int = 3) -> dict:
 
 def quality_figures(documents: int, *, datatrove: bool = True) -> dict:
     from paddock.curation.core.near_dedup import NearDedupConfig
+    from tests.support.near_dup_corpus import partition_ceiling
 
     figures: dict = {"quality_documents": documents}
     for suffix, corpus in _corpora(documents).items():
@@ -282,6 +286,13 @@ def quality_figures(documents: int, *, datatrove: bool = True) -> dict:
         truth, _ = corpus.true_pairs(config.threshold)
         tag = suffix or "_plain"
         figures[f"true_pairs{tag}"] = len(truth)
+        ceiling = partition_ceiling(truth)  # what any clustering rule can reach at best
+        figures[f"any_partition_best_min_precision_recall{tag}"] = round(
+            ceiling["best_balanced"], 4
+        )
+        figures[f"any_partition_best_recall_at_precision_0.95{tag}"] = round(
+            ceiling["best_recall_at_precision_0.95"], 4
+        )
         runs = {
             "paddock_connected": paddock_quality(corpus, truth, config),
             "paddock_star": paddock_quality(corpus, truth, NearDedupConfig(cluster_mode="star")),

@@ -232,6 +232,24 @@ def test_center_mode_keeps_the_document_most_others_are_close_to():
     assert _center_parents(0, *_adjacency(0, np.array([], int), np.array([], int))).size == 0
 
 
+def test_partition_ceiling_is_exact_on_a_hub_and_two_unlinked_spokes():
+    """Truth 0-1, 0-2 (1 and 2 unlinked): one cluster gives P 2/3 R 1, a pair gives P 1
+    R 1/2; with a separate pair 5-6, the hull mixes the two: P = R at 2.5 of 3 true pairs."""
+    from tests.support.near_dup_corpus import partition_ceiling
+
+    ceiling = partition_ceiling([(0, 1), (0, 2), (5, 6)])
+    assert ceiling["true_pairs"] == 3
+    assert ceiling["precision_at_full_recall"] == pytest.approx(3 / 4)
+    # (1 + 1 + s) / 3 true and s false pairs: P = R at s = 0.5
+    assert ceiling["best_balanced"] == pytest.approx(2.5 / 3)
+    tp = 2 + 0.1 / 0.9  # P = 0.95: 0.05 (2 + s) = 0.95 s
+    assert ceiling["best_recall_at_precision_0.95"] == pytest.approx(tp / 3)
+    assert partition_ceiling([(a, b) for a in range(12) for b in range(a)])[
+        "skipped_components"
+    ] == 1
+    assert partition_ceiling([])["best_balanced"] == 1.0
+
+
 CHAIN = [" ".join(f"w{i}" for i in range(start, start + 100)) for start in (0, 10, 20)]
 
 
