@@ -13,10 +13,14 @@ Side by side, in one run:
 Quality, scored the peers' way (every two documents of one cluster are a predicted pair:
 "cluster-pair" precision and recall) beside paddock's verified-edge precision, on a plain
 corpus and on a smart-punctuation one (half the documents typographic, a tenth of the
-families non-Latin), for paddock (connected and star clusters), datasketch's MinHashLSH
+families non-Latin), for paddock (connected, star and center clusters, each with the
+seconds of its whole run and of ``cluster`` alone), datasketch's MinHashLSH
 (pairs from its queries, clustered by union-find; it is handed the corpus's canonical words,
 so typography cannot hurt it: it measures LSH alone) and datatrove 0.10.1's MinHash pipeline
-with its defaults (signature, buckets, cluster steps run in this process). Also the cost of
+with its defaults (signature, buckets, cluster steps run in this process), and the ceiling
+of any clustering: the best min(P, R), and the best recall at precision 0.95, that any
+partition of the documents reaches on the truth (tests.support.near_dup_corpus.
+partition_ceiling). Also the cost of
 the v2 shingle scheme: index_shard docs/s with v1 and v2 on the same documents.
 
     python -m benchmarks.dedup [--quick] [--documents N] [--quality-documents N]
@@ -151,8 +155,10 @@ def _corpora(documents: int) -> dict:
 
 
 def paddock_quality(corpus, truth, config) -> dict:
-    """Cluster-pair precision/recall and edge precision/recall of one paddock run."""
-    from paddock.curation.core.near_dedup import WorkDir, load_edges, run_single_process
+    """Cluster-pair precision/recall and edge precision/recall of one paddock run, its
+    seconds, and the seconds of ``cluster`` alone (best of 3 reruns on the same edges, the
+    kernels already loaded: the cost of the cluster mode)."""
+    from paddock.curation.core.near_dedup import WorkDir, cluster, load_edges, run_single_process
     from tests.support.near_dup_corpus import cluster_pairs, precision_recall
 
     with tempfile.TemporaryDirectory() as directory:
@@ -161,12 +167,17 @@ def paddock_quality(corpus, truth, config) -> dict:
         result = run_single_process(work)
         seconds = time.perf_counter() - start
         left, right, _ = load_edges(work)
+        cluster_seconds = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            cluster(work)
+            cluster_seconds = min(cluster_seconds, time.perf_counter() - start)
     clusters = precision_recall(cluster_pairs(result.kept_of), truth, corpus)
     edges = precision_recall(pairs_of(left, right), truth, corpus)
     return {
         "precision": clusters["precision"], "recall": clusters["recall"],
         "edge_precision": edges["precision"], "edge_recall": edges["recall"],
-        "removed": result.removed, "seconds": seconds,
+        "removed": result.removed, "seconds": seconds, "cluster_seconds": cluster_seconds,
     }
 
 
@@ -267,6 +278,7 @@ def shingle_scheme_cost(texts: list[str], repeats: int = 3) -> dict:
 
 def quality_figures(documents: int, *, datatrove: bool = True) -> dict:
     from paddock.curation.core.near_dedup import NearDedupConfig
+    from tests.support.near_dup_corpus import partition_ceiling
 
     figures: dict = {"quality_documents": documents}
     for suffix, corpus in _corpora(documents).items():
@@ -274,9 +286,19 @@ def quality_figures(documents: int, *, datatrove: bool = True) -> dict:
         truth, _ = corpus.true_pairs(config.threshold)
         tag = suffix or "_plain"
         figures[f"true_pairs{tag}"] = len(truth)
+        ceiling = partition_ceiling(truth)  # what any clustering rule can reach at best
+        figures[f"any_partition_best_min_precision_recall{tag}"] = round(
+            ceiling["best_balanced"], 4
+        )
+        figures[f"any_partition_best_recall_at_precision_0.95{tag}"] = round(
+            ceiling["best_recall_at_precision_0.95"], 4
+        )
         runs = {
             "paddock_connected": paddock_quality(corpus, truth, config),
             "paddock_star": paddock_quality(corpus, truth, NearDedupConfig(cluster_mode="star")),
+            "paddock_center": paddock_quality(
+                corpus, truth, NearDedupConfig(cluster_mode="center")
+            ),
             "datasketch": datasketch_quality(corpus, truth, config.threshold, config.num_perm),
         }
         if not datatrove:

@@ -186,10 +186,74 @@ def test_star_mode_does_not_depend_on_sharding_and_removes_only_next_to_kept(cor
     assert result.removed <= connected.removed  # star never removes more
 
 
+def test_center_mode_does_not_depend_on_sharding_and_keeps_one_center_per_cluster(
+    corpus, tmp_path
+):
+    config = NearDedupConfig(cluster_mode="center")
+    reference = run_single_process(
+        WorkDir.create(tmp_path / "one", corpus.texts, config, shard_size=10_000)
+    )
+    work = WorkDir.create(tmp_path / "many", corpus.texts, config, shard_size=170)
+    store = MemoryBandStore()
+    for shard in reversed(range(work.plan.shards)):
+        index_shard(work, shard, store)
+    for chunk in reversed(range(len(work.plan.join_chunks))):
+        join_chunk(work, chunk, store)
+    result = cluster(work)
+    assert np.array_equal(result.duplicate_of, reference.duplicate_of)
+    assert np.array_equal(result.kept_of, reference.kept_of)
+    removed = np.flatnonzero(result.duplicate_of >= 0)
+    assert len(removed) > 100
+    linked = result.duplicate_of[removed]
+    assert (result.duplicate_of[linked] < 0).all()  # linked to a kept document: its center
+    assert np.array_equal(result.kept_of[removed], linked)
+    assert (result.similarity[removed] >= 0.8).all()
+    left, right, _ = load_edges(work)
+    edges = {(int(min(a, b)), int(max(a, b))) for a, b in zip(left, right, strict=True)}
+    assert all((min(a, b), max(a, b)) in edges for a, b in zip(removed, linked, strict=True))
+    kept = result.duplicate_of < 0
+    assert not any(kept[a] and kept[b] for a, b in edges)  # no edge left between kept docs
+    connected = run_single_process(WorkDir.create(tmp_path / "c", corpus.texts, NearDedupConfig()))
+    assert result.removed <= connected.removed
+
+
+def test_center_mode_keeps_the_document_most_others_are_close_to():
+    """A hub with three spokes, the spokes mutually unlinked, the hub last: the hub is kept
+    (star would keep the first spoke and the two others beside it); ties go to the earliest."""
+    from paddock.curation.core.near_dedup import _adjacency, _center_parents
+
+    hub_last = _adjacency(4, np.array([0, 1, 2]), np.array([3, 3, 3]))
+    assert _center_parents(4, *hub_last).tolist() == [3, 3, 3, -1]
+    pair = _adjacency(3, np.array([1]), np.array([2]))
+    assert _center_parents(3, *pair).tolist() == [-1, -1, 1]
+    # 0-1-2-3-4 path: 1 (degree 2, earliest) takes 0 and 2; then 3 takes 4
+    path = _adjacency(5, np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4]))
+    assert _center_parents(5, *path).tolist() == [1, -1, 1, -1, 3]
+    assert _center_parents(0, *_adjacency(0, np.array([], int), np.array([], int))).size == 0
+
+
+def test_partition_ceiling_is_exact_on_a_hub_and_two_unlinked_spokes():
+    """Truth 0-1, 0-2 (1 and 2 unlinked): one cluster gives P 2/3 R 1, a pair gives P 1
+    R 1/2; with a separate pair 5-6, the hull mixes the two: P = R at 2.5 of 3 true pairs."""
+    from tests.support.near_dup_corpus import partition_ceiling
+
+    ceiling = partition_ceiling([(0, 1), (0, 2), (5, 6)])
+    assert ceiling["true_pairs"] == 3
+    assert ceiling["precision_at_full_recall"] == pytest.approx(3 / 4)
+    # (1 + 1 + s) / 3 true and s false pairs: P = R at s = 0.5
+    assert ceiling["best_balanced"] == pytest.approx(2.5 / 3)
+    tp = 2 + 0.1 / 0.9  # P = 0.95: 0.05 (2 + s) = 0.95 s
+    assert ceiling["best_recall_at_precision_0.95"] == pytest.approx(tp / 3)
+    assert partition_ceiling([(a, b) for a in range(12) for b in range(a)])[
+        "skipped_components"
+    ] == 1
+    assert partition_ceiling([])["best_balanced"] == 1.0
+
+
 CHAIN = [" ".join(f"w{i}" for i in range(start, start + 100)) for start in (0, 10, 20)]
 
 
-@pytest.mark.parametrize("mode", ["connected", "star"])
+@pytest.mark.parametrize("mode", ["connected", "star", "center"])
 def test_a_chain_records_the_linked_document_not_the_far_kept_one(mode, tmp_path):
     """A~B (0.81), B~C (0.81), A and C 0.66: C is evidence against B, not against A."""
     sh = shingles_of(CHAIN)
@@ -198,6 +262,11 @@ def test_a_chain_records_the_linked_document_not_the_far_kept_one(mode, tmp_path
     texts = ["unrelated filler text number " + str(i) for i in range(5)] + CHAIN
     result = run_single_process(WorkDir.create(tmp_path, texts, NearDedupConfig(cluster_mode=mode)))
     a, b, c = 5, 6, 7
+    if mode == "center":  # B, linked to both, is the center; A and C are its duplicates
+        assert result.duplicate_of[b] == -1 and result.duplicate_of.tolist()[a::2] == [b, b]
+        assert result.similarity[c] == pytest.approx(bc, abs=1e-6)
+        assert result.clusters == 1
+        return
     assert result.duplicate_of[a] == -1 and result.duplicate_of[b] == a
     if mode == "connected":
         assert result.duplicate_of[c] == b and result.kept_of[c] == a
@@ -281,7 +350,7 @@ def test_typographic_and_non_latin_copies_are_found(smart_corpus, tmp_path):
     assert sum(bool(re.search("[\u4e00-\u9fff]", t)) for t in corpus.texts) > 50
     results = {}
     for scheme, mode in [(v, "connected") for v in minhash.SHINGLE_SCHEMES] + [
-        (minhash.SHINGLE_SCHEME_V2, "star")
+        (minhash.SHINGLE_SCHEME_V2, "star"), (minhash.SHINGLE_SCHEME_V2, "center")
     ]:
         config = NearDedupConfig(shingle_scheme=scheme, cluster_mode=mode)
         work = WorkDir.create(tmp_path / f"{scheme}-{mode}", corpus.texts, config, shard_size=400)
@@ -299,4 +368,9 @@ def test_typographic_and_non_latin_copies_are_found(smart_corpus, tmp_path):
     _, star = results[minhash.SHINGLE_SCHEME_V2, "star"]
     assert star["precision"] >= 0.93 and star["recall"] >= 0.85
     assert star["precision"] > clusters["precision"]
+    # center keeps each family's base (most neighbours), so its recall is connected's here
+    # (0.999 on 20,000 documents) and its precision no better: the false pairs are siblings
+    _, center = results[minhash.SHINGLE_SCHEME_V2, "center"]
+    assert center["recall"] >= 0.98 and center["recall"] > star["recall"]
+    assert center["precision"] >= 0.82
     assert results[minhash.SHINGLE_SCHEME_V1, "connected"][0]["recall"] < 0.9  # v2 fixes this

@@ -360,3 +360,92 @@ def union_find_clusters(documents: int, pairs) -> list[int]:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     return [find(d) for d in range(documents)]
+
+
+def _set_partitions(items: list[int]) -> Iterator[list[list[int]]]:
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in _set_partitions(rest):
+        for i in range(len(partition)):
+            yield [*partition[:i], [first, *partition[i]], *partition[i + 1 :]]
+        yield [[first], *partition]
+
+
+def partition_ceiling(pairs, *, precision: float = 0.95, max_component: int = 9) -> dict:
+    """The best cluster-pair precision/recall that *any* partition of the documents can
+    reach when the truth is ``pairs`` (every two documents of a cluster are a predicted
+    pair): whether a clustering rule can meet a target at all, or the truth is not a
+    union of cliques.
+
+    Exact, for components of up to ``max_component`` documents: each component's
+    partitions give points (false pairs, true pairs); the upper concave hull of the sum
+    over components is the merge of the components' hull edges by slope, and P and R are
+    monotone along it, so the best min(P, R) is where the hull crosses P = R, and the best
+    recall at a given ``precision`` where P falls to it. Components
+    that are larger are counted (``skipped_components``) and left out of the bound."""
+    from fractions import Fraction
+
+    adjacency: dict[int, set[int]] = {}
+    for a, b in pairs:
+        adjacency.setdefault(a, set()).add(b)
+        adjacency.setdefault(b, set()).add(a)
+    seen: set[int] = set()
+    edges: list[tuple[Fraction, int, int]] = []  # (slope, extra false, extra true pairs)
+    true_pairs = skipped = base_true = 0
+    for start in sorted(adjacency):
+        if start in seen:
+            continue
+        component, stack = [], [start]
+        seen.add(start)
+        while stack:
+            v = stack.pop()
+            component.append(v)
+            for u in adjacency[v] - seen:
+                seen.add(u)
+                stack.append(u)
+        inside = sum(len(adjacency[v]) for v in component) // 2
+        if len(component) > max_component:
+            skipped += 1
+            continue
+        true_pairs += inside
+        best: dict[int, int] = {}  # false pairs -> most true pairs
+        for partition in _set_partitions(sorted(component)):
+            tp = fp = 0
+            for block in partition:
+                for x, y in combinations(block, 2):
+                    if y in adjacency[x]:
+                        tp += 1
+                    else:
+                        fp += 1
+            best[fp] = max(best.get(fp, -1), tp)
+        fp, tp = 0, best[0]
+        base_true += tp
+        while True:  # upper hull from (0, best[0]): steepest next point each time
+            steps = [(Fraction(t - tp, f - fp), f, t) for f, t in best.items() if f > fp]
+            steps = [s for s in steps if s[0] > 0]
+            if not steps:
+                break
+            slope, f, t = max(steps, key=lambda s: (s[0], s[1]))
+            edges.append((slope, f - fp, t - tp))
+            fp, tp = f, t
+    edges.sort(key=lambda e: e[0], reverse=True)
+    fp, tp = 0, base_true
+    total = max(true_pairs, 1)
+    balanced = recall_at = None
+    for _, dfp, dtp in edges:  # along the hull P falls and R rises
+        if balanced is None and tp + dtp + fp + dfp >= true_pairs:  # P = R: tp + fp = truth
+            balanced = (tp + (true_pairs - tp - fp) / (dtp + dfp) * dtp) / total
+        low = (1 - precision) * (tp + dtp) - precision * (fp + dfp)
+        if recall_at is None and low < 0:  # P drops below ``precision`` on this edge
+            high = (1 - precision) * tp - precision * fp
+            recall_at = (tp + high / (high - low) * dtp) / total
+        fp, tp = fp + dfp, tp + dtp
+    return {
+        "true_pairs": true_pairs,
+        "best_balanced": balanced if balanced is not None else 1.0,  # max min(P, R)
+        f"best_recall_at_precision_{precision}": recall_at if recall_at is not None else 1.0,
+        "precision_at_full_recall": tp / (tp + fp) if tp + fp else 1.0,
+        "skipped_components": skipped,
+    }

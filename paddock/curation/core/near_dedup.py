@@ -16,7 +16,10 @@ process:
    edge's exact similarity, so every recorded similarity is at or above the threshold even
    in a chain A~B~C where A and C differ more; the kept document is recorded beside it.
    ``cluster_mode="star"`` avoids chains: in document order, a document is removed only if
-   it has an edge to an earlier *kept* document, which it records.
+   it has an edge to an earlier *kept* document, which it records. ``cluster_mode="center"``
+   avoids chains without star's dependence on order: greedy center clustering, the document
+   with the most unassigned neighbours (ties: the earliest) is kept and takes all its
+   unassigned neighbours, repeatedly; so a family's base, not its earliest copy, is kept.
 
 Phase 2 starts only when phase 1 is complete, so candidates depend on the whole corpus and
 not on which worker saw what first; all later steps sort, so the kept set is a function of
@@ -55,7 +58,7 @@ from paddock.kernel.progress import Progress, no_progress
 
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
 PLAN_FILE = "plan.json"
-CLUSTER_MODES = ("connected", "star")
+CLUSTER_MODES = ("connected", "star", "center")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class NearDedupConfig:
     shard_documents: int = 20_000  # documents per phase-1 task (the result does not depend on it)
     shingle_scheme: str = minhash.SHINGLE_SCHEME
     permutation_scheme: str = minhash.PERMUTATION_SCHEME
-    cluster_mode: str = "connected"  # or "star": removed only next to an earlier kept doc
+    # "star": removed only next to an earlier kept doc; "center": greedy center clustering
+    cluster_mode: str = "connected"
 
     def __post_init__(self) -> None:
         minhash.check_scheme(self.shingle_scheme)
@@ -556,14 +560,61 @@ def _star_parents(n, offsets, neighbours):
     return parent
 
 
+@njit(cache=True)
+def _center_parents(n, offsets, neighbours):
+    """Greedy center clustering: the unassigned document with the most unassigned neighbours
+    (ties: the earliest) is kept, and each of those neighbours is removed and linked to it;
+    repeat until no unassigned document has an unassigned neighbour.
+
+    Every removed document is linked by a verified edge to its cluster's kept document, as in
+    star, but the kept document is the one most of the cluster is similar to (a family's base)
+    rather than whichever copy comes first, so fewer true pairs are split off. Lazy max-heap:
+    an entry whose degree is stale is skipped; each decrement pushes a fresh one. The key
+    packs (degree, index) into one integer so ties go to the earliest document."""
+    parent = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    degree = offsets[1:] - offsets[:-1]
+    top = np.int64(degree.max()) if n else np.int64(0)
+    heap = [np.int64(0)]  # typed for numba, popped at once
+    heap.pop()
+    for v in range(n):
+        if degree[v] > 0:
+            heap.append((top - degree[v]) * n + v)
+    heapq.heapify(heap)
+    members = np.empty(n, dtype=np.int64)
+    while len(heap):
+        key = heapq.heappop(heap)
+        v = key % n
+        if done[v] or top - key // n != degree[v] or degree[v] == 0:
+            continue
+        done[v] = True
+        count = 0
+        for e in range(offsets[v], offsets[v + 1]):
+            u = neighbours[e]
+            if not done[u]:
+                done[u] = True
+                parent[u] = v
+                members[count] = u
+                count += 1
+        for i in range(count + 1):
+            x = v if i == count else members[i]
+            for e in range(offsets[x], offsets[x + 1]):
+                w = neighbours[e]
+                if not done[w]:
+                    degree[w] -= 1
+                    heapq.heappush(heap, (top - degree[w]) * n + w)
+    return parent
+
+
 def cluster(work: WorkDir) -> NearDedupResult:
     """Clusters of the verified edges; each removed document records its linked document."""
     plan = work.plan
     n = plan.documents
     left, right, candidates = load_edges(work)
     offsets, neighbours = _adjacency(n, left, right)
-    if plan.config.cluster_mode == "star":
-        duplicate_of = _star_parents(n, offsets, neighbours)
+    if plan.config.cluster_mode in ("star", "center"):
+        parents = _star_parents if plan.config.cluster_mode == "star" else _center_parents
+        duplicate_of = parents(n, offsets, neighbours)
         kept_of = np.where(duplicate_of < 0, np.arange(n), duplicate_of)
     else:
         kept_of = _union_find_min(n, left, right).astype(np.int64)
