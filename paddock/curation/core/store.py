@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 SHARD_DOCUMENTS = 100_000
 ROW_GROUP = 2_000
+BATCH_DOCUMENTS = 10_000  # documents a reader of whole shards holds at once (whole row groups)
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
@@ -101,11 +102,21 @@ class DocumentStore:
 
     def _put(self, path: str, write) -> None:
         """Write a file so that it appears whole: beside it, then renamed (locally)."""
-        target = f"{path}.tmp-{uuid.uuid4().hex[:8]}" if self.local else path
-        with self.fs.open(target, "wb") as handle:
+        handle, finish = self._open_put(path)
+        with handle:
             write(handle)
-        if target != path:
-            self.fs.mv(target, path)
+        finish()
+
+    def _open_put(self, path: str):
+        """(handle, finish): write to the handle, close it, then call ``finish`` to make the
+        file appear at ``path`` whole (renamed locally; object stores publish on close)."""
+        target = f"{path}.tmp-{uuid.uuid4().hex[:8]}" if self.local else path
+
+        def finish() -> None:
+            if target != path:
+                self.fs.mv(target, path)
+
+        return self.fs.open(target, "wb"), finish
 
     def delete(self, key: str) -> None:
         if self.fs.exists(self.path(key)):
@@ -144,10 +155,24 @@ class DocumentStore:
         for shard in self.shards(key):
             yield shard, self.read_shard(key, shard, columns)
 
+    def batches(self, key: str, shard: ShardInfo, columns: Sequence[str],
+                documents: int = BATCH_DOCUMENTS) -> Iterator[pa.Table]:
+        """One shard's ``columns`` in pieces of about ``documents`` (whole row groups), in
+        position order: what a reader of every document holds in memory at once."""
+        _check_columns(columns)
+        with self.fs.open(self.path(key, shard.file), "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            groups = list(range(parquet.num_row_groups))
+            step = max(1, documents // max(shard.row_group, 1))
+            for start in range(0, len(groups), step):
+                yield parquet.read_row_groups(groups[start:start + step], columns=list(columns))
+
     def rows(self, key: str, columns: Sequence[str]) -> Iterator[tuple]:
-        """Tuples of ``columns`` for every document of the source, in position order."""
-        for _shard, table in self.tables(key, columns):
-            yield from zip(*(table.column(c).to_pylist() for c in columns), strict=True)
+        """Tuples of ``columns`` for every document of the source, in position order,
+        read a batch of row groups at a time (memory does not grow with the shard)."""
+        for shard in self.shards(key):
+            for table in self.batches(key, shard, columns):
+                yield from zip(*(table.column(c).to_pylist() for c in columns), strict=True)
 
     def documents(
         self, key: str, positions: Sequence[int], columns: Sequence[str]
@@ -173,8 +198,11 @@ class DocumentStore:
 
 
 class StoreWriter:
-    """Buffers documents and writes a shard every ``shard_documents``; :meth:`close`
-    writes the manifest, which marks the source complete."""
+    """Writes a source's documents as they come: each row group (``row_group`` documents)
+    is encoded and written as soon as it is full, so memory holds one row group, not one
+    shard, whatever the shard size; a shard file appears whole when it has
+    ``shard_documents`` (or at :meth:`close`). :meth:`close` writes the manifest last,
+    which marks the source complete."""
 
     def __init__(self, store: DocumentStore, key: str, shard_documents: int,
                  row_group: int) -> None:
@@ -184,12 +212,15 @@ class StoreWriter:
         self.shard_documents, self.row_group = shard_documents, row_group
         self.buffer: dict[str, list] = {name: [] for name in COLUMNS}
         self.shards: list[ShardInfo] = []
-        self.written = 0
+        self.written = 0  # documents in finished shards
+        self._open: tuple[Any, Any, Any] | None = None  # (parquet writer, handle, finish)
+        self._in_shard = 0  # documents written to the open shard
 
     def add(self, document: dict[str, Any]) -> None:
         """One document's columns (pii_counts and metadata as dicts); positions must run
         0, 1, 2, ... in the order added."""
-        if document["position"] != self.written + len(self.buffer["position"]):
+        expected = self.written + self._in_shard + len(self.buffer["position"])
+        if document["position"] != expected:
             raise StoreError(f"document position {document['position']} out of order")
         for name in COLUMNS:
             value = document[name]
@@ -197,24 +228,39 @@ class StoreWriter:
                 json.dumps(value, ensure_ascii=False, sort_keys=True) if name in JSON_COLUMNS
                 else value
             )
-        if len(self.buffer["position"]) >= self.shard_documents:
+        # A row group never crosses a shard's end: shards hold exactly shard_documents.
+        if len(self.buffer["position"]) >= min(self.row_group,
+                                               self.shard_documents - self._in_shard):
+            self._write_row_group()
+        if self._in_shard >= self.shard_documents:
             self.flush()
 
-    def flush(self) -> None:
+    def _write_row_group(self) -> None:
         count = len(self.buffer["position"])
         if not count:
             return
+        if self._open is None:
+            name = f"shard-{len(self.shards):05d}.parquet"
+            handle, finish = self.store._open_put(self.store.path(self.key, name))
+            self._open = (pq.ParquetWriter(handle, SCHEMA, compression="zstd"), handle, finish)
         table = pa.Table.from_pydict(self.buffer, schema=SCHEMA)
-        shard = ShardInfo(f"shard-{len(self.shards):05d}.parquet", self.written, count,
-                          self.row_group)
-        self.store._put(
-            self.store.path(self.key, shard.file),
-            lambda handle: pq.write_table(table, handle, row_group_size=self.row_group,
-                                          compression="zstd"),
-        )
-        self.shards.append(shard)
-        self.written += count
+        self._open[0].write_table(table, row_group_size=self.row_group)
+        self._in_shard += count
         self.buffer = {name: [] for name in COLUMNS}
+
+    def flush(self) -> None:
+        """Finish the open shard: its last row group, then the file, whole."""
+        self._write_row_group()
+        if self._open is None:
+            return
+        writer, handle, finish = self._open
+        writer.close()
+        handle.close()
+        finish()
+        self.shards.append(ShardInfo(f"shard-{len(self.shards):05d}.parquet", self.written,
+                                     self._in_shard, self.row_group))
+        self.written += self._in_shard
+        self._open, self._in_shard = None, 0
 
     def close(self, **extra: Any) -> dict[str, Any]:
         self.flush()

@@ -287,26 +287,28 @@ def quality_shard(run: CurationRun, source_id: int, shard_index: int,
     source = Source.objects.get(pk=source_id)
     config = run_config(run).quality
     shard = store.shards(source.store_key)[shard_index]
-    table = store.read_shard(source.store_key, shard, QUALITY_COLUMNS)
-    columns = {name: table.column(name).to_pylist() for name in QUALITY_COLUMNS}
     drops: list[DroppedDocument] = []
-    for i in range(table.num_rows):
-        row = {name: values[i] for name, values in columns.items()}
-        drop = quality_drop(
-            text=row["text"], words=row["words"], length=row["length"], config=config,
-            language=row["language"], language_score=row["language_score"], url=row["url"],
-        )
-        if drop is not None:
-            drops.append(_drop(run, source.pk, row, Stage.QUALITY, drop.reason,
-                               detail=drop.detail))
-    kept = table.num_rows - len(drops)
+    documents = 0
+    for table in store.batches(source.store_key, shard, QUALITY_COLUMNS):
+        columns = {name: table.column(name).to_pylist() for name in QUALITY_COLUMNS}
+        for i in range(table.num_rows):
+            row = {name: values[i] for name, values in columns.items()}
+            drop = quality_drop(
+                text=row["text"], words=row["words"], length=row["length"], config=config,
+                language=row["language"], language_score=row["language_score"], url=row["url"],
+            )
+            if drop is not None:
+                drops.append(_drop(run, source.pk, row, Stage.QUALITY, drop.reason,
+                                   detail=drop.detail))
+        documents += table.num_rows
+    kept = documents - len(drops)
     with transaction.atomic():
         DroppedDocument.objects.filter(
             run=run, stage=Stage.QUALITY, source_id=source.pk, position__gte=shard.first,
             position__lt=shard.first + shard.documents,
         ).delete()
         _save_drops(drops)
-    return table.num_rows, kept
+    return documents, kept
 
 
 def quality_finish(run: CurationRun) -> int:
@@ -562,11 +564,11 @@ def stage_export(run: CurationRun, progress: Progress,
                 span = range(shard.first, shard.first + shard.documents)
                 if not any((source.pk, p) in wanted for p in span):
                     continue  # nothing of this shard is exported: not read
-                table = store.read_shard(source.store_key, shard, EXPORT_COLUMNS)
-                columns = [table.column(c).to_pylist() for c in EXPORT_COLUMNS]
-                for position, *fields in zip(*columns, strict=True):
-                    if (source.pk, position) in wanted:
-                        yield (source, position, *fields)
+                for table in store.batches(source.store_key, shard, EXPORT_COLUMNS):
+                    columns = [table.column(c).to_pylist() for c in EXPORT_COLUMNS]
+                    for position, *fields in zip(*columns, strict=True):
+                        if (source.pk, position) in wanted:
+                            yield (source, position, *fields)
 
     common: dict[str, set[int]] = {}
     if config.export.strip_site_boilerplate:
