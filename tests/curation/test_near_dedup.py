@@ -163,8 +163,9 @@ def test_result_does_not_depend_on_sharding_or_task_order(corpus, tmp_path):
     assert np.array_equal(result.kept_of, reference.kept_of)
 
 
-def test_star_mode_does_not_depend_on_sharding_and_removes_only_next_to_kept(corpus, tmp_path):
-    config = NearDedupConfig(cluster_mode="star")
+def one_shard_and_many_reversed(corpus, tmp_path, config):
+    """(result in one shard, result over many shards indexed and joined in reverse, the
+    many-shard work folder)."""
     reference = run_single_process(
         WorkDir.create(tmp_path / "one", corpus.texts, config, shard_size=10_000)
     )
@@ -174,7 +175,12 @@ def test_star_mode_does_not_depend_on_sharding_and_removes_only_next_to_kept(cor
         index_shard(work, shard, store)
     for chunk in reversed(range(len(work.plan.join_chunks))):
         join_chunk(work, chunk, store)
-    result = cluster(work)
+    return reference, cluster(work), work
+
+
+def test_star_mode_does_not_depend_on_sharding_and_removes_only_next_to_kept(corpus, tmp_path):
+    config = NearDedupConfig(cluster_mode="star")
+    reference, result, _work = one_shard_and_many_reversed(corpus, tmp_path, config)
     assert np.array_equal(result.duplicate_of, reference.duplicate_of)
     removed = np.flatnonzero(result.duplicate_of >= 0)
     assert len(removed) > 100
@@ -190,16 +196,7 @@ def test_center_mode_does_not_depend_on_sharding_and_keeps_one_center_per_cluste
     corpus, tmp_path
 ):
     config = NearDedupConfig(cluster_mode="center")
-    reference = run_single_process(
-        WorkDir.create(tmp_path / "one", corpus.texts, config, shard_size=10_000)
-    )
-    work = WorkDir.create(tmp_path / "many", corpus.texts, config, shard_size=170)
-    store = MemoryBandStore()
-    for shard in reversed(range(work.plan.shards)):
-        index_shard(work, shard, store)
-    for chunk in reversed(range(len(work.plan.join_chunks))):
-        join_chunk(work, chunk, store)
-    result = cluster(work)
+    reference, result, work = one_shard_and_many_reversed(corpus, tmp_path, config)
     assert np.array_equal(result.duplicate_of, reference.duplicate_of)
     assert np.array_equal(result.kept_of, reference.kept_of)
     removed = np.flatnonzero(result.duplicate_of >= 0)

@@ -52,7 +52,9 @@ def measure(raw: RawDocument, position: int) -> dict[str, Any]:
     text = storable(raw.text)
     url = storable(raw.url) if raw.url else ""
     domain = registered_domain(url) if url else ""
-    language, score = detect_language(text[:5000])
+    # detect_language reads its own sample (10,000 characters: a shorter one changes
+    # decisions, measured there), so the whole text goes in.
+    language, score = detect_language(text)
     return {
         "position": position,
         "locator": raw.locator[:300],
