@@ -348,8 +348,10 @@ class Judgement(models.Model):
         Batch, editable=False, on_delete=models.PROTECT,
         related_name="+", db_index=False,
     )
+    # Indexed with created_at (below): the serving path reads an annotator's latest answer.
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgements"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgements",
+        db_index=False,
     )
     left_response = models.ForeignKey(
         Response, on_delete=models.PROTECT, related_name="+", help_text="Shown on the left."
@@ -380,6 +382,9 @@ class Judgement(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["comparison", "skipped"], name="judgement_by_comparison"),
+            # The annotator's latest answer (when a lease held ahead was shown), and the
+            # foreign key's lookups.
+            models.Index(fields=["annotator", "created_at"], name="judgement_by_annotator_time"),
             models.Index(fields=["batch", "axis", "id"], name="judgement_by_axis"),
             models.Index(fields=["batch", "gold", "id"], name="judgement_by_gold"),
             # The judgement browser walks a batch's judgements newest first (id descending)

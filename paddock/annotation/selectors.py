@@ -1,6 +1,6 @@
 """Reads for the annotation API, shaped as plain data.
 
-``lease_payload`` runs on every "next" click, so it is two plain SQL statements rather
+``lease_payload`` runs on every "next" click, so it is one plain SQL statement rather
 than ORM queries whose building cost more than the database's work; ``judgement_payload``
 answers every submit, so it builds by hand what ``JudgementSerializer`` would (a
 ModelSerializer spends about a millisecond building its fields per instance).
@@ -26,22 +26,22 @@ from paddock.annotation.models import (
     Response,
     Turn,
 )
-from paddock.annotation.services.assignment import aware_datetime
+from paddock.annotation.services.assignment import aware_datetime, holds_limit, max_open_leases
 
+# One statement: the lease, its comparison and one row per turn of the conversation (the
+# lease's columns repeat on each; conversations are a few turns).
 _LEASE = (
     "SELECT a.id, a.comparison_id, a.a_on_left, a.leased_at, a.expires_at, b.name, c.axis,"
-    " c.conversation_id, v.risk_category, ra.text, rb.text,"
-    " (c.author_id IS NOT NULL AND c.author_id = a.annotator_id)"
+    " v.risk_category, ra.text, rb.text,"
+    " (c.author_id IS NOT NULL AND c.author_id = a.annotator_id), t.role, t.content"
     f" FROM {Assignment._meta.db_table} a"
     f" JOIN {Comparison._meta.db_table} c ON c.id = a.comparison_id"
     f" JOIN {Batch._meta.db_table} b ON b.id = c.batch_id"
     f" JOIN {Conversation._meta.db_table} v ON v.id = c.conversation_id"
     f" JOIN {Response._meta.db_table} ra ON ra.id = c.response_a_id"
     f" JOIN {Response._meta.db_table} rb ON rb.id = c.response_b_id"
-    " WHERE a.id = %s"
-)
-_TURNS = (
-    f"SELECT role, content FROM {Turn._meta.db_table} WHERE conversation_id = %s ORDER BY \"index\""
+    f" LEFT JOIN {Turn._meta.db_table} t ON t.conversation_id = v.id"
+    " WHERE a.id = %s ORDER BY t.\"index\""
 )
 
 
@@ -49,20 +49,19 @@ def lease_payload(assignment_id: int) -> dict[str, Any]:
     """What an annotator sees of a lease: blinded sides, never response ids or models."""
     with connection.cursor() as cursor:
         cursor.execute(_LEASE, [assignment_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise Assignment.DoesNotExist(f"no assignment {assignment_id}")
-        (pk, comparison_id, a_on_left, leased_at, expires_at, batch, axis, conversation_id,
-         risk_category, a, b, own_prompt) = row
-        cursor.execute(_TURNS, [conversation_id])
-        turns = [{"role": role, "content": content} for role, content in cursor.fetchall()]
+        rows = cursor.fetchall()
+    if not rows:
+        raise Assignment.DoesNotExist(f"no assignment {assignment_id}")
+    (pk, comparison_id, a_on_left, leased_at, expires_at, batch, axis, risk_category, a, b,
+     own_prompt, _, _) = rows[0]
     return {
         "assignment_id": pk,
         "comparison_id": comparison_id,
         "batch": batch,
         "axis": axis,
         "risk_category": risk_category,
-        "conversation": turns,
+        "conversation": [{"role": row[-2], "content": row[-1]} for row in rows
+                         if row[-2] is not None],
         "left": a if a_on_left else b,
         "right": b if a_on_left else a,
         "leased_at": aware_datetime(leased_at),
@@ -173,15 +172,20 @@ def _plural(count: int, one: str, many: str) -> str:
     return f"{count:,} {one if count == 1 else many}"
 
 
-def queue_empty_reason(*, annotator, now=None) -> EmptyQueue:
+def queue_empty_reason(*, annotator, now=None, holding=()) -> EmptyQueue:
     """Why the queue is empty for this annotator, so the workspace can say it rather than
-    guess: no batch open (or the last one closed), nothing added to the open batch, every
-    comparison has all its judgements, the annotator has done their share, or the rest is
-    leased to other annotators right now.
+    guess: the client holds as many comparisons as the annotator may, no batch open (or the
+    last one closed), nothing added to the open batch, every comparison has all its
+    judgements, the annotator has done their share, or the rest is leased to other
+    annotators right now.
 
     Read after ``next_assignment`` returned None; the rules mirror its eligibility.
     """
     now = now or timezone.now()
+    if holds_limit(annotator=annotator, holding=holding, now=now):
+        limit = max_open_leases()
+        return EmptyQueue("holding_limit", f"You hold {_plural(limit, 'comparison', 'comparisons')}"
+                          " already, as many as you may at once: judge or skip one first.")
     batches = list(open_batches(now))
     if not batches:
         closed = (Batch.objects.filter(Q(status__in=[BatchStatus.CLOSED, BatchStatus.EXPORTED])

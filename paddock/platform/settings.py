@@ -230,7 +230,9 @@ INGEST_ROOTS = [
 
 # --- Annotation -----------------------------------------------------------------------
 PADDOCK_LEASE_MINUTES = env_int("PADDOCK_LEASE_MINUTES", 30)  # a lease then returns to the pool
-PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 1)  # per annotator
+# Comparisons one annotator may hold at once (own prompts included): 2 lets the workspace
+# hold the next comparison ready while the annotator reads the one on screen.
+PADDOCK_MAX_OPEN_LEASES = env_int("PADDOCK_MAX_OPEN_LEASES", 2)  # per annotator
 # Written prompts and next turns (SECURITY.md, "Quotas on written prompts"): the longest
 # message, in characters, and how many one annotator may send for sampling (N/period).
 PADDOCK_PROMPT_MAX_CHARS = env_int("PADDOCK_PROMPT_MAX_CHARS", 20_000)

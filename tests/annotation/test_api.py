@@ -65,6 +65,7 @@ ENDPOINTS = [
 ROLES_TESTED_ELSEWHERE = {
     "annotation-api:submit": "test_only_annotators_submit_or_skip",
     "annotation-api:skip": "test_only_annotators_submit_or_skip",
+    "annotation-api:release": "test_only_annotators_submit_or_skip",
     "annotation-api:continue": "test_only_the_author_of_a_judgement_continues_from_it",
     "annotation-api:prompt-status":
         "test_a_prompt_waits_for_a_worker_and_is_only_its_authors_to_see",
@@ -220,10 +221,12 @@ def test_only_annotators_submit_or_skip(world, role):
     lease = client_for(world["annotator"]).post(reverse("annotation-api:next")).json()
     client = client_for(None if role == "anonymous" else world[role])
     for name, body in (("annotation-api:submit", {"chosen": "left", "strength": "better"}),
-                       ("annotation-api:skip", {"reason": "x"})):
+                       ("annotation-api:skip", {"reason": "x"}),
+                       ("annotation-api:release", None)):
         response = client.post(reverse(name, args=[lease["assignment_id"]]), body, format="json")
         assert response.status_code == (401 if role == "anonymous" else 403)
     assert not Judgement.objects.exists()
+    assert Assignment.objects.get(pk=lease["assignment_id"]).expires_at > timezone.now()
 
 
 def test_only_managers_create_batches_or_start_exports(world):
@@ -513,9 +516,11 @@ def test_an_empty_queue_says_why(world, make_user):
     assert f"share of {batch.name} (4 comparisons judged or skipped)" in detail
 
     with override_settings(PADDOCK_MAX_OPEN_LEASES=4):  # the second holds all four
-        leases = {second.post(reverse("annotation-api:next")).json()["assignment_id"]
-                  for _ in range(4)}
-    assert len(leases) == 4
+        leases = []
+        for _ in range(4):
+            leases.append(second.post(reverse("annotation-api:next"), {"holding": leases},
+                                      format="json").json()["assignment_id"])
+    assert len(set(leases)) == 4
     reason, detail = empty_reason(third)
     assert reason == "assigned_to_others"
     assert "The 4 comparisons left" in detail and "with other annotators" in detail

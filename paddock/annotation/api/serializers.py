@@ -38,7 +38,32 @@ class AssignmentSerializer(serializers.Serializer):
     own_prompt = serializers.BooleanField(help_text="The annotator wrote this conversation.")
 
 
-class SubmitSerializer(serializers.Serializer):
+HOLDING_HELP = ("Assignment ids this client holds already (leased, not yet answered): the "
+                "next comparison is another one. The workspace holds one ahead.")
+
+
+class NextSerializer(serializers.Serializer):
+    holding = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                    max_length=20, default=list, help_text=HOLDING_HELP)
+
+
+class AnswerNextSerializer(serializers.Serializer):
+    """What submit and skip take to answer with the next comparison too."""
+
+    next = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Answer with the next comparison as well (one request per judgement): "
+                  "the response is {judgement, next, queue_empty}.")
+    holding = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                    max_length=20, default=list, help_text=HOLDING_HELP)
+
+
+class QueueEmptySerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class SubmitSerializer(AnswerNextSerializer):
     chosen = serializers.ChoiceField(choices=["left", "right"])
     strength = serializers.ChoiceField(choices=Strength.choices)
     left_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -47,7 +72,7 @@ class SubmitSerializer(serializers.Serializer):
     flagged_harmful = serializers.BooleanField(required=False, default=False)
 
 
-class SkipSerializer(serializers.Serializer):
+class SkipSerializer(AnswerNextSerializer):
     reason = serializers.CharField(max_length=300)
     flagged_harmful = serializers.BooleanField(required=False, default=False)
 
@@ -178,3 +203,12 @@ class MarkSerializer(serializers.Serializer):
     state = serializers.CharField(allow_blank=True)
     reason = serializers.CharField(allow_blank=True, required=False, default="")
     batch = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class JudgementAndNextSerializer(serializers.Serializer):
+    """Submit or skip with ``next``: the stored judgement and the next lease (null when
+    nothing is left, with the reason in ``queue_empty``)."""
+
+    judgement = JudgementSerializer()
+    next = AssignmentSerializer(allow_null=True)
+    queue_empty = QueueEmptySerializer(allow_null=True)

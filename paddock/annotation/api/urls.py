@@ -8,6 +8,7 @@ urlpatterns = [
     path("next", views.NextComparison.as_view(), name="next"),
     path("assignments/<int:assignment_id>/submit", views.Submit.as_view(), name="submit"),
     path("assignments/<int:assignment_id>/skip", views.Skip.as_view(), name="skip"),
+    path("assignments/<int:assignment_id>/release", views.Release.as_view(), name="release"),
     path("judgements/mine", views.MyJudgements.as_view(), name="my-judgements"),
     path("judgements/<int:judgement_id>/continue", views.ContinueConversation.as_view(),
          name="continue"),

@@ -84,39 +84,67 @@ def _refused(error: service.AnnotationError) -> Response:
     return Response(body, status=code)
 
 
+def _empty_headers(empty) -> dict[str, str]:
+    return {"Paddock-Queue-Empty": empty.reason,
+            "Paddock-Queue-Empty-Detail": quote(empty.detail)}
+
+
 class NextComparison(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(
-        request=None,
+        request=s.NextSerializer,
         responses={200: s.AssignmentSerializer, 204: OpenApiResponse(
             description="Nothing left. Why: the `Paddock-Queue-Empty` header holds the reason "
-            "(no_open_batch, batch_closed, nothing_assigned, quota_met, done_by_you, "
-            "assigned_to_others) and `Paddock-Queue-Empty-Detail` the sentence for people, "
-            "percent-encoded UTF-8."
+            "(holding_limit, no_open_batch, batch_closed, nothing_assigned, quota_met, "
+            "done_by_you, assigned_to_others) and `Paddock-Queue-Empty-Detail` the sentence "
+            "for people, percent-encoded UTF-8."
         )},
     )
     def post(self, request: Request) -> Response:
-        """Lease the next comparison (or return the one already leased).
+        """Lease the next comparison, or return the oldest one already leased that the
+        client does not say it holds (``holding``).
 
         An empty queue stays a bodiless 204 (scripts rely on it); the reason travels in
         headers so the workspace can say why rather than guess.
         """
-        lease = service.next_assignment(annotator=request.user)
+        payload = s.NextSerializer(data=request.data or {})
+        payload.is_valid(raise_exception=True)
+        holding = payload.validated_data["holding"]
+        lease = service.next_assignment(annotator=request.user, holding=holding)
         if lease is None:
-            empty = queue_empty_reason(annotator=request.user)
-            return Response(status=status.HTTP_204_NO_CONTENT, headers={
-                "Paddock-Queue-Empty": empty.reason,
-                "Paddock-Queue-Empty-Detail": quote(empty.detail),
-            })
+            empty = queue_empty_reason(annotator=request.user, holding=holding)
+            return Response(status=status.HTTP_204_NO_CONTENT, headers=_empty_headers(empty))
         return Response(lease_payload(lease.pk))
 
 
+def _answer(request: Request, result: service.Submitted, holding) -> Response:
+    """A submit's or skip's answer: the judgement, and with ``next`` the next lease (or
+    why there is none) in the same body."""
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    judgement = judgement_payload(result.judgement)
+    if not result.asked_next:
+        return Response(judgement, status=code)
+    empty = None
+    if result.next_lease is None:
+        reason = queue_empty_reason(annotator=request.user, holding=holding)
+        empty = {"reason": reason.reason, "detail": reason.detail}
+    return Response({
+        "judgement": judgement,
+        "next": None if result.next_lease is None else lease_payload(result.next_lease.pk),
+        "queue_empty": empty,
+    }, status=code)
+
+
 class Submit(APIView):
+    """Store a judgement. With ``next: true`` the answer also holds the next comparison
+    (leased in the same transaction): one request per judgement."""
+
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=s.SubmitSerializer, responses={201: s.JudgementSerializer,
-                                                        200: s.JudgementSerializer})
+    @extend_schema(request=s.SubmitSerializer, responses={
+        201: s.JudgementSerializer, 200: s.JudgementSerializer,
+        (201, "application/json; next=true"): s.JudgementAndNextSerializer})
     def post(self, request: Request, assignment_id: int) -> Response:
         payload = s.SubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -126,39 +154,55 @@ class Submit(APIView):
                 annotator=request.user, assignment_id=assignment_id, chosen_side=data["chosen"],
                 strength=data["strength"], left_safe=data["left_safe"],
                 right_safe=data["right_safe"], comment=data["comment"],
-                flagged_harmful=data["flagged_harmful"],
+                flagged_harmful=data["flagged_harmful"], then_next=data["next"],
+                holding=data["holding"],
             )
         except Assignment.DoesNotExist:
             raise Http404("No such assignment of yours.") from None
         except service.AnnotationError as error:
             return _refused(error)
-        return Response(
-            judgement_payload(result.judgement),
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
+        return _answer(request, result, data["holding"])
 
 
 class Skip(APIView):
+    """Skip a comparison, with the reason; ``next: true`` as for submit."""
+
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=s.SkipSerializer, responses={201: s.JudgementSerializer})
+    @extend_schema(request=s.SkipSerializer, responses={
+        201: s.JudgementSerializer,
+        (201, "application/json; next=true"): s.JudgementAndNextSerializer})
     def post(self, request: Request, assignment_id: int) -> Response:
         payload = s.SkipSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         try:
             result = service.skip_comparison(
                 annotator=request.user, assignment_id=assignment_id,
-                reason=payload.validated_data["reason"],
-                flagged_harmful=payload.validated_data["flagged_harmful"],
+                reason=data["reason"], flagged_harmful=data["flagged_harmful"],
+                then_next=data["next"], holding=data["holding"],
             )
         except Assignment.DoesNotExist:
             raise Http404("No such assignment of yours.") from None
         except service.AnnotationError as error:
             return _refused(error)
-        return Response(
-            judgement_payload(result.judgement),
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
+        return _answer(request, result, data["holding"])
+
+
+class Release(APIView):
+    """Give a comparison back unanswered: its lease ends now and it returns to the pool.
+    The workspace releases the comparison it holds ahead when the annotator leaves or
+    switches to writing a prompt. 204 whether or not the lease was still live."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        try:
+            service.release_lease(annotator=request.user, assignment_id=assignment_id)
+        except Assignment.DoesNotExist:
+            raise Http404("No such assignment of yours.") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MyProgress(APIView):

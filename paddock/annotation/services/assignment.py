@@ -10,7 +10,14 @@ is no longer open is released (expires) the next time its annotator asks for wor
 
 Every write that changes a comparison's count (assign, submit, skip) holds the
 comparison's row lock, and every request of one annotator holds the annotator's row lock,
-which serialises double clicks.
+taken first, which serialises double clicks (and lets a later statement of the same
+transaction read the annotator's rows as the last committed request left them).
+
+An annotator may hold up to ``PADDOCK_MAX_OPEN_LEASES`` leases (2 by default): the one
+on screen and the next, held ready so the workspace paints it at the key press. A client
+says which leases it holds already (``holding``); ``next`` hands out the oldest lease the
+client does not hold, or a new one while under the limit. A submit or skip may ask for the
+next lease in the same transaction (``then_next``): one request per judgement.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from paddock.annotation.models import (
     Assignment,
@@ -82,7 +90,10 @@ def lease_duration() -> timedelta:
 
 
 def max_open_leases() -> int:
-    return int(getattr(settings, "PADDOCK_MAX_OPEN_LEASES", 1))
+    return int(getattr(settings, "PADDOCK_MAX_OPEN_LEASES", 2))
+
+
+MAX_HOLDING = 20  # lease ids a client may say it holds (more is a client bug)
 
 
 LOCKED_RETRIES = 25
@@ -181,50 +192,104 @@ def _current_leases(cursor, annotator_id: int, now) -> list[int]:
     return [lease_id for lease_id, is_open in rows if is_open]
 
 
+def _lock_annotator(cursor, annotator_id: int) -> None:
+    """Serialise the annotator's requests; see the module docstring."""
+    user_table = get_user_model()._meta.db_table
+    cursor.execute(f"SELECT id FROM {user_table} WHERE id = %s{_row_lock()}", [annotator_id])
+
+
+def _holding(holding) -> set[int]:
+    held = set(holding or ())
+    if len(held) > MAX_HOLDING:
+        raise InvalidJudgement(f"holding lists at most {MAX_HOLDING} assignments.")
+    return held
+
+
 def next_assignment(
-    *, annotator, batch: Batch | None = None, rng: random.Random | None = None
+    *, annotator, batch: Batch | None = None, rng: random.Random | None = None,
+    holding=(),
 ) -> Assignment | None:
-    """The annotator's current lease, or a new one; None when nothing is left for them."""
-    rng = rng or _random
-    now = timezone.now()
-    cap = max_open_leases()
+    """The annotator's oldest lease that the client does not hold already (``holding``:
+    assignment ids), or a new one while the annotator holds fewer than the limit; None
+    when nothing is left for them (or they hold as many as they may)."""
+    held = _holding(holding)
     with transaction.atomic(), connection.cursor() as cursor:
-        user_table = get_user_model()._meta.db_table
-        cursor.execute(f"SELECT id FROM {user_table} WHERE id = %s{_row_lock()}",
-                       [annotator.pk])
-        current = _current_leases(cursor, annotator.pk, now)[:cap]
-        if len(current) >= cap:
-            return Assignment.objects.get(pk=current[0])
-        # The batch that closes first is served first.
-        only = " AND id = %s" if batch is not None else ""
-        cursor.execute(
-            f"SELECT id, overlap, gold_share FROM {_B} WHERE status = 'open'"
-            f" AND opens_at <= %s AND closes_at > %s{only} ORDER BY closes_at, id",
-            [now, now, *([batch.pk] if batch is not None else [])],
-        )
-        for batch_id, overlap, gold_share in cursor.fetchall():
-            gold_first = rng.random() < gold_share
-            for gold in (gold_first, not gold_first):
-                comparison_id = _candidate_id(
-                    cursor, batch_id, overlap, annotator.pk, gold=gold, now=now
-                )
-                if comparison_id is None:
-                    continue
-                lease = Assignment(
-                    comparison_id=comparison_id, annotator=annotator,
-                    state=AssignmentState.ACTIVE, leased_at=now,
-                    expires_at=now + lease_duration(), a_on_left=rng.random() < 0.5,
-                )
-                cursor.execute(
-                    f"INSERT INTO {_A} (comparison_id, annotator_id, state, leased_at,"
-                    " expires_at, a_on_left) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                    [comparison_id, annotator.pk, lease.state, lease.leased_at,
-                     lease.expires_at, lease.a_on_left],
-                )
-                lease.pk = cursor.fetchone()[0]
-                lease._state.adding = False
-                return lease
+        _lock_annotator(cursor, annotator.pk)
+        return _next_locked(cursor, annotator, timezone.now(), held, batch=batch,
+                            rng=rng or _random)
+
+
+def _next_locked(cursor, annotator, now, held: set[int], *, batch: Batch | None,
+                 rng: random.Random) -> Assignment | None:
+    """``next_assignment`` inside a transaction that holds the annotator's row lock."""
+    live = _current_leases(cursor, annotator.pk, now)
+    waiting = [lease_id for lease_id in live if lease_id not in held]
+    if waiting:
+        return Assignment.objects.get(pk=waiting[0])
+    if len(live) >= max_open_leases():
+        return None
+    # The batch that closes first is served first.
+    only = " AND id = %s" if batch is not None else ""
+    cursor.execute(
+        f"SELECT id, overlap, gold_share FROM {_B} WHERE status = 'open'"
+        f" AND opens_at <= %s AND closes_at > %s{only} ORDER BY closes_at, id",
+        [now, now, *([batch.pk] if batch is not None else [])],
+    )
+    for batch_id, overlap, gold_share in cursor.fetchall():
+        gold_first = rng.random() < gold_share
+        for gold in (gold_first, not gold_first):
+            comparison_id = _candidate_id(
+                cursor, batch_id, overlap, annotator.pk, gold=gold, now=now
+            )
+            if comparison_id is None:
+                continue
+            lease = Assignment(
+                comparison_id=comparison_id, annotator=annotator,
+                state=AssignmentState.ACTIVE, leased_at=now,
+                expires_at=now + lease_duration(), a_on_left=rng.random() < 0.5,
+            )
+            cursor.execute(
+                f"INSERT INTO {_A} (comparison_id, annotator_id, state, leased_at,"
+                " expires_at, a_on_left) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                [comparison_id, annotator.pk, lease.state, lease.leased_at,
+                 lease.expires_at, lease.a_on_left],
+            )
+            lease.pk = cursor.fetchone()[0]
+            lease._state.adding = False
+            return lease
     return None
+
+
+def holds_limit(*, annotator, holding, now=None) -> bool:
+    """Whether the annotator holds as many live leases as they may and the client holds
+    them all: why ``next`` with ``holding`` answered nothing although work may be left."""
+    held = _holding(holding)
+    if not held:
+        return False
+    now = now or timezone.now()
+    live = set(Assignment.objects.filter(
+        annotator_id=annotator.pk, state=AssignmentState.ACTIVE, expires_at__gt=now,
+    ).values_list("pk", flat=True))
+    return len(live) >= max_open_leases() and live <= held
+
+
+def release_lease(*, annotator, assignment_id: int) -> bool:
+    """End a lease now (the comparison goes back to the pool at once), for a client that
+    held it without showing it and is leaving. True when a live lease ended; releasing
+    again, or a lease already judged, skipped or expired, changes nothing. Another
+    annotator's id looks like none (``Assignment.DoesNotExist``)."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_annotator(cursor, annotator.pk)
+        cursor.execute(f"SELECT state, expires_at FROM {_A} WHERE id = %s AND annotator_id = %s",
+                       [assignment_id, annotator.pk])
+        row = cursor.fetchone()
+        if row is None:
+            raise Assignment.DoesNotExist("no such assignment of this annotator")
+        if row[0] != AssignmentState.ACTIVE or aware_datetime(row[1]) <= now:
+            return False
+        cursor.execute(f"UPDATE {_A} SET expires_at = %s WHERE id = %s", [now, assignment_id])
+        return True
 
 
 _J = Judgement._meta.db_table
@@ -252,6 +317,13 @@ class _Lease:
     is_gold: bool
     gold_choice_id: int | None
     judgement_id: int | None
+    answered_before: object  # the annotator's latest judgement or skip since the lease
+
+    def seconds(self, now) -> float:
+        """Time on this comparison: since it was leased, or since the annotator's previous
+        answer if later (a lease held ahead is shown when the previous one is answered)."""
+        start = max(self.leased_at, self.answered_before or self.leased_at)
+        return (now - start).total_seconds()
 
     def copied(self, chosen_id: int | None) -> dict[str, Any]:
         """The comparison's facts a judgement keeps a copy of (they never change)."""
@@ -269,12 +341,20 @@ class _Lease:
 
 
 def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
-    """The annotator's own assignment, locked; another annotator's id looks like none."""
+    """The annotator's own assignment, locked; another annotator's id looks like none.
+
+    Runs after ``_lock_annotator``: every write of this annotator's judgements holds that
+    lock, so this statement (a snapshot taken once the lock was ours) sees any judgement
+    a concurrent request of theirs committed, and one statement reads it all.
+    """
     lock = _row_lock("a")
     cursor.execute(
         "SELECT a.id, a.comparison_id, a.state, a.leased_at, a.expires_at, a.a_on_left,"
         " c.response_a_id, c.response_b_id, c.axis, b.id, b.name, b.status, b.opens_at,"
-        " b.closes_at, b.overlap, c.is_gold, c.gold_choice_id"
+        " b.closes_at, b.overlap, c.is_gold, c.gold_choice_id,"
+        f" (SELECT j.id FROM {_J} j WHERE j.assignment_id = a.id),"
+        f" (SELECT MAX(p.created_at) FROM {_J} p WHERE p.annotator_id = a.annotator_id"
+        " AND p.created_at > a.leased_at)"
         f" FROM {_A} a JOIN {_C} c ON c.id = a.comparison_id JOIN {_B} b ON b.id = c.batch_id"
         f" WHERE a.id = %s AND a.annotator_id = %s{lock}",
         [assignment_id, annotator.pk],
@@ -282,23 +362,19 @@ def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
     row = cursor.fetchone()
     if row is None:
         raise Assignment.DoesNotExist("no such assignment of this annotator")
-    # Read after the lock is ours, in a statement of its own: a judgement committed by a
-    # concurrent submit while we waited is invisible to the locking statement's snapshot.
-    cursor.execute(f"SELECT id FROM {_J} WHERE assignment_id = %s", [assignment_id])
-    judgement = cursor.fetchone()
-    values = [aware_datetime(v) if isinstance(v, datetime) else v for v in row]
-    return _Lease(*values, judgement_id=judgement[0] if judgement else None)
+    return _Lease(*(aware_datetime(v) if isinstance(v, datetime | str) and i in _TIMES else v
+                    for i, v in enumerate(row)))
 
 
-def aware_datetime(value: datetime) -> datetime:
-    """Raw cursors skip Django's converters: SQLite hands back naive UTC datetimes."""
+_TIMES = {3, 4, 12, 13, 18}  # the datetime columns of the statement above
+
+
+def aware_datetime(value: datetime | str) -> datetime:
+    """Raw cursors skip Django's converters: SQLite hands back naive UTC datetimes, and
+    text for a computed column (an aggregate has no declared type)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
     return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
-
-
-def _lock_comparison(cursor, comparison_id: int) -> int:
-    cursor.execute(f"SELECT judgement_count FROM {_C} WHERE id = %s{_row_lock()}",
-                   [comparison_id])
-    return cursor.fetchone()[0]
 
 
 def _require_open(lease: _Lease, now) -> None:
@@ -306,10 +382,18 @@ def _require_open(lease: _Lease, now) -> None:
         raise BatchNotOpen(f"Batch {lease.batch_name} is not open any more; nothing was stored.")
 
 
-def _claim(cursor, lease: _Lease, now) -> None:
-    """Lock the comparison; refuse when the batch closed, or when the lease expired and
-    someone else holds the comparison."""
-    judged = _lock_comparison(cursor, lease.comparison_id)
+def _claim(cursor, lease: _Lease, now, *, chose_a: bool) -> None:
+    """Count the judgement on the comparison, which locks its row (the statement that
+    changes the counts is the lock: one round trip); refuse when the batch closed, or when
+    the lease expired and someone else holds the comparison. A refusal raises, and the
+    transaction's rollback takes the counts back."""
+    cursor.execute(
+        f"UPDATE {_C} SET judgement_count = judgement_count + 1,"
+        " chose_a_count = chose_a_count + %s, chose_b_count = chose_b_count + %s"
+        " WHERE id = %s RETURNING judgement_count",
+        [int(chose_a), int(not chose_a), lease.comparison_id],
+    )
+    judged = cursor.fetchone()[0] - 1  # before this judgement
     _require_open(lease, now)
     if lease.state == AssignmentState.ACTIVE and lease.expires_at <= now:
         cursor.execute(
@@ -332,11 +416,9 @@ _JUDGEMENT_COLUMNS = (
 )
 
 
-def _insert_judgement(cursor, values: dict, *, state: str, counts: bool,
-                      chose_a: bool = False) -> Judgement:
-    """Store the judgement and mark its lease; with ``counts``, add it to the comparison's
-    counts (all judgements, and those that chose A or B) under the row lock the caller
-    holds, so the counts never drift from the rows."""
+def _insert_judgement(cursor, values: dict, *, state: str) -> Judgement:
+    """Store the judgement and mark its lease (the comparison's counts were changed by the
+    caller under the row lock it holds, so they never drift from the rows)."""
     cursor.execute(
         f"INSERT INTO {_J} ({', '.join(_JUDGEMENT_COLUMNS)})"
         f" VALUES ({', '.join(['%s'] * len(_JUDGEMENT_COLUMNS))}) RETURNING id",
@@ -345,13 +427,6 @@ def _insert_judgement(cursor, values: dict, *, state: str, counts: bool,
     judgement = Judgement(pk=cursor.fetchone()[0], **values)
     judgement._state.adding = False
     cursor.execute(f"UPDATE {_A} SET state = %s WHERE id = %s", [state, values["assignment_id"]])
-    if counts:
-        cursor.execute(
-            f"UPDATE {_C} SET judgement_count = judgement_count + 1,"
-            " chose_a_count = chose_a_count + %s, chose_b_count = chose_b_count + %s"
-            " WHERE id = %s",
-            [int(chose_a), int(not chose_a), values["comparison_id"]],
-        )
     return judgement
 
 
@@ -359,6 +434,18 @@ def _insert_judgement(cursor, values: dict, *, state: str, counts: bool,
 class Submitted:
     judgement: Judgement
     created: bool  # False: the same assignment was submitted before; nothing changed
+    asked_next: bool = False
+    next_lease: Assignment | None = None  # with asked_next: the next lease, or none left
+
+
+def _answered(cursor, annotator, answer, *, then_next: bool, holding: set[int]) -> Submitted:
+    """Finish a submit or skip: with ``then_next``, lease the next comparison in the same
+    transaction (the annotator's row is locked already)."""
+    judgement, created = answer
+    if not then_next:
+        return Submitted(judgement, created=created)
+    lease = _next_locked(cursor, annotator, timezone.now(), holding, batch=None, rng=_random)
+    return Submitted(judgement, created=created, asked_next=True, next_lease=lease)
 
 
 def submit_judgement(
@@ -371,15 +458,20 @@ def submit_judgement(
     right_safe: bool | None = None,
     comment: str = "",
     flagged_harmful: bool = False,
+    then_next: bool = False,
+    holding=(),
 ) -> Submitted:
-    """Store a judgement. Submitting the same assignment again returns the first one; after
-    a skip it raises ``AlreadySkipped`` (nothing would be stored)."""
+    """Store a judgement; with ``then_next``, lease the next comparison (besides those in
+    ``holding``) in the same transaction. Submitting the same assignment again returns the
+    first one; after a skip it raises ``AlreadySkipped`` (nothing would be stored)."""
     if chosen_side not in ("left", "right"):
         raise InvalidJudgement("chosen_side must be 'left' or 'right'.")
     if strength not in Strength.values:
         raise InvalidJudgement(f"strength must be one of {', '.join(Strength.values)}.")
+    held = _holding(holding)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        _lock_annotator(cursor, annotator.pk)
         lease = _locked_lease(cursor, annotator, assignment_id)
         if lease.judgement_id is not None:
             earlier = Judgement.objects.get(pk=lease.judgement_id)
@@ -388,16 +480,17 @@ def submit_judgement(
                     f"You skipped this comparison ({earlier.skip_reason}); a skip is final, "
                     "so this judgement was not stored. Take the next comparison."
                 )
-            return Submitted(earlier, created=False)
+            return _answered(cursor, annotator, (earlier, False), then_next=then_next,
+                             holding=held)
         is_safety = lease.axis == Axis.SAFETY
         if is_safety and (left_safe is None or right_safe is None):
             raise InvalidJudgement("A safety comparison needs safe/unsafe for both responses.")
-        _claim(cursor, lease, now)
         left, right = lease.left_id, lease.right_id
         chosen, rejected = (left, right) if chosen_side == "left" else (right, left)
         chosen_safe, rejected_safe = (
             (left_safe, right_safe) if chosen_side == "left" else (right_safe, left_safe)
         )
+        _claim(cursor, lease, now, chose_a=chosen == lease.response_a_id)
         judgement = _insert_judgement(
             cursor,
             {
@@ -408,27 +501,29 @@ def submit_judgement(
                 "chosen_safe": chosen_safe if is_safety else None,
                 "rejected_safe": rejected_safe if is_safety else None,
                 "skipped": False, "skip_reason": "", "flagged_harmful": flagged_harmful,
-                "comment": comment, "seconds": (now - lease.leased_at).total_seconds(),
-                "created_at": now,
+                "comment": comment, "seconds": lease.seconds(now), "created_at": now,
             },
             state=AssignmentState.SUBMITTED,
-            counts=True,
-            chose_a=chosen == lease.response_a_id,
         )
-    return Submitted(judgement, created=True)
+        return _answered(cursor, annotator, (judgement, True), then_next=then_next,
+                         holding=held)
 
 
 def skip_comparison(
-    *, annotator, assignment_id: int, reason: str, flagged_harmful: bool = False
+    *, annotator, assignment_id: int, reason: str, flagged_harmful: bool = False,
+    then_next: bool = False, holding=(),
 ) -> Submitted:
     """Record a skip (with its reason); the comparison goes back to the pool at once.
-    Skipping again returns the first skip; after a judgement it raises ``AlreadyJudged``;
-    once the batch is no longer open, ``BatchNotOpen``, as submit does."""
+    With ``then_next``, lease the next comparison as ``submit_judgement`` does. Skipping
+    again returns the first skip; after a judgement it raises ``AlreadyJudged``; once the
+    batch is no longer open, ``BatchNotOpen``, as submit does."""
     reason = reason.strip()
     if not reason:
         raise InvalidJudgement("Say why you skip: the reason helps fix the comparison.")
+    held = _holding(holding)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        _lock_annotator(cursor, annotator.pk)
         lease = _locked_lease(cursor, annotator, assignment_id)
         if lease.judgement_id is not None:
             earlier = Judgement.objects.get(pk=lease.judgement_id)
@@ -437,8 +532,10 @@ def skip_comparison(
                     "You already judged this comparison; your judgement stands and the skip "
                     "was not stored."
                 )
-            return Submitted(earlier, created=False)
-        _lock_comparison(cursor, lease.comparison_id)
+            return _answered(cursor, annotator, (earlier, False), then_next=then_next,
+                             holding=held)
+        cursor.execute(f"SELECT judgement_count FROM {_C} WHERE id = %s{_row_lock()}",
+                       [lease.comparison_id])  # the count stays; the lease stops counting
         _require_open(lease, now)  # as submit: a closed batch takes nothing more
         judgement = _insert_judgement(
             cursor,
@@ -449,9 +546,9 @@ def skip_comparison(
                 "chosen_id": None, "rejected_id": None, "strength": "", "chosen_safe": None,
                 "rejected_safe": None, "skipped": True, "skip_reason": reason[:300],
                 "flagged_harmful": flagged_harmful, "comment": "",
-                "seconds": (now - lease.leased_at).total_seconds(), "created_at": now,
+                "seconds": lease.seconds(now), "created_at": now,
             },
             state=AssignmentState.SKIPPED,
-            counts=False,
         )
-    return Submitted(judgement, created=True)
+        return _answered(cursor, annotator, (judgement, True), then_next=then_next,
+                         holding=held)
