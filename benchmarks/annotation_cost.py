@@ -142,11 +142,15 @@ def one_round_trip(client: Client, state: dict) -> int:
 
 
 def database_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL process, exited backends included: Django reconnects
-    now and then (CONN_MAX_AGE), so no single backend serves a whole run."""
-    from benchmarks.annotation_load import cpu_seconds
+    """CPU time of the PostgreSQL backend serving this process's connection (kept open for
+    the whole run: CONN_MAX_AGE is lifted in ``main``), so other databases' work on the
+    machine does not count."""
+    from django.db import connection
 
-    return cpu_seconds(server_pid=os.getpid())["database"]
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(way, clients: list[Client], judgements: int) -> dict:
@@ -165,12 +169,14 @@ def measure(way, clients: list[Client], judgements: int) -> dict:
         way(clients[i], states[i])
     requests = 0
     database_before = database_cpu_seconds()
+    backend = connection.connection.info.backend_pid
     web_before = time.thread_time()
     with connection.execute_wrapper(count):
         for i in range(judgements):
             requests += way(clients[i % len(clients)], states[i % len(clients)])
     web = time.thread_time() - web_before
     database = database_cpu_seconds() - database_before
+    assert connection.connection.info.backend_pid == backend, "reconnected during the run"
     return {
         "web_cpu_ms_per_judgement": round(web * 1000 / judgements, 2),
         "database_cpu_ms_per_judgement": round(database * 1000 / judgements, 2),
@@ -228,6 +234,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.db import connections
+
+    # One backend for the whole run (production reconnects every CONN_MAX_AGE seconds,
+    # which costs nothing per request), so its CPU time can be read from /proc.
+    connections["default"].settings_dict["CONN_MAX_AGE"] = None
     from django.core.handlers.wsgi import WSGIHandler
     from django.core.management import call_command
 

@@ -123,6 +123,9 @@ DATABASES = {
         sqlite_test_name=VAR_DIR / "test-paddock.sqlite3",
     )
 }
+# The annotation serving path runs its SQL as named prepared statements on PostgreSQL
+# (paddock.platform.prepared); false behind a pooler in transaction mode (PgBouncer).
+PADDOCK_DB_PREPARED_STATEMENTS = env_bool("PADDOCK_DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -46,6 +46,7 @@ from paddock.annotation.models import (
     gold_result,
 )
 from paddock.platform.failure_text import WordedError
+from paddock.platform.prepared import run
 
 _random = random.SystemRandom()
 
@@ -150,6 +151,8 @@ def _candidate_id(cursor, batch_id: int, overlap: int, annotator_id: int, *, gol
         if rejected:
             skip = f" AND c.id NOT IN ({', '.join(['%s'] * len(rejected))})"
             params += rejected
+        # Not prepared: which plan is best depends on the batch and the annotator's
+        # history (a generic plan kept from small tables scanned every lease: measured).
         cursor.execute(
             f"SELECT c.id {_ELIGIBLE}{skip} ORDER BY c.judgement_count DESC, c.id LIMIT 1"
             + _lock_clause(),
@@ -162,9 +165,8 @@ def _candidate_id(cursor, batch_id: int, overlap: int, annotator_id: int, *, gol
                 return None
             time.sleep(LOCKED_BACKOFF_SECONDS)  # all of them are locked by other requests
             continue
-        cursor.execute(
-            f"SELECT c.judgement_count + {_LIVE_COUNT} FROM {_C} c WHERE c.id = %s", [now, row[0]]
-        )
+        run(cursor, "recount",
+            f"SELECT c.judgement_count + {_LIVE_COUNT} FROM {_C} c WHERE c.id = %s", [now, row[0]])
         if cursor.fetchone()[0] < overlap:
             return row[0]
         rejected.append(row[0])
@@ -175,7 +177,8 @@ def _current_leases(cursor, annotator_id: int, now) -> list[int]:
     """The annotator's live leases, oldest first; those on a batch that is no longer open
     are released (they expire now), so ``next`` never hands one out again and its
     comparison cannot be judged (submit and skip both answer ``batch_not_open``)."""
-    cursor.execute(
+    run(
+        cursor, "current_leases",
         f"SELECT a.id, b.status = 'open' AND b.opens_at <= %s AND b.closes_at > %s FROM {_A} a"
         f" JOIN {_C} c ON c.id = a.comparison_id JOIN {_B} b ON b.id = c.batch_id"
         " WHERE a.annotator_id = %s AND a.state = 'active' AND a.expires_at > %s"
@@ -195,7 +198,8 @@ def _current_leases(cursor, annotator_id: int, now) -> list[int]:
 def _lock_annotator(cursor, annotator_id: int) -> None:
     """Serialise the annotator's requests; see the module docstring."""
     user_table = get_user_model()._meta.db_table
-    cursor.execute(f"SELECT id FROM {user_table} WHERE id = %s{_row_lock()}", [annotator_id])
+    run(cursor, "lock_annotator", f"SELECT id FROM {user_table} WHERE id = %s{_row_lock()}",
+        [annotator_id])
 
 
 def _holding(holding) -> set[int]:
@@ -230,7 +234,8 @@ def _next_locked(cursor, annotator, now, held: set[int], *, batch: Batch | None,
         return None
     # The batch that closes first is served first.
     only = " AND id = %s" if batch is not None else ""
-    cursor.execute(
+    run(
+        cursor, "serving_batches",
         f"SELECT id, overlap, gold_share FROM {_B} WHERE status = 'open'"
         f" AND opens_at <= %s AND closes_at > %s{only} ORDER BY closes_at, id",
         [now, now, *([batch.pk] if batch is not None else [])],
@@ -248,7 +253,8 @@ def _next_locked(cursor, annotator, now, held: set[int], *, batch: Batch | None,
                 state=AssignmentState.ACTIVE, leased_at=now,
                 expires_at=now + lease_duration(), a_on_left=rng.random() < 0.5,
             )
-            cursor.execute(
+            run(
+                cursor, "lease",
                 f"INSERT INTO {_A} (comparison_id, annotator_id, state, leased_at,"
                 " expires_at, a_on_left) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
                 [comparison_id, annotator.pk, lease.state, lease.leased_at,
@@ -348,7 +354,8 @@ def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
     a concurrent request of theirs committed, and one statement reads it all.
     """
     lock = _row_lock("a")
-    cursor.execute(
+    run(
+        cursor, "locked_lease",
         "SELECT a.id, a.comparison_id, a.state, a.leased_at, a.expires_at, a.a_on_left,"
         " c.response_a_id, c.response_b_id, c.axis, b.id, b.name, b.status, b.opens_at,"
         " b.closes_at, b.overlap, c.is_gold, c.gold_choice_id,"
@@ -387,7 +394,8 @@ def _claim(cursor, lease: _Lease, now, *, chose_a: bool) -> None:
     changes the counts is the lock: one round trip); refuse when the batch closed, or when
     the lease expired and someone else holds the comparison. A refusal raises, and the
     transaction's rollback takes the counts back."""
-    cursor.execute(
+    run(
+        cursor, "count_judgement",
         f"UPDATE {_C} SET judgement_count = judgement_count + 1,"
         " chose_a_count = chose_a_count + %s, chose_b_count = chose_b_count + %s"
         " WHERE id = %s RETURNING judgement_count",
@@ -419,14 +427,16 @@ _JUDGEMENT_COLUMNS = (
 def _insert_judgement(cursor, values: dict, *, state: str) -> Judgement:
     """Store the judgement and mark its lease (the comparison's counts were changed by the
     caller under the row lock it holds, so they never drift from the rows)."""
-    cursor.execute(
+    run(
+        cursor, "judgement",
         f"INSERT INTO {_J} ({', '.join(_JUDGEMENT_COLUMNS)})"
         f" VALUES ({', '.join(['%s'] * len(_JUDGEMENT_COLUMNS))}) RETURNING id",
         [values[column] for column in _JUDGEMENT_COLUMNS],
     )
     judgement = Judgement(pk=cursor.fetchone()[0], **values)
     judgement._state.adding = False
-    cursor.execute(f"UPDATE {_A} SET state = %s WHERE id = %s", [state, values["assignment_id"]])
+    run(cursor, "lease_answered", f"UPDATE {_A} SET state = %s WHERE id = %s",
+        [state, values["assignment_id"]])
     return judgement
 
 
