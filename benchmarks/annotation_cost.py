@@ -41,7 +41,10 @@ PARTS = {
     "middleware_before_view": ("django/utils/deprecation.py", "__call__"),
     "token_authentication": ("accounts/authentication.py", "authenticate_credentials"),
     "session_authentication": ("rest_framework/authentication.py", "enforce_csrf"),
-    "session_load": ("sessions/backends/db.py", "load"),
+    "session_load": ("SESSION_ENGINE", "load"),  # the configured engine's module
+    "session_user": ("accounts/backends.py", "get_user"),
+    "principal_cache": ("accounts/principal_cache.py", "lookup"),
+    "auth_epoch_read": ("accounts/auth_epoch.py", "current"),
     "body_parsing": ("rest_framework/request.py", "_parse"),
     "serializer_validation": ("rest_framework/serializers.py", "is_valid"),
     "rendering": ("rest_framework/renderers.py", "render"),
@@ -90,12 +93,12 @@ def credentials(user, token: str, *, session: bool) -> dict[str, str]:
         return {"Authorization": f"Token {token}"}
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.middleware.csrf import _get_new_csrf_string
+    from django.utils.module_loading import import_string
 
-    store = SessionStore()
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     csrf = _get_new_csrf_string()
@@ -198,9 +201,13 @@ def profile(way, clients: list[Client], judgements: int) -> dict[str, float]:
     profiler.disable()
     if os.environ.get("PADDOCK_COST_PROFILE"):  # the top functions, for a person reading
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(45)
+    from django.conf import settings
+
     stats = pstats.Stats(profiler).stats
     parts = {}
     for part, (suffix, function) in PARTS.items():
+        if suffix == "SESSION_ENGINE":
+            suffix = settings.SESSION_ENGINE.replace(".", "/") + ".py"
         total = sum(cumulative for (file, _, name), (_, _, _, cumulative, _) in stats.items()
                     if name == function and file.endswith(suffix))
         parts[part] = round(total * 1000 / judgements, 3)

@@ -32,10 +32,14 @@ def make_user(db) -> Callable[..., User]:
 def _fresh_cache() -> None:
     """Throttles count in the cache (log-ins, prompts sent for sampling), keyed by user id,
     and ids repeat between tests on a rolled-back database: each test starts with none.
-    (The test cache is this process's own memory, so clearing it touches nobody else.)"""
+    (The test cache is this process's own memory, so clearing it touches nobody else.)
+    Authenticated principals cached by user id and token go too, for the same reason."""
     from django.core.cache import cache
 
+    from paddock.platform.accounts import principal_cache
+
     cache.clear()
+    principal_cache.forget_all()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from paddock.kernel.limits import LimitSettingError, read_limits
 from paddock.platform.config import (
     DEFAULT_REDIS_URL,
@@ -214,6 +217,19 @@ PADDOCK_TOKEN_TTL = env_int("PADDOCK_TOKEN_TTL", 0) or None
 if PADDOCK_TOKEN_TTL is not None and PADDOCK_TOKEN_TTL < 0:
     raise ConfigurationError(f"PADDOCK_TOKEN_TTL={PADDOCK_TOKEN_TTL} must be a number of "
                              "seconds above 0, or unset.")
+# Who a token or session belongs to is kept in each web process for at most this many
+# seconds (paddock.platform.accounts.principal_cache), checked against an epoch in Redis on
+# every request, so a revoked token, a deactivated user or a password change is honoured at
+# once in every process; 0 turns the cache off (every request asks the database).
+PADDOCK_AUTH_CACHE_SECONDS = env_int("PADDOCK_AUTH_CACHE_SECONDS", 60)
+if PADDOCK_AUTH_CACHE_SECONDS < 0:
+    raise ConfigurationError(f"PADDOCK_AUTH_CACHE_SECONDS={PADDOCK_AUTH_CACHE_SECONDS} must "
+                             "be 0 (no cache) or a number of seconds.")
+# The session user's row comes from that cache; sessions are read from Redis (the default
+# cache below) and written through to the database, so a Redis restart logs nobody out and
+# an unreachable Redis leaves sessions read from the database (accounts/sessions.py).
+AUTHENTICATION_BACKENDS = ["paddock.platform.accounts.backends.CachedModelBackend"]
+SESSION_ENGINE = "paddock.platform.accounts.sessions"
 
 # --- Bounds on reading input files (paddock.kernel.limits) -------------------------------
 # PADDOCK_MAX_RECORD_BYTES, PADDOCK_MAX_HTTP_BODY_BYTES, PADDOCK_MAX_FILE_DECOMPRESSED_BYTES
@@ -319,6 +335,11 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}cache",
         "TIMEOUT": 300,
+        # Sessions are read through this cache on every request: an unreachable Redis must
+        # fail in milliseconds (sessions then come from the database), not after redis-py's
+        # default ten retries with back-off.
+        "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0,
+                    "retry": Retry(NoBackoff(), 1)},
     }
 }
 
