@@ -1,14 +1,26 @@
 """Simulated annotators against the real stack: gunicorn + PostgreSQL + the REST API.
 
-Each simulated annotator loops next -> think -> submit over a batch with overlap 3, with
-its own API token and keep-alive connection; they start spread over one think time.
-Afterwards the database is checked: no comparison got more judgements than its overlap,
-and every judgement the API acknowledged is stored (none lost). A second phase without
-think time, everyone starting at once, measures the saturation throughput. CPU time per
-request is reported for the server, PostgreSQL and the load client, which share the
-machine's cores.
+Two ways of judging, each on its own batch (overlap 3) in the same run:
 
-    python -m benchmarks.annotation_load [--quick]
+- ``two_requests``: next -> think -> submit -> next ... (scripts; the workspace before
+  issue 20). The next comparison is there when both requests have answered.
+- ``one_round_trip``: the workspace now. The client holds the next comparison ahead,
+  shows it at the key press, and the submit carries ``next=true`` and brings the one
+  after, while the annotator reads. ``submit_to_next`` is 0 when a comparison was held.
+
+Each simulated annotator has its own API token and keep-alive connection; they start
+spread over one think time. A second phase per way, without think time and everyone at
+once, measures saturation. ``--reference REF`` adds the two-request way served by the code
+of commit REF (a temporary git worktree) against the same database, so a change is
+compared with the code before it on the same machine in the same run.
+
+Afterwards the database is checked: no comparison got more judgements than its overlap,
+nobody judged a comparison twice, the counters match the rows, and every judgement the
+API acknowledged is stored. CPU time per request and per judgement is reported for the
+server (gunicorn and its workers), the PostgreSQL backends of this database, and the load
+client, which share the machine's cores.
+
+    python -m benchmarks.annotation_load [--quick] [--reference REF]
 """
 
 from __future__ import annotations
@@ -72,8 +84,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def seed(comparisons: int, annotators: int, overlap: int) -> tuple[int, list[str]]:
-    """Batch, comparisons and annotators with tokens, written in bulk."""
+def seed(comparisons: int, annotators: int, overlap: int, tag: str = "load",
+         texts: tuple[str, str, str] | None = None) -> tuple[int, list[str]]:
+    """Batch, comparisons and annotators with tokens, written in bulk (the annotators and
+    tokens only once: a later call makes a batch for the same people). ``texts``: the
+    prompt and the two answers to use instead of short generated ones."""
     from rest_framework.authtoken.models import Token
 
     from paddock.annotation.models import (
@@ -86,30 +101,39 @@ def seed(comparisons: int, annotators: int, overlap: int) -> tuple[int, list[str
     )
     from paddock.platform.accounts.models import Role, User
 
-    batch = Batch.objects.create(name="load", status=BatchStatus.OPEN, overlap=overlap)
+    batch = Batch.objects.create(name=tag, status=BatchStatus.OPEN, overlap=overlap)
     conversations = Conversation.objects.bulk_create(
         Conversation(batch=batch, axis="safety" if i % 4 == 0 else "helpfulness",
                      risk_category="unqualified_advice" if i % 4 == 0 else "", origin="imported")
         for i in range(comparisons)
     )
+    prompt, answer_a, answer_b = texts or ("Question {i}: explain tides.",
+                                           "Answer a to {i}: " + "tides " * 60,
+                                           "Answer b to {i}: " + "tides " * 60)
     Turn.objects.bulk_create(
-        Turn(conversation=c, index=0, role="user", content=f"Question {i}: explain tides.")
+        Turn(conversation=c, index=0, role="user", content=prompt.replace("{i}", str(i)))
         for i, c in enumerate(conversations)
     )
     responses = Response.objects.bulk_create(
-        Response(conversation=c, text=f"Answer {side} to {i}: " + "tides " * 60,
+        Response(conversation=c, text=text.replace("{i}", str(i)),
                  model_version=f"policy-{side}")
-        for i, c in enumerate(conversations) for side in "ab"
+        for i, c in enumerate(conversations)
+        for side, text in (("a", answer_a), ("b", answer_b))
     )
     Comparison.objects.bulk_create(
         Comparison(batch=batch, conversation=c, response_a=responses[2 * i],
                    response_b=responses[2 * i + 1], axis=c.axis)
         for i, c in enumerate(conversations)
     )
-    users = User.objects.bulk_create(
-        User(username=f"load-{i}", role=Role.ANNOTATOR) for i in range(annotators)
-    )
-    tokens = Token.objects.bulk_create(Token(user=u, key=Token.generate_key()) for u in users)
+    if User.objects.filter(username__startswith="load-").exists():
+        tokens = list(Token.objects.filter(user__username__startswith="load-")
+                      .order_by("user_id"))
+    else:
+        users = User.objects.bulk_create(
+            User(username=f"load-{i}", role=Role.ANNOTATOR) for i in range(annotators)
+        )
+        tokens = Token.objects.bulk_create(Token(user=u, key=Token.generate_key())
+                                           for u in users)
     from django.db import connection
 
     with connection.cursor() as cursor:  # planner statistics, as autovacuum would keep them
@@ -120,65 +144,124 @@ def seed(comparisons: int, annotators: int, overlap: int) -> tuple[int, list[str
 class Stats:
     def __init__(self) -> None:
         self.latency: dict[str, list[float]] = {"next": [], "submit": []}
+        # From the moment an annotator submits to the next comparison in their client.
+        self.submit_to_next: list[float] = []
         self.errors: Counter[str] = Counter()
         self.acknowledged: list[int] = []
         self.requests = 0
 
 
+def verdict(lease: dict, rng: random.Random) -> dict:
+    body = {"chosen": rng.choice(["left", "right"]),
+            "strength": rng.choice(["significantly_better", "better", "slightly_better",
+                                    "negligibly_better"])}
+    if lease["axis"] == "safety":
+        body |= {"left_safe": rng.random() < 0.7, "right_safe": rng.random() < 0.5}
+    return body
+
+
 async def annotator(base: tuple[str, int], token: str, stats: Stats, deadline: float,
-                    think: float, rng: random.Random) -> None:
+                    think: float, rng: random.Random, path: str) -> None:
     from benchmarks._http_client import Connection
 
     connection = Connection(*base, headers={"Authorization": f"Token {token}"})
     # A team does not click at the same millisecond: the paced phase starts people spread
     # over one think time. The saturation phase (think 0) starts everyone at once.
     await asyncio.sleep(think * rng.random())
+    work = _two_requests if path == "two_requests" else _one_round_trip
     try:
-        await _annotate(connection, stats, deadline, think, rng)
+        await work(connection, stats, deadline, think, rng)
     except (OSError, asyncio.IncompleteReadError) as exc:  # counted, never hidden
         stats.errors[f"transport {type(exc).__name__}"] += 1
     finally:
         await connection.close()
 
 
-async def _annotate(connection, stats: Stats, deadline: float, think: float,
-                    rng: random.Random) -> None:
+async def _timed(connection, stats: Stats, kind: str, path: str, body=None):
+    start = time.perf_counter()
+    response = await connection.request("POST", path, body)
+    elapsed = (time.perf_counter() - start) * 1000
+    stats.latency[kind].append(elapsed)
+    stats.requests += 1
+    return response, elapsed
+
+
+SUBMIT = "/api/v1/annotation/assignments/{}/submit"
+NEXT = "/api/v1/annotation/next"
+
+
+async def _two_requests(connection, stats: Stats, deadline: float, think: float,
+                        rng: random.Random) -> None:
+    """Today's scripts and the old workspace: next, think, submit, next, ... The next
+    comparison is there once both the submit and the next request have answered."""
+    waited = None  # the submit's time, added to the next request's
     while time.monotonic() < deadline:
-        start = time.perf_counter()
-        response = await connection.request("POST", "/api/v1/annotation/next")
-        stats.latency["next"].append((time.perf_counter() - start) * 1000)
-        stats.requests += 1
+        response, elapsed = await _timed(connection, stats, "next", NEXT)
+        if waited is not None:
+            stats.submit_to_next.append(waited + elapsed)
         if response.status == 204:
             return
         if response.status != 200:
             stats.errors[f"next {response.status}"] += 1
             await asyncio.sleep(1)
+            waited = None
             continue
         lease = response.json()
         await asyncio.sleep(think * rng.uniform(0.5, 1.5))
-        body = {"chosen": rng.choice(["left", "right"]),
-                "strength": rng.choice(["significantly_better", "better", "slightly_better",
-                                        "negligibly_better"])}
-        if lease["axis"] == "safety":
-            body |= {"left_safe": rng.random() < 0.7, "right_safe": rng.random() < 0.5}
-        start = time.perf_counter()
-        response = await connection.request(
-            "POST", f"/api/v1/annotation/assignments/{lease['assignment_id']}/submit", body
-        )
-        stats.latency["submit"].append((time.perf_counter() - start) * 1000)
-        stats.requests += 1
+        response, waited = await _timed(connection, stats, "submit",
+                                        SUBMIT.format(lease["assignment_id"]),
+                                        verdict(lease, rng))
         if response.status in (200, 201):
             stats.acknowledged.append(response.json()["id"])
         else:
             stats.errors[f"submit {response.status}"] += 1
 
 
+async def _one_round_trip(connection, stats: Stats, deadline: float, think: float,
+                          rng: random.Random) -> None:
+    """The workspace: it holds the next comparison ahead, shows it at the key press, and
+    the submit (with next=true) brings the one after. The annotator reads the comparison
+    shown while the submit is under way: reading time runs from the key press."""
+    response, _ = await _timed(connection, stats, "next", NEXT)
+    if response.status != 200:
+        return
+    shown = response.json()
+    response, _ = await _timed(connection, stats, "next", NEXT,
+                               {"holding": [shown["assignment_id"]]})
+    held = response.json() if response.status == 200 else None
+    await asyncio.sleep(think * rng.uniform(0.5, 1.5))  # reading the first one
+    while time.monotonic() < deadline and shown is not None:
+        body = verdict(shown, rng) | {"next": True,
+                                      "holding": [held["assignment_id"]] if held else []}
+        reading = None
+        if held is not None:
+            stats.submit_to_next.append(0.0)  # painted from memory at the key press
+            reading = asyncio.ensure_future(asyncio.sleep(think * rng.uniform(0.5, 1.5)))
+        response, elapsed = await _timed(connection, stats, "submit",
+                                         SUBMIT.format(shown["assignment_id"]), body)
+        if held is None:
+            stats.submit_to_next.append(elapsed)  # nothing held: the client waited
+        if response.status in (200, 201):
+            answer = response.json()
+            stats.acknowledged.append(answer["judgement"]["id"])
+            after = answer["next"]
+        else:
+            stats.errors[f"submit {response.status}"] += 1
+            after = None
+        shown, held = (held, after) if held is not None else (after, None)
+        if reading is not None:
+            await reading  # the rest of the time spent on the comparison shown
+        else:
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+
+
 async def load(base: tuple[str, int], tokens: list[str], seconds: float, think: float,
-               seed_value: int) -> Stats:
+               seed_value: int, path: str) -> Stats:
     stats = Stats()
     deadline = time.monotonic() + seconds
     await asyncio.gather(*(
-        annotator(base, token, stats, deadline, think, random.Random(seed_value + i))  # noqa: S311
+        annotator(base, token, stats, deadline, think,
+                  random.Random(seed_value + i), path)  # noqa: S311
         for i, token in enumerate(tokens)
     ))
     return stats
@@ -187,49 +270,149 @@ async def load(base: tuple[str, int], tokens: list[str], seconds: float, think: 
 def summary(stats: Stats, seconds: float, prefix: str) -> dict:
     from benchmarks.common import percentile
 
+    judgements = len(stats.acknowledged)
     figures = {f"{prefix}requests_per_second": round(stats.requests / seconds, 1),
+               f"{prefix}judgements_per_second": round(judgements / seconds, 1),
                f"{prefix}errors": sum(stats.errors.values())}
     for kind, values in stats.latency.items():
         if values:
             figures[f"{prefix}{kind}_p50_ms"] = round(percentile(values, 0.5), 1)
             figures[f"{prefix}{kind}_p99_ms"] = round(percentile(values, 0.99), 1)
+    if stats.submit_to_next:
+        figures[f"{prefix}submit_to_next_p50_ms"] = round(
+            percentile(stats.submit_to_next, 0.5), 1)
+        figures[f"{prefix}submit_to_next_p99_ms"] = round(
+            percentile(stats.submit_to_next, 0.99), 1)
     if stats.errors:
         figures[f"{prefix}error_kinds"] = dict(stats.errors)
     return figures
 
 
-def cpu_per_request(before: dict[str, float], after: dict[str, float],
-                    requests: int) -> dict[str, float]:
-    return {f"cpu_ms_per_request_{part}": round((after[part] - before[part]) * 1000
-                                                / max(requests, 1), 2)
+def cpu_per(before: dict[str, float], after: dict[str, float], count: int,
+            unit: str) -> dict[str, float]:
+    return {f"cpu_ms_per_{unit}_{part}": round((after[part] - before[part]) * 1000
+                                               / max(count, 1), 2)
             for part in before}
 
 
-def integrity(batch_id: int, acknowledged: list[int]) -> dict:
+def integrity(batch_ids: list[int], acknowledged: list[int]) -> dict:
     from django.db.models import Count, F
 
-    from paddock.annotation.models import Batch, Comparison, Judgement
+    from paddock.annotation.models import Comparison, Judgement
 
-    overlap = Batch.objects.get(pk=batch_id).overlap
-    counted = Comparison.objects.annotate(n=Count("judgements")).filter(n__gt=overlap).count()
-    drifted = Comparison.objects.annotate(n=Count("judgements")).exclude(
-        n=F("judgement_count")).count()
+    comparisons = Comparison.objects.filter(batch_id__in=batch_ids).annotate(
+        n=Count("judgements"))
     stored = set(Judgement.objects.values_list("id", flat=True))
     return {
         "judgements_acknowledged": len(set(acknowledged)),
         "judgements_stored": len(stored),
         "lost_judgements": len(set(acknowledged) - stored),
-        "over_assignments": counted,
-        "counter_drift": drifted,
+        "over_assignments": comparisons.filter(n__gt=F("batch__overlap")).count(),
+        "counter_drift": comparisons.exclude(n=F("judgement_count")).count(),
+        "judged_twice_by_one_annotator": (
+            Judgement.objects.values("comparison_id", "annotator_id")
+            .annotate(n=Count("id")).filter(n__gt=1).count()),
     }
+
+
+def start_server(port: int, workers: int, threads: int, cwd: Path, logs) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "paddock.platform.wsgi",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", "gthread", "--keep-alive", "75", "--log-level", "warning"],
+        cwd=cwd, env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )
+
+
+def reference_checkout(ref: str) -> Path:
+    """A detached worktree of ``ref`` (e.g. the commit before a change), to serve the same
+    load from the old code in the same run, against the same database."""
+    place = Path(tempfile.mkdtemp(prefix="paddock-reference-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(place), ref], cwd=ROOT,
+                   check=True, capture_output=True)
+    return place
+
+
+def open_only(batch_id: int) -> None:
+    """Each phase has its batch: the others are closed (their leases are released)."""
+    from paddock.annotation.models import Batch, BatchStatus
+
+    Batch.objects.exclude(pk=batch_id).update(status=BatchStatus.CLOSED)
+    Batch.objects.filter(pk=batch_id).update(status=BatchStatus.OPEN)
+
+
+def run_path(label: str, path: str, server_pid: int, base, tokens, batch_id: int,
+             seconds: float, think: float, saturation_seconds: float, sampler) -> dict:
+    """A paced phase and a saturation phase over a fresh batch; figures under ``label``."""
+    open_only(batch_id)
+    print(f"{label}: {len(tokens)} annotators, think {think} s, for {seconds} s ...",
+          flush=True)
+    before = cpu_seconds(server_pid=server_pid) | {"database": sampler.seconds()}
+    paced = asyncio.run(load(base, tokens, seconds, think, 1, path))
+    after = cpu_seconds(server_pid=server_pid) | {"database": sampler.seconds()}
+    judged = len(paced.acknowledged)
+    figures = {**summary(paced, seconds, ""),
+               **cpu_per(before, after, paced.requests, "request"),
+               **cpu_per(before, after, judged, "judgement")}
+    figures["cpu_ms_per_judgement"] = round(
+        figures["cpu_ms_per_judgement_server"] + figures["cpu_ms_per_judgement_database"], 2)
+    print({k: v for k, v in figures.items() if not isinstance(v, dict)}, flush=True)
+    print(f"{label}: saturation (no think time) ...", flush=True)
+    saturated = asyncio.run(load(base, tokens, saturation_seconds, 0.0, 2, path))
+    figures |= summary(saturated, saturation_seconds, "saturation_")
+    return {"figures": figures,
+            "acknowledged": paced.acknowledged + saturated.acknowledged}
+
+
+class DatabaseCpu:
+    """CPU time of the PostgreSQL backends serving one database, sampled every 0.5 s (a
+    backend ends when Django reconnects, CONN_MAX_AGE; its last sample is kept), so other
+    databases on the machine do not count."""
+
+    def __init__(self, database: str) -> None:
+        import threading
+
+        self.database = database
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                words = cmdline.read_bytes().decode(errors="replace")
+                if not words.startswith("postgres: ") or f" {self.database} " not in words:
+                    continue
+                stat = (cmdline.parent / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            self.seen[int(cmdline.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def seconds(self) -> float:
+        self._sample()
+        return sum(self.seen.values())
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seconds", type=float, help="length of the paced phase")
+    parser.add_argument("--seconds", type=float, help="length of the paced phases")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--reference", metavar="REF",
+                        help="also serve the two-request path from this commit (the code "
+                             "before a change), in the same run against the same database")
     args = parser.parse_args()
     comparisons, annotators, seconds, think = (
         (300, 20, 6, 0.2) if args.quick else (20_000, 200, 120, 2.0)
@@ -256,42 +439,68 @@ def main() -> None:
 
     from benchmarks.common import wait_for_server, write_results
 
-    server = None
+    paths = [("two_requests", "two_requests", ROOT), ("one_round_trip", "one_round_trip", ROOT)]
+    reference = None
+    if args.reference:
+        reference = reference_checkout(args.reference)
+        paths.insert(0, ("reference_two_requests", "two_requests", reference))
+    sampler = DatabaseCpu(name)
+    servers: list[subprocess.Popen] = []
+    results: dict[str, dict] = {}
+    batch_ids: list[int] = []
     try:
         call_command("migrate", verbosity=0)
-        batch_id, tokens = seed(comparisons, annotators, overlap=3)
-        port = free_port()
-        logs = open(Path(tempfile.mkdtemp()) / "gunicorn.log", "w")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "paddock.platform.wsgi",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-             "--threads", str(args.threads),
-             "--worker-class", "gthread", "--keep-alive", "75", "--log-level", "warning"],
-            cwd=ROOT, env=dict(os.environ), stdout=logs, stderr=subprocess.STDOUT,
-        )
-        wait_for_server(f"http://127.0.0.1:{port}", who="benchmarks.annotation_load")
-        base = ("127.0.0.1", port)
-        print(f"{annotators} annotators, think {think} s, for {seconds} s ...", flush=True)
-        before = cpu_seconds(server_pid=server.pid)
-        paced = asyncio.run(load(base, tokens, seconds, think, 1))
-        paced_cpu = cpu_per_request(before, cpu_seconds(server_pid=server.pid), paced.requests)
-        print(summary(paced, seconds, "") | paced_cpu, flush=True)
-        print("saturation (no think time) ...", flush=True)
-        saturated = asyncio.run(load(base, tokens, saturation_seconds, 0.0, 2))
-        figures = {
-            "comparisons": comparisons, "overlap": 3, "annotators": annotators,
-            "seconds": seconds, "think_seconds": think,
-            "server": server_kind,
-            "database": "postgresql",
-            **summary(paced, seconds, ""),
-            **paced_cpu,
-            **summary(saturated, saturation_seconds, "saturation_"),
-            **integrity(batch_id, paced.acknowledged + saturated.acknowledged),
-        }
-    finally:
-        if server is not None:
+        tokens: list[str] = []
+        for label, path, tree in paths:
+            batch_id, made = seed(comparisons, annotators, overlap=3, tag=label)
+            tokens = tokens or made
+            batch_ids.append(batch_id)
+            port = free_port()
+            logs = open(Path(tempfile.mkdtemp()) / "gunicorn.log", "w")
+            server = start_server(port, args.workers, args.threads, tree, logs)
+            servers.append(server)
+            wait_for_server(f"http://127.0.0.1:{port}", who="benchmarks.annotation_load")
+            results[label] = run_path(label, path, server.pid, ("127.0.0.1", port), tokens,
+                                      batch_id, seconds, think, saturation_seconds, sampler)
             server.terminate()
             server.wait(timeout=30)
+        figures = {
+            "comparisons_per_path": comparisons, "overlap": 3, "annotators": annotators,
+            "seconds": seconds, "think_seconds": think, "server": server_kind,
+            "database": "postgresql",
+            "reference": args.reference,
+            **{label: result["figures"] for label, result in results.items()},
+            **integrity(batch_ids, [i for r in results.values() for i in r["acknowledged"]]),
+        }
+        two = results["two_requests"]["figures"]
+        one = results["one_round_trip"]["figures"]
+        figures |= {
+            "cpu_ms_per_judgement_two_requests": two["cpu_ms_per_judgement"],
+            "cpu_ms_per_judgement_one_round_trip": one["cpu_ms_per_judgement"],
+            "cpu_ratio_one_round_trip_vs_two_requests": round(
+                one["cpu_ms_per_judgement"] / two["cpu_ms_per_judgement"], 3),
+            "submit_to_next_p50_ms": one["submit_to_next_p50_ms"],
+            "submit_to_next_p99_ms": one["submit_to_next_p99_ms"],
+            "submit_request_p99_ms": one["submit_p99_ms"],
+            "judgements_per_second": one["judgements_per_second"],
+            "saturation_judgements_per_second": one["saturation_judgements_per_second"],
+        }
+        if reference is not None:
+            old = results["reference_two_requests"]["figures"]
+            figures |= {
+                "cpu_ms_per_judgement_reference_two_requests": old["cpu_ms_per_judgement"],
+                "cpu_ratio_one_round_trip_vs_reference": round(
+                    one["cpu_ms_per_judgement"] / old["cpu_ms_per_judgement"], 3),
+            }
+    finally:
+        sampler.stop()
+        for server in servers:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
+        if reference is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(reference)], cwd=ROOT,
+                           capture_output=True)
         from django.db import connections
 
         connections.close_all()

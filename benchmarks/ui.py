@@ -15,6 +15,9 @@ page, then:
   submits). The page measures each one itself, from the submit to the next comparison
   painted (``performance.measure``, taken in the next animation frame); the driver's
   own wall time from the key press to seeing the new comparison is reported beside it.
+- the same under load: 200 simulated annotators (``benchmarks.annotation_load``'s
+  one-round-trip clients, think 2 s) judging a batch of the same texts on the same server
+  and cores while the keyboard judgements are timed again.
 
     python -m benchmarks.ui [--quick]
 """
@@ -206,6 +209,44 @@ def judge(page, count: int, rng: random.Random) -> tuple[list[float], list[float
     return measured, wall, requests
 
 
+def under_load(page, count: int, rng: random.Random, base: tuple[str, int],
+               quick: bool) -> dict:
+    """The keyboard judgements again while simulated annotators load the same server."""
+    import asyncio
+    import threading
+
+    from benchmarks.annotation_load import load
+    from benchmarks.annotation_load import seed as seed_load
+    from benchmarks.common import percentile
+
+    annotators, comparisons, think = (20, 500, 0.2) if quick else (200, 20_000, 2.0)
+    _, tokens = seed_load(comparisons, annotators, overlap=3, tag="ui load",
+                          texts=(PROMPT + " (file {i})", ANSWERS[0], ANSWERS[1]))
+    seconds = 3 * think + (10 if quick else 60)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(stats=asyncio.run(
+        load(base, tokens, seconds, think, 11, "one_round_trip"))))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(2 * think)  # everyone has started (they start spread over one think time)
+    measured, wall, requests = judge(page, count, rng)
+    busy = time.monotonic() - started
+    thread.join()
+    stats = outcome["stats"]
+    return {
+        "under_load_annotators": annotators,
+        "under_load_think_seconds": think,
+        "under_load_judgements_per_second": round(len(stats.acknowledged) / seconds, 1),
+        "under_load_errors": sum(stats.errors.values()),
+        "under_load_judged_while_loaded": busy < seconds,
+        "under_load_submit_to_next_p50_ms": round(percentile(measured, 0.5), 1),
+        "under_load_submit_to_next_p95_ms": round(percentile(measured, 0.95), 1),
+        "under_load_key_to_next_seen_by_driver_p95_ms": round(percentile(wall, 0.95), 1),
+        "under_load_submit_request_p50_ms": round(percentile(requests["submit"], 0.5), 1),
+        "under_load_submit_request_p95_ms": round(percentile(requests["submit"], 0.95), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -277,6 +318,7 @@ def main() -> None:
             rng = random.Random(7)  # noqa: S311 (which keys, not security)
             judge(page, warmup, rng)
             measured, wall, requests = judge(page, count, rng)
+            loaded = under_load(page, count, rng, ("127.0.0.1", port), args.quick)
             version = browser.version
             browser.close()
         figures = {
@@ -306,6 +348,7 @@ def main() -> None:
             "key_to_next_seen_by_driver_p95_ms": round(percentile(wall, 0.95), 1),
             "submit_to_next_target_ms": TARGET_MS,
             "submit_to_next_target_met": percentile(measured, 0.95) < TARGET_MS,
+            **loaded,
         }
     finally:
         if server is not None:

@@ -202,6 +202,7 @@ MATRIX: list[Entry] = [
     owned_api("annotation-api:submit", "post", 201, args=("assignment",),
               body={"chosen": "left", "strength": "better"}),
     owned_api("annotation-api:skip", "post", 201, args=("assignment",), body={"reason": "unclear"}),
+    owned_api("annotation-api:release", "post", 204, args=("assignment",)),
     owned_api("annotation-api:continue", "post", 202, args=("judgement",),
               body={"message": "And at the equator?"}),
     owned_api("annotation-api:prompt-status", "get", 200, args=("prompt_request",)),
@@ -319,7 +320,8 @@ def test_annotator_b_cannot_submit_or_skip_annotator_as_assignment(world):
     before = Assignment.objects.values().get(pk=assignment_id)
     judgements = Judgement.objects.count()
     for name, body in (("annotation-api:submit", {"chosen": "left", "strength": "better"}),
-                       ("annotation-api:skip", {"reason": "nope"})):
+                       ("annotation-api:skip", {"reason": "nope"}),
+                       ("annotation-api:release", None)):
         response = api_post(b, reverse(name, args=[assignment_id]), body)
         assert response.status_code == 404
         assert str(assignment_id) not in response.content.decode()
