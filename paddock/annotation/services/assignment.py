@@ -185,14 +185,19 @@ def _current_leases(cursor, annotator_id: int, now) -> list[int]:
         " ORDER BY a.leased_at, a.id",
         [now, now, annotator_id, now],
     )
-    rows = cursor.fetchall()
-    closed = [lease_id for lease_id, is_open in rows if not is_open]
+    return _release_closed(cursor, cursor.fetchall(), now)
+
+
+def _release_closed(cursor, leases: list[tuple[int, bool]], now) -> list[int]:
+    """Of (lease id, batch open) pairs, oldest first: release those on a closed batch and
+    return the others' ids."""
+    closed = [lease_id for lease_id, is_open in leases if not is_open]
     if closed:
         cursor.execute(
             f"UPDATE {_A} SET expires_at = %s WHERE id IN ({', '.join(['%s'] * len(closed))})",
             [now, *closed],
         )
-    return [lease_id for lease_id, is_open in rows if is_open]
+    return [lease_id for lease_id, is_open in leases if is_open]
 
 
 def _lock_annotator(cursor, annotator_id: int) -> None:
@@ -224,9 +229,12 @@ def next_assignment(
 
 
 def _next_locked(cursor, annotator, now, held: set[int], *, batch: Batch | None,
-                 rng: random.Random) -> Assignment | None:
-    """``next_assignment`` inside a transaction that holds the annotator's row lock."""
-    live = _current_leases(cursor, annotator.pk, now)
+                 rng: random.Random, live: list[int] | None = None) -> Assignment | None:
+    """``next_assignment`` inside a transaction that holds the annotator's row lock;
+    ``live``: the annotator's live leases on open batches, oldest first, when the caller
+    has read them already."""
+    if live is None:
+        live = _current_leases(cursor, annotator.pk, now)
     waiting = [lease_id for lease_id in live if lease_id not in held]
     if waiting:
         return Assignment.objects.get(pk=waiting[0])
@@ -346,14 +354,15 @@ class _Lease:
         return self.response_b_id if self.a_on_left else self.response_a_id
 
 
-def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
-    """The annotator's own assignment, locked; another annotator's id looks like none.
+def _locked_lease(cursor, annotator, assignment_id: int, now) -> tuple[_Lease, list[int]]:
+    """The annotator's own assignment, locked (another annotator's id looks like none),
+    and their other live leases on open batches, oldest first (for a next lease in the
+    same transaction: one statement reads both).
 
-    Runs after ``_lock_annotator``: every write of this annotator's judgements holds that
-    lock, so this statement (a snapshot taken once the lock was ours) sees any judgement
-    a concurrent request of theirs committed, and one statement reads it all.
+    Runs after ``_lock_annotator``: every write of this annotator's judgements and leases
+    holds that lock, so this statement (a snapshot taken once the lock was ours) sees
+    whatever a concurrent request of theirs committed.
     """
-    lock = _row_lock("a")
     run(
         cursor, "locked_lease",
         "SELECT a.id, a.comparison_id, a.state, a.leased_at, a.expires_at, a.a_on_left,"
@@ -363,14 +372,18 @@ def _locked_lease(cursor, annotator, assignment_id: int) -> _Lease:
         f" (SELECT MAX(p.created_at) FROM {_J} p WHERE p.annotator_id = a.annotator_id"
         " AND p.created_at > a.leased_at)"
         f" FROM {_A} a JOIN {_C} c ON c.id = a.comparison_id JOIN {_B} b ON b.id = c.batch_id"
-        f" WHERE a.id = %s AND a.annotator_id = %s{lock}",
-        [assignment_id, annotator.pk],
+        " WHERE a.annotator_id = %s AND (a.id = %s OR (a.state = 'active' AND a.expires_at > %s))"
+        f" ORDER BY a.leased_at, a.id{_row_lock('a')}",
+        [annotator.pk, assignment_id, now],
     )
-    row = cursor.fetchone()
-    if row is None:
+    leases = [_Lease(*(aware_datetime(v) if isinstance(v, datetime | str) and i in _TIMES
+                       else v for i, v in enumerate(row)))
+              for row in cursor.fetchall()]
+    mine = [lease for lease in leases if lease.id == assignment_id]
+    if not mine:
         raise Assignment.DoesNotExist("no such assignment of this annotator")
-    return _Lease(*(aware_datetime(v) if isinstance(v, datetime | str) and i in _TIMES else v
-                    for i, v in enumerate(row)))
+    others = [(lease.id, _is_open(lease, now)) for lease in leases if lease.id != assignment_id]
+    return mine[0], _release_closed(cursor, others, now)
 
 
 _TIMES = {3, 4, 12, 13, 18}  # the datetime columns of the statement above
@@ -384,8 +397,13 @@ def aware_datetime(value: datetime | str) -> datetime:
     return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
 
 
+def _is_open(lease: _Lease, now) -> bool:
+    """The batch takes judgements now: the rule ``next`` applies in SQL."""
+    return lease.batch_status == BatchStatus.OPEN and lease.opens_at <= now < lease.closes_at
+
+
 def _require_open(lease: _Lease, now) -> None:
-    if not (lease.batch_status == BatchStatus.OPEN and lease.opens_at <= now < lease.closes_at):
+    if not _is_open(lease, now):
         raise BatchNotOpen(f"Batch {lease.batch_name} is not open any more; nothing was stored.")
 
 
@@ -425,18 +443,23 @@ _JUDGEMENT_COLUMNS = (
 
 
 def _insert_judgement(cursor, values: dict, *, state: str) -> Judgement:
-    """Store the judgement and mark its lease (the comparison's counts were changed by the
-    caller under the row lock it holds, so they never drift from the rows)."""
-    run(
-        cursor, "judgement",
-        f"INSERT INTO {_J} ({', '.join(_JUDGEMENT_COLUMNS)})"
-        f" VALUES ({', '.join(['%s'] * len(_JUDGEMENT_COLUMNS))}) RETURNING id",
-        [values[column] for column in _JUDGEMENT_COLUMNS],
-    )
-    judgement = Judgement(pk=cursor.fetchone()[0], **values)
+    """Store the judgement and mark its lease answered: one statement on PostgreSQL (a
+    data-modifying WITH), two elsewhere. The comparison's counts were changed by the
+    caller under the row lock it holds, so they never drift from the rows."""
+    insert = (f"INSERT INTO {_J} ({', '.join(_JUDGEMENT_COLUMNS)})"
+              f" VALUES ({', '.join(['%s'] * len(_JUDGEMENT_COLUMNS))}) RETURNING id")
+    row = [values[column] for column in _JUDGEMENT_COLUMNS]
+    answered = f"UPDATE {_A} SET state = %s WHERE id = %s"
+    if connection.vendor == "postgresql":
+        run(cursor, "judgement",
+            f"WITH stored AS ({insert}), answered AS ({answered}) SELECT id FROM stored",
+            [*row, state, values["assignment_id"]])
+        pk = cursor.fetchone()[0]
+    else:
+        pk = run(cursor, "judgement", insert, row).fetchone()[0]
+        run(cursor, "lease_answered", answered, [state, values["assignment_id"]])
+    judgement = Judgement(pk=pk, **values)
     judgement._state.adding = False
-    run(cursor, "lease_answered", f"UPDATE {_A} SET state = %s WHERE id = %s",
-        [state, values["assignment_id"]])
     return judgement
 
 
@@ -448,13 +471,14 @@ class Submitted:
     next_lease: Assignment | None = None  # with asked_next: the next lease, or none left
 
 
-def _answered(cursor, annotator, answer, *, then_next: bool, holding: set[int]) -> Submitted:
+def _answered(cursor, annotator, answer, *, then_next: bool, holding: set[int], now,
+              live: list[int]) -> Submitted:
     """Finish a submit or skip: with ``then_next``, lease the next comparison in the same
-    transaction (the annotator's row is locked already)."""
+    transaction (the annotator's row is locked already; ``live``: their other leases)."""
     judgement, created = answer
     if not then_next:
         return Submitted(judgement, created=created)
-    lease = _next_locked(cursor, annotator, timezone.now(), holding, batch=None, rng=_random)
+    lease = _next_locked(cursor, annotator, now, holding, batch=None, rng=_random, live=live)
     return Submitted(judgement, created=created, asked_next=True, next_lease=lease)
 
 
@@ -482,7 +506,7 @@ def submit_judgement(
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_annotator(cursor, annotator.pk)
-        lease = _locked_lease(cursor, annotator, assignment_id)
+        lease, live = _locked_lease(cursor, annotator, assignment_id, now)
         if lease.judgement_id is not None:
             earlier = Judgement.objects.get(pk=lease.judgement_id)
             if earlier.skipped:
@@ -491,7 +515,7 @@ def submit_judgement(
                     "so this judgement was not stored. Take the next comparison."
                 )
             return _answered(cursor, annotator, (earlier, False), then_next=then_next,
-                             holding=held)
+                             holding=held, now=now, live=live)
         is_safety = lease.axis == Axis.SAFETY
         if is_safety and (left_safe is None or right_safe is None):
             raise InvalidJudgement("A safety comparison needs safe/unsafe for both responses.")
@@ -516,7 +540,7 @@ def submit_judgement(
             state=AssignmentState.SUBMITTED,
         )
         return _answered(cursor, annotator, (judgement, True), then_next=then_next,
-                         holding=held)
+                         holding=held, now=now, live=live)
 
 
 def skip_comparison(
@@ -534,7 +558,7 @@ def skip_comparison(
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_annotator(cursor, annotator.pk)
-        lease = _locked_lease(cursor, annotator, assignment_id)
+        lease, live = _locked_lease(cursor, annotator, assignment_id, now)
         if lease.judgement_id is not None:
             earlier = Judgement.objects.get(pk=lease.judgement_id)
             if not earlier.skipped:
@@ -543,7 +567,7 @@ def skip_comparison(
                     "was not stored."
                 )
             return _answered(cursor, annotator, (earlier, False), then_next=then_next,
-                             holding=held)
+                             holding=held, now=now, live=live)
         cursor.execute(f"SELECT judgement_count FROM {_C} WHERE id = %s{_row_lock()}",
                        [lease.comparison_id])  # the count stays; the lease stops counting
         _require_open(lease, now)  # as submit: a closed batch takes nothing more
@@ -561,4 +585,4 @@ def skip_comparison(
             state=AssignmentState.SKIPPED,
         )
         return _answered(cursor, annotator, (judgement, True), then_next=then_next,
-                         holding=held)
+                         holding=held, now=now, live=live)
