@@ -131,6 +131,9 @@ def main() -> None:
     # Playwright's sync API looks like a running event loop to Django's async guard; the
     # ORM calls here are plain synchronous code (as in tests/browser/conftest.py).
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # One lease at a time: each draw again reloads the page, which would release the
+    # comparison held ahead, and a released comparison never comes back to its annotator.
+    os.environ["PADDOCK_MAX_OPEN_LEASES"] = "1"
     import django
 
     django.setup()

@@ -23,6 +23,7 @@ from paddock.annotation.services.comparisons import (
 from paddock.platform.accounts.models import Role
 from tests.annotation.factories import make_batch, make_comparisons
 from tests.browser.helpers import log_in, next_assignment_shown, screenshot, shown_assignment
+from tests.support.timing import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -109,6 +110,9 @@ def test_keyboard_only_judging_three_and_a_skip(page, make_user):
     page.keyboard.press("Enter")
     next_assignment_shown(page, fourth)
 
+    # The next comparison is painted before the answer is sent: wait for the last one.
+    wait_until(lambda: Judgement.objects.filter(assignment_id=fourth).exists(), timeout=10,
+               describe=lambda: "the skip was not stored")
     stored = {j.assignment_id: j for j in Judgement.objects.filter(annotator=annotator)}
     assert stored[first].chosen_id == readme.response_a_id
     assert stored[first].strength == "significantly_better"
@@ -272,10 +276,12 @@ def test_a_judgement_after_a_skip_is_refused_and_the_empty_queue_says_why(page, 
     annotator, other = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR)
     batch = make_batch(name="week 14")
     make_comparisons(batch, 2)
+    # One is someone else's, so the page has nothing to hold ahead: the key press waits
+    # for the server's answer.
+    taken = next_assignment(annotator=other, batch=batch)
     log_in(page, annotator)
     first = shown_assignment(page)
     expect(page.locator("#progress-overall")).to_have_text("0 of 2 comparisons complete")
-    taken = next_assignment(annotator=other, batch=batch)  # the other one is someone else's
     # Skipped elsewhere (another tab) while this page still shows the comparison.
     skip_comparison(annotator=annotator, assignment_id=first, reason="Not my language")
     page.keyboard.press("1")

@@ -13,8 +13,10 @@
   const withId = (template, id) => template.replace("/0/", "/" + id + "/");
   const VIEWS = ["empty", "loading", "compose", "generating", "comparison", "continue"];
   const AXES = { helpfulness: "Helpfulness", safety: "Safety" };
-  const state = { mode: "queue", lease: null, busy: false, judgement: null, chosen: null,
-                  back: "compose", leaseWarned: false };
+  // lease: the comparison on screen. held: the next one, leased ahead and kept unpainted.
+  // ahead: the one request in flight that may bring the lease to hold (see "held ahead").
+  const state = { mode: "queue", lease: null, held: null, ahead: null, busy: false,
+                  judgement: null, chosen: null, back: "compose", leaseWarned: false };
   const judge = $("judge");
   const skipDialog = $("skip-dialog");
   const strengthKeys = {};
@@ -45,9 +47,11 @@
   }
 
   // --- the REST API -------------------------------------------------------------------
-  async function api(method, url, body) {
+  // `keepalive` lets an answer sent in the background finish when the page is left.
+  async function api(method, url, body, keepalive) {
     const response = await fetch(url, {
       method,
+      keepalive: Boolean(keepalive),
       credentials: "same-origin",
       headers: { Accept: "application/json", "Content-Type": "application/json",
                  "X-CSRFToken": csrf },
@@ -455,28 +459,48 @@
     return { reason: headers.get("Paddock-Queue-Empty") || "", text };
   }
 
-  async function loadNext(measure) {
-    const { status, data, headers } = await api("POST", urls.nextUrl);
-    if (status === 204) {
-      state.lease = null;
-      const why = emptyReason(headers);
-      $("empty").dataset.reason = why.reason;
-      $("empty-detail").textContent = why.text;
-      show("empty");
-      $("check-again").focus();
-      return;
-    }
-    if (status !== 200) {
-      notify(problem(data), "error");
-      return;
-    }
-    showLease(data);
+  function showEmpty(reason, text) {
+    state.lease = null;
+    $("empty").dataset.reason = reason || "";
+    $("empty-detail").textContent = text;
+    show("empty");
+    $("check-again").focus();
+  }
+
+  // Paint a comparison; after a submit, "paddock:submit-to-next" runs from the key press
+  // to the frame that shows it (benchmarks/ui.py reads it).
+  function paint(lease, measure) {
+    // The server may hand the same lease to a request ahead and to the one that paints.
+    if (state.held && state.held.assignment_id === lease.assignment_id) setHeld(null);
+    showLease(lease);
     if (measure) {
       requestAnimationFrame(() => {
         performance.mark("paddock:next-shown");
         performance.measure("paddock:submit-to-next", "paddock:submit", "paddock:next-shown");
       });
     }
+  }
+
+  async function loadNext(measure) {
+    const held = takeHeld();
+    if (held) {
+      paint(held, measure);
+      leaseAhead();
+      refreshProgress();
+      return;
+    }
+    const { status, data, headers } = await api("POST", urls.nextUrl, { holding: [] });
+    if (status === 204) {
+      const why = emptyReason(headers);
+      showEmpty(why.reason, why.text);
+      return;
+    }
+    if (status !== 200) {
+      notify(problem(data), "error");
+      return;
+    }
+    paint(data, measure);
+    leaseAhead();
     refreshProgress();
   }
 
@@ -484,7 +508,210 @@
     clearNotice();
     show("loading");
     setBusy(true);
-    try { await loadNext(false); } catch (error) { offline(error); } finally { setBusy(false); }
+    try {
+      // A lease on its way (asked before the annotator left the queue) is held or released
+      // by the time it lands; only then is the screen filled.
+      while (state.ahead) await state.ahead;
+      await loadNext(false);
+    } catch (error) {
+      offline(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  // --- the comparison held ahead ------------------------------------------------------
+  // In the queue the page leases the next comparison while the annotator reads the one on
+  // screen (`next` with `holding: [shown]`), keeps it in memory unpainted, and paints it
+  // the moment a key submits or skips; the answer then travels in the background with
+  // `next: true`, and the lease in its reply is the next one held. So a key press never
+  // waits for the network. At most one request that may bring a lease to hold is in flight
+  // (`state.ahead`: the lease-ahead request or an answer sent in the background); a key
+  // press that finds nothing held waits for it. A held lease is released when the
+  // annotator leaves the page or the queue: the comparison goes back to the pool (for the
+  // other annotators) at once instead of waiting out its lease. The one on screen is never
+  // released. `data-held` on the workspace names the held assignment, for the browser
+  // tests and benchmarks/ui.py.
+  function setHeld(lease) {
+    state.held = lease;
+    root.dataset.held = lease ? lease.assignment_id : "";
+  }
+
+  // The held lease, if it is still live; an expired one is dropped (another annotator
+  // may have it now), and the caller asks the server instead.
+  function takeHeld() {
+    const lease = state.held;
+    setHeld(null);
+    return lease && Date.parse(lease.expires_at) > Date.now() ? lease : null;
+  }
+
+  // A lease that arrived from a request running ahead: held while the annotator is in
+  // the queue, released otherwise.
+  function keep(lease) {
+    if (!lease || (state.lease && state.lease.assignment_id === lease.assignment_id)) return;
+    if (state.mode !== "queue" || state.held) {
+      release(lease);
+      return;
+    }
+    setHeld(lease);
+  }
+
+  function release(lease) {
+    if (!lease) return;
+    // keepalive: sent even while the page is being unloaded (pagehide).
+    fetch(withId(urls.releaseUrl, lease.assignment_id), {
+      method: "POST", keepalive: true, credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrf },
+    }).catch(() => { /* unreleased, it still expires at the end of its lease */ });
+  }
+
+  function releaseHeld() {
+    const lease = state.held;
+    setHeld(null);
+    release(lease);
+  }
+
+  // Run `work` as the one request ahead; its failures are its own to report.
+  function behind(work) {
+    const run = work().catch(() => {}).finally(() => {
+      if (state.ahead === run) state.ahead = null;
+    });
+    state.ahead = run;
+    return run;
+  }
+
+  function leaseAhead() {
+    const shown = state.lease;
+    if (state.mode !== "queue" || !shown || shown.own_prompt || state.held || state.ahead ||
+        $("comparison").hidden) return;
+    behind(async () => {
+      const { status, data } = await api("POST", urls.nextUrl,
+                                         { holding: [shown.assignment_id] });
+      if (status === 200) keep(data);
+      // 204: nothing more to hold now; the next key press asks the server itself.
+    });
+  }
+
+  // A network failure is tried once more: a repeated answer is stored once (200), and
+  // its reply holds the lease the first one may have taken.
+  async function postTwice(url, body) {
+    try {
+      return await api("POST", url, body, true);
+    } catch (error) {
+      if (error instanceof LoggedOut) throw error;
+      return api("POST", url, body, true);
+    }
+  }
+
+  function notStored(status, data) {
+    const why = status === 404 ? "that comparison is no longer yours." : problem(data);
+    return "Your answer to the previous comparison was not stored: " + why;
+  }
+
+  // The answer to `lease` (already replaced on screen by `shown`) goes to the server in
+  // the background; its reply brings the next lease to hold. When it fails the comparison
+  // on screen stays, and the annotator is told that the previous answer was lost and why.
+  // Without `shown` (the annotator left the queue meanwhile) no next lease is asked for.
+  function sendBehind(lease, url, body, shown) {
+    const payload = shown
+      ? Object.assign({}, body, { next: true, holding: [shown.assignment_id] })
+      : body;
+    let refused = false;
+    behind(async () => {
+      let reply;
+      try {
+        reply = await postTwice(url, payload);
+      } catch (error) {
+        refused = true;
+        if (!(error instanceof LoggedOut)) {
+          notify("Your answer to the previous comparison was not stored: the server could " +
+                 "not be reached.", "error");
+        }
+        return;
+      }
+      state.lastBatch = lease.batch;
+      if ((reply.status === 200 || reply.status === 201) && shown) {
+        state.judgement = reply.data.judgement;
+        keep(reply.data.next);
+      } else if (reply.status === 200 || reply.status === 201) {
+        state.judgement = reply.data;
+      } else {
+        refused = true;
+        notify(notStored(reply.status, reply.data), "error");
+      }
+      refreshProgress(true);
+    }).then(() => {
+      if (refused) leaseAhead(); // an answer refused leased nothing
+    });
+  }
+
+  // Answer the queue comparison on screen (a judgement or a skip) and move on: to the held
+  // lease at once, or else (none held, or it expired) by waiting for the server's reply.
+  async function answer(lease, url, body, measure) {
+    let next = takeHeld();
+    if (!next && state.ahead) {
+      // The lease-ahead request (or the previous answer, and the lease-ahead request that
+      // follows a refused one) is still on its way: usually quick.
+      setBusy(true);
+      try {
+        while (!next && state.ahead) {
+          await state.ahead;
+          next = takeHeld();
+        }
+      } finally {
+        setBusy(false);
+      }
+      if (state.lease !== lease || state.mode !== "queue") {
+        // The annotator left this comparison while waiting: store the answer all the same.
+        if (next) keep(next);
+        sendBehind(lease, url, body, null);
+        return;
+      }
+    }
+    if (next) {
+      clearNotice();
+      paint(next, measure);
+      sendBehind(lease, url, body, next);
+      return;
+    }
+    await answerAndWait(lease, url, body, measure);
+  }
+
+  async function answerAndWait(lease, url, body, measure) {
+    setBusy(true);
+    show("loading");
+    try {
+      const { status, data } = await api("POST", url,
+                                         Object.assign({}, body, { next: true, holding: [] }));
+      if (status === 200 || status === 201) {
+        clearNotice();
+        state.judgement = data.judgement;
+        state.lastBatch = lease.batch;
+        refreshProgress(true);
+        if (data.next) {
+          paint(data.next, measure);
+          leaseAhead();
+        } else {
+          const empty = data.queue_empty || {};
+          showEmpty(empty.reason, empty.detail || "There is nothing for you to judge right now.");
+        }
+      } else if (status === 409 || status === 404) {
+        // lease_lost, batch_not_open, already judged or skipped, or not ours any more:
+        // say so, then move on.
+        notify(status === 404 ? "That comparison is no longer yours; nothing was stored."
+                              : problem(data), "error");
+        refreshProgress(true);
+        await loadNext(false);
+      } else {
+        show("comparison");
+        notify(problem(data), "error");
+      }
+    } catch (error) {
+      show("comparison");
+      offline(error);
+    } finally {
+      setBusy(false);
+    }
   }
 
   // --- judging ------------------------------------------------------------------------
@@ -539,23 +766,28 @@
       body.left_safe = safeValue("left");
       body.right_safe = safeValue("right");
     }
-    setBusy(true);
     performance.mark("paddock:submit");
+    const url = withId(urls.submitUrl, lease.assignment_id);
+    if (lease.own_prompt) {
+      await submitOwn(lease, url, body, chosen);
+      return;
+    }
+    await answer(lease, url, body, true);
+  }
+
+  // One's own prompt: after judging it the continue view shows; no next is asked.
+  async function submitOwn(lease, url, body, chosen) {
+    setBusy(true);
     try {
-      const { status, data } = await api("POST", withId(urls.submitUrl, lease.assignment_id), body);
+      const { status, data } = await api("POST", url, body);
       if (status === 200 || status === 201) {
         clearNotice();
         state.judgement = data;
         state.lastBatch = lease.batch;
         refreshProgress(true);
-        if (lease.own_prompt) {
-          showContinue(lease, chosen);
-        } else {
-          await loadNext(true);
-        }
+        showContinue(lease, chosen);
       } else if (status === 409 || status === 404) {
-        // lease_lost, batch_not_open, or not ours any more: say so, then move on.
-        notify(status === 404 ? "That comparison is no longer yours; here is the next one."
+        notify(status === 404 ? "That comparison is no longer yours; nothing was stored."
                               : problem(data), "error");
         await loadNext(false);
       } else {
@@ -589,20 +821,21 @@
     const flagged = $("skip-flagged").checked;
     skipDialog.close();
     const lease = state.lease;
+    const url = withId(urls.skipUrl, lease.assignment_id);
+    const body = { reason, flagged_harmful: flagged };
+    if (!lease.own_prompt) {
+      await answer(lease, url, body, false);
+      return;
+    }
     setBusy(true);
     try {
-      const { status, data } = await api("POST", withId(urls.skipUrl, lease.assignment_id),
-                                         { reason, flagged_harmful: flagged });
+      const { status, data } = await api("POST", url, body);
       if (status === 200 || status === 201 || status === 404) {
         clearNotice();
         state.lastBatch = lease.batch;
         refreshProgress(true);
-        if (lease.own_prompt) {
-          state.lease = null;
-          setMode("write");
-        } else {
-          await loadNext(false);
-        }
+        state.lease = null;
+        setMode("write");
       } else if (status === 409) {
         // Already judged (in another tab), or the batch closed: say so, then move on.
         notify(problem(data), "error");
@@ -627,6 +860,7 @@
       queue();
       return;
     }
+    releaseHeld();
     clearNotice();
     show("compose");
     $("prompt-message").focus();
@@ -635,6 +869,7 @@
   function showContinue(lease, chosenSide) {
     state.chosen = chosenSide;
     state.lease = null;
+    releaseHeld();
     const turns = lease.conversation.concat([{ role: "assistant", content: lease[chosenSide] }]);
     conversation(turns, $("continue-conversation"));
     $("continue-message").value = "";
@@ -863,6 +1098,13 @@
     setMode("write");
   });
   $("back-to-queue").addEventListener("click", () => setMode("queue"));
+
+  // Leaving the page gives the held comparison back; coming back from the back-forward
+  // cache leases one ahead again.
+  window.addEventListener("pagehide", releaseHeld);
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) leaseAhead();
+  });
 
   refreshProgress(true);
   if ($("empty").hidden) queue();
