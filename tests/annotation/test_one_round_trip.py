@@ -149,15 +149,26 @@ def test_seconds_count_from_the_previous_answer_for_a_lease_held_ahead(make_user
 
 def test_release_gives_the_comparison_back_at_once(make_user):
     batch = make_batch(overlap=1)
-    make_comparisons(batch, 1)
+    make_comparisons(batch, 2)
     person, other = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR)
-    lease = next_assignment(annotator=person)
+    shown = next_assignment(annotator=person)
+    ahead = next_assignment(annotator=person, holding=[shown.pk])
     assert next_assignment(annotator=other) is None
-    assert release_lease(annotator=person, assignment_id=lease.pk) is True
-    assert release_lease(annotator=person, assignment_id=lease.pk) is False  # again: no-op
-    assert next_assignment(annotator=other).comparison_id == lease.comparison_id
     with pytest.raises(Assignment.DoesNotExist):
-        release_lease(annotator=other, assignment_id=lease.pk)
+        release_lease(annotator=other, assignment_id=ahead.pk)  # not theirs
+    assert release_lease(annotator=person, assignment_id=ahead.pk) is True
+    with pytest.raises(Assignment.DoesNotExist):
+        release_lease(annotator=person, assignment_id=ahead.pk)  # gone
+    assert next_assignment(annotator=other).comparison_id == ahead.comparison_id
+    # Never shown to the annotator who held it ahead: it may come back to them too.
+    submit_judgement(annotator=person, assignment_id=shown.pk, chosen_side="left",
+                     strength=Strength.BETTER)
+    released_again = next_assignment(annotator=person, holding=[])
+    assert released_again is None  # the other one holds it now (overlap 1)
+    Assignment.objects.filter(annotator=other).delete()
+    assert next_assignment(annotator=person).comparison_id == ahead.comparison_id
+    # An answered lease is not released.
+    assert release_lease(annotator=person, assignment_id=shown.pk) is False
 
 
 def run_team(path: str, seed: int, *, people: int = 4, rounds: int = 60) -> dict:
@@ -271,10 +282,10 @@ def test_the_api_skip_and_release_with_next(make_user):
     following = skipped["next"]
     assert following["comparison_id"] != first["comparison_id"]
     release = reverse("annotation-api:release", args=[following["assignment_id"]])
-    assert client.post(release).status_code == 204
-    assert client.post(release).status_code == 204  # again: nothing changes
     assert api(other).post(release).status_code == 404
-    assert Assignment.objects.get(pk=following["assignment_id"]).expires_at <= timezone.now()
+    assert client.post(release).status_code == 204
+    assert client.post(release).status_code == 404  # gone: nothing more to release
+    assert not Assignment.objects.filter(pk=following["assignment_id"]).exists()
     too_many = client.post(reverse("annotation-api:next"), {"holding": list(range(21))},
                            format="json")
     assert too_many.status_code == 400 and "holding" in too_many.json()

@@ -33,13 +33,15 @@ def held_assignment(page, *, other_than: int | None = None) -> int:
 
 
 def live(assignment_id: int) -> bool:
-    return Assignment.objects.get(pk=assignment_id).expires_at > timezone.now()
+    """Leased now; a released lease is gone (its comparison may come back to the same
+    annotator later: they never saw it)."""
+    return Assignment.objects.filter(pk=assignment_id, expires_at__gt=timezone.now()).exists()
 
 
 def wait_released(assignment_id: int) -> None:
-    wait_until(lambda: not live(assignment_id), timeout=10,
-               describe=lambda: f"assignment {assignment_id} is still leased: "
-                                f"{Assignment.objects.get(pk=assignment_id).expires_at}")
+    wait_until(lambda: not Assignment.objects.filter(pk=assignment_id).exists(), timeout=10,
+               describe=lambda: f"assignment {assignment_id} is still there: "
+                                f"{Assignment.objects.filter(pk=assignment_id).first()}")
 
 
 def requests_after_the_paint(page, since: float, path_end: str) -> dict:

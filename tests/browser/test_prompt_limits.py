@@ -26,17 +26,18 @@ def test_a_second_prompt_while_one_waits_is_refused_in_words(page, make_user):
 
     annotator = make_user(Role.ANNOTATOR)
     batch = make_batch()
-    # An earlier prompt of theirs, answered and not yet judged (the service, no worker).
-    prompt_submit(annotator=annotator, batch=batch, message="How do tides work?",
-                  generator=StandInGenerator())
+    # Two earlier prompts of theirs (the default limit), answered and not yet judged (the
+    # service, no worker).
+    for message in ("How do tides work?", "Why is the sea salty?"):
+        prompt_submit(annotator=annotator, batch=batch, message=message,
+                      generator=StandInGenerator())
     log_in(page, annotator)
     shown_assignment(page)  # the page offers it first
     expect(page.locator("#cmp-batch")).to_contain_text("your prompt")
     send_from_the_page(page, "What should I pack for a day hike?")
     expect(page.locator("#notice")).to_have_text(
         "Your earlier prompt is still waiting for its responses or for your judgement: judge "
-        "or skip it before writing another. You may have one of your own prompts open at a "
-        "time.")
+        "or skip it before writing another. You may have 2 of your own prompts open at a time.")
     expect(page.locator("#compose")).to_be_visible()
     expect(page.locator("#prompt-message")).to_have_value("What should I pack for a day hike?")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

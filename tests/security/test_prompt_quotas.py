@@ -114,7 +114,8 @@ def test_continuing_counts_towards_the_same_rate(batch, make_user, settings):
     assert "2 prompts for responses in the last minute" in third.json()["detail"]
 
 
-def test_a_waiting_prompt_counts_against_the_open_lease_limit(batch, make_user):
+def test_a_waiting_prompt_counts_against_the_open_lease_limit(batch, make_user, settings):
+    settings.PADDOCK_MAX_OPEN_LEASES = 1  # the finding's setting; the rule is the same at 2
     author = make_user(Role.ANNOTATOR)
     client = client_for(author)
     # A comparison from the queue does not stop its annotator writing a prompt; it is
@@ -142,9 +143,10 @@ def test_a_waiting_prompt_counts_against_the_open_lease_limit(batch, make_user):
     assert turn.status_code == 409
 
 
-def test_three_hundred_prompts_leave_one_open_lease(batch, make_user):
+def test_three_hundred_prompts_leave_one_open_lease(batch, make_user, settings):
     """The finding, replayed: with the limit at 1 the author holds one lease of their own
     and the batch grows by one comparison, however many prompts are sent."""
+    settings.PADDOCK_MAX_OPEN_LEASES = 1  # the finding's setting; the rule is the same at 2
     author = make_user(Role.ANNOTATOR)
     client = client_for(author)
     accepted = [response for response in (write(client) for _ in range(300))
@@ -156,11 +158,12 @@ def test_three_hundred_prompts_leave_one_open_lease(batch, make_user):
     assert Comparison.objects.filter(batch=batch).count() == 3
 
 
-def test_one_annotators_flood_does_not_queue_ahead_of_another(batch, make_user):
+def test_one_annotators_flood_does_not_queue_ahead_of_another(batch, make_user, settings):
     """The finding's other half: another annotator's prompt waited 51.8 s behind 300.
     Requests wait in one first-in-first-out queue, and each annotator has at most
     PADDOCK_MAX_OPEN_LEASES of them in it, so a prompt waits behind at most that many per
     other annotator: the queue is fair without a scheduler of its own."""
+    settings.PADDOCK_MAX_OPEN_LEASES = 1  # the finding's setting; the rule is the same at 2
     from paddock.workers.models import Job
 
     flooders = [make_user(Role.ANNOTATOR) for _ in range(3)]

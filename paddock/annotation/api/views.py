@@ -190,9 +190,10 @@ class Skip(APIView):
 
 
 class Release(APIView):
-    """Give a comparison back unanswered: its lease ends now and it returns to the pool.
-    The workspace releases the comparison it holds ahead when the annotator leaves or
-    switches to writing a prompt. 204 whether or not the lease was still live."""
+    """Give a comparison back unanswered: the lease goes and the comparison returns to
+    the pool (the annotator's own queue included). The workspace releases the comparison
+    it holds ahead when the annotator leaves or switches to writing a prompt. 204; an
+    answered lease stays as it is (204 too); 404 for one released before or not yours."""
 
     permission_classes = [IsAnnotator]
 

@@ -288,21 +288,21 @@ def holds_limit(*, annotator, holding, now=None) -> bool:
 
 
 def release_lease(*, annotator, assignment_id: int) -> bool:
-    """End a lease now (the comparison goes back to the pool at once), for a client that
-    held it without showing it and is leaving. True when a live lease ended; releasing
-    again, or a lease already judged, skipped or expired, changes nothing. Another
-    annotator's id looks like none (``Assignment.DoesNotExist``)."""
-    now = timezone.now()
+    """Give a lease back unanswered: its row goes, so the comparison returns to the pool
+    at once, the annotator's own queue included (a client that held it ahead never showed
+    it; keeping the row would bar them from it for good). True when a lease went; a lease
+    already judged or skipped stays. Another annotator's id, or one released before,
+    looks like none (``Assignment.DoesNotExist``)."""
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_annotator(cursor, annotator.pk)
-        cursor.execute(f"SELECT state, expires_at FROM {_A} WHERE id = %s AND annotator_id = %s",
+        cursor.execute(f"SELECT state FROM {_A} WHERE id = %s AND annotator_id = %s",
                        [assignment_id, annotator.pk])
         row = cursor.fetchone()
         if row is None:
             raise Assignment.DoesNotExist("no such assignment of this annotator")
-        if row[0] != AssignmentState.ACTIVE or aware_datetime(row[1]) <= now:
+        if row[0] != AssignmentState.ACTIVE:
             return False
-        cursor.execute(f"UPDATE {_A} SET expires_at = %s WHERE id = %s", [now, assignment_id])
+        cursor.execute(f"DELETE FROM {_A} WHERE id = %s", [assignment_id])
         return True
 
 
