@@ -257,7 +257,8 @@ def main() -> None:
     try:
         call_command("migrate", verbosity=0)
         # Enough comparisons for every way: each takes (judgements + warm-up) of them.
-        _, tokens = seed(6 * (judgements + 3 * annotators), annotators, overlap=1)
+        _, tokens = seed(6 * (judgements + 3 * annotators), annotators, overlap=1,
+                         history=max(judgements * 4, 2000))
         handler = WSGIHandler()
         users = {u.pk: u for u in User.objects.filter(username__startswith="load-")}
         from rest_framework.authtoken.models import Token

@@ -85,10 +85,11 @@ def free_port() -> int:
 
 
 def seed(comparisons: int, annotators: int, overlap: int, tag: str = "load",
-         texts: tuple[str, str, str] | None = None) -> tuple[int, list[str]]:
+         texts: tuple[str, str, str] | None = None, history: int = 0) -> tuple[int, list[str]]:
     """Batch, comparisons and annotators with tokens, written in bulk (the annotators and
     tokens only once: a later call makes a batch for the same people). ``texts``: the
-    prompt and the two answers to use instead of short generated ones."""
+    prompt and the two answers to use instead of short generated ones; ``history``: that
+    many past judgements first (see ``past_history``)."""
     from rest_framework.authtoken.models import Token
 
     from paddock.annotation.models import (
@@ -134,11 +135,57 @@ def seed(comparisons: int, annotators: int, overlap: int, tag: str = "load",
         )
         tokens = Token.objects.bulk_create(Token(user=u, key=Token.generate_key())
                                            for u in users)
+    if history:
+        past_history(batch, tokens, history)
     from django.db import connection
 
     with connection.cursor() as cursor:  # planner statistics, as autovacuum would keep them
         cursor.execute("ANALYZE")
     return batch.pk, [t.key for t in tokens]
+
+
+def past_history(like, tokens, count: int) -> None:
+    """A closed batch of ``count`` comparisons the same annotators judged before, written
+    in bulk: leases and judgements tables of a platform that has been running, not empty
+    ones whose planner statistics (and the plans made from them, prepared statements'
+    included) say "a few rows" while the run fills them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from paddock.annotation.models import (
+        Assignment,
+        Batch,
+        BatchStatus,
+        Comparison,
+        Judgement,
+    )
+
+    past = Batch.objects.create(name=f"{like.name} (past)", status=BatchStatus.CLOSED,
+                                overlap=1)
+    source = list(Comparison.objects.filter(batch=like).order_by("id")[:count])
+    comparisons = Comparison.objects.bulk_create(
+        Comparison(batch=past, conversation_id=c.conversation_id, response_a_id=c.response_a_id,
+                   response_b_id=c.response_b_id, axis=c.axis, judgement_count=1,
+                   chose_a_count=1)
+        for c in source
+    )
+    then = timezone.now() - timedelta(days=8)
+    people = [t.user_id for t in tokens]
+    leases = Assignment.objects.bulk_create(
+        Assignment(comparison=c, annotator_id=people[i % len(people)], state="submitted",
+                   leased_at=then, expires_at=then + timedelta(minutes=30), a_on_left=True)
+        for i, c in enumerate(comparisons)
+    )
+    Judgement.objects.bulk_create(
+        Judgement(assignment=lease, comparison=c, batch=past, axis=c.axis, gold="",
+                  annotator_id=lease.annotator_id, left_response_id=c.response_a_id,
+                  chosen_id=c.response_a_id, rejected_id=c.response_b_id, strength="better",
+                  chosen_safe=True if c.axis == "safety" else None,
+                  rejected_safe=False if c.axis == "safety" else None, seconds=20.0,
+                  created_at=then)
+        for lease, c in zip(leases, comparisons, strict=True)
+    )
 
 
 class Stats:
@@ -452,7 +499,8 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         tokens: list[str] = []
         for label, path, tree in paths:
-            batch_id, made = seed(comparisons, annotators, overlap=3, tag=label)
+            batch_id, made = seed(comparisons, annotators, overlap=3, tag=label,
+                                  history=0 if tokens else comparisons)
             tokens = tokens or made
             batch_ids.append(batch_id)
             port = free_port()

@@ -460,6 +460,7 @@
   }
 
   function showEmpty(reason, text) {
+    refreshProgress(true); // the batch may be complete now: the overall count moved
     state.lease = null;
     $("empty").dataset.reason = reason || "";
     $("empty-detail").textContent = text;
@@ -638,8 +639,10 @@
       } else {
         refused = true;
         notify(notStored(reply.status, reply.data), "error");
+        refreshProgress(true);
+        return;
       }
-      refreshProgress(true);
+      if (reply.status === 201) counted(state.judgement, lease.batch);
     }).then(() => {
       if (refused) leaseAhead(); // an answer refused leased nothing
     });
@@ -687,7 +690,7 @@
         clearNotice();
         state.judgement = data.judgement;
         state.lastBatch = lease.batch;
-        refreshProgress(true);
+        if (status === 201) counted(data.judgement, lease.batch);
         if (data.next) {
           paint(data.next, measure);
           leaseAhead();
@@ -956,14 +959,30 @@
     });
   }
 
-  // --- progress: fetched again after every submit and skip (the batch's overall count
-  // moves with everyone's judgements, so bumping our own counts here was not enough), and
-  // at most once a minute otherwise.
+  // --- progress: the annotator's own counts move with each answer stored (counted here,
+  // from the server's reply: no request of its own, so a judgement stays one request);
+  // the batch's overall count moves with everyone's judgements, so the whole panel is
+  // fetched again at most every PROGRESS_EVERY_MS while judging, and at once when the
+  // queue runs empty or an answer is refused.
   const number = (n) => Number(n).toLocaleString("en");
-  const PROGRESS_EVERY_MS = 60000;
+  const PROGRESS_EVERY_MS = 20000;
   let progress = null;
   let progressAt = -Infinity;
   let progressAsked = 0;
+  let progressInFlight = false;
+  let progressStale = false; // an answer was counted while a fetch was under way
+
+  function counted(judgement, batchName) {
+    if (!judgement) return;
+    if (progressInFlight) progressStale = true;
+    if (progress) {
+      const key = judgement.skipped ? "skipped" : "judged";
+      progress.today[key] += 1;
+      const batch = progress.batches.find((b) => b.name === batchName);
+      if (batch) batch[key] += 1;
+    }
+    refreshProgress(false);
+  }
 
   async function refreshProgress(force) {
     if (!force && performance.now() - progressAt < PROGRESS_EVERY_MS) {
@@ -972,12 +991,22 @@
     }
     progressAt = performance.now();
     const asked = ++progressAsked;
+    progressInFlight = true;
+    progressStale = false;
     let result;
-    try { result = await api("GET", urls.progressUrl); } catch (error) { return; }
+    try {
+      result = await api("GET", urls.progressUrl);
+    } catch (error) {
+      return;
+    } finally {
+      if (asked === progressAsked) progressInFlight = false;
+    }
     // Answers may arrive out of order: only the latest question's answer is current.
     if (result.status !== 200 || asked !== progressAsked) return;
     progress = result.data;
     renderProgress();
+    // An answer counted while this was under way may be missing from it: ask once more.
+    if (progressStale) refreshProgress(true);
   }
 
   function renderProgress() {
