@@ -6,7 +6,9 @@ Two ways of judging, each on its own batch (overlap 3) in the same run:
   issue 20). The next comparison is there when both requests have answered.
 - ``one_round_trip``: the workspace now. The client holds the next comparison ahead,
   shows it at the key press, and the submit carries ``next=true`` and brings the one
-  after, while the annotator reads. ``submit_to_next`` is 0 when a comparison was held.
+  after, while the annotator reads. ``submit_to_next`` is 0 when the comparison to show
+  was held at the key press, else how long the client waited for it (the previous
+  answer's reply came after the annotator had read the comparison on screen).
 
 Each simulated annotator has its own API token and keep-alive connection; they start
 spread over one think time. A second phase per way, without think time and everyone at
@@ -277,13 +279,18 @@ async def _one_round_trip(connection, stats: Stats, deadline: float, think: floa
                                {"holding": [shown["assignment_id"]]})
     held = response.json() if response.status == 200 else None
     await asyncio.sleep(think * rng.uniform(0.5, 1.5))  # reading the first one
+    waited = 0.0  # at this key press, for the answer that brings the comparison to hold
     while time.monotonic() < deadline and shown is not None:
         body = verdict(shown, rng) | {"next": True,
                                       "holding": [held["assignment_id"]] if held else []}
         reading = None
         if held is not None:
-            stats.submit_to_next.append(0.0)  # painted from memory at the key press
-            reading = asyncio.ensure_future(asyncio.sleep(think * rng.uniform(0.5, 1.5)))
+            # Painted from memory, once the comparison to hold had come: if the previous
+            # answer's reply was still on its way at this key press, the client waited.
+            stats.submit_to_next.append(waited)
+            read = think * rng.uniform(0.5, 1.5)
+            reading = asyncio.ensure_future(asyncio.sleep(read))
+            pressed = time.perf_counter()
         response, elapsed = await _timed(connection, stats, "submit",
                                          SUBMIT.format(shown["assignment_id"]), body)
         if held is None:
@@ -297,8 +304,11 @@ async def _one_round_trip(connection, stats: Stats, deadline: float, think: floa
             after = None
         shown, held = (held, after) if held is not None else (after, None)
         if reading is not None:
-            await reading  # the rest of the time spent on the comparison shown
+            # The next key press comes when the reading is done; the reply may come later.
+            waited = max(0.0, (time.perf_counter() - pressed - read) * 1000)
+            await reading
         else:
+            waited = 0.0
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
 
 
