@@ -359,7 +359,7 @@ def integrity(batch_ids: list[int], acknowledged: list[int]) -> dict:
 
     comparisons = Comparison.objects.filter(batch_id__in=batch_ids).annotate(
         n=Count("judgements"))
-    stored = set(Judgement.objects.values_list("id", flat=True))
+    stored = set(Judgement.objects.filter(batch_id__in=batch_ids).values_list("id", flat=True))
     return {
         "judgements_acknowledged": len(set(acknowledged)),
         "judgements_stored": len(stored),
@@ -367,7 +367,8 @@ def integrity(batch_ids: list[int], acknowledged: list[int]) -> dict:
         "over_assignments": comparisons.filter(n__gt=F("batch__overlap")).count(),
         "counter_drift": comparisons.exclude(n=F("judgement_count")).count(),
         "judged_twice_by_one_annotator": (
-            Judgement.objects.values("comparison_id", "annotator_id")
+            Judgement.objects.filter(batch_id__in=batch_ids)
+            .values("comparison_id", "annotator_id")
             .annotate(n=Count("id")).filter(n__gt=1).count()),
     }
 
