@@ -229,8 +229,28 @@ def under_load(page, count: int, rng: random.Random, base: tuple[str, int],
     from benchmarks.common import percentile
 
     annotators, comparisons, think = (20, 500, 0.2) if quick else (200, 20_000, 2.0)
-    _, tokens = seed_load(comparisons, annotators, overlap=3, tag="ui load",
-                          texts=(PROMPT + " (file {i})", ANSWERS[0], ANSWERS[1]))
+    seeded: dict = {}
+
+    def seed_in_a_thread() -> None:  # Playwright's loop makes this thread async to Django
+        from django.db import connection
+
+        from paddock.annotation.models import Comparison, Conversation
+
+        try:
+            batch_id, seeded["tokens"] = seed_load(
+                comparisons, annotators, overlap=3, tag="ui load",
+                texts=(PROMPT + " (file {i})", ANSWERS[0], ANSWERS[1]))
+            # Helpfulness only, as the keyboard driver judges (no safe/unsafe marks).
+            Comparison.objects.filter(batch_id=batch_id).update(axis="helpfulness")
+            Conversation.objects.filter(batch_id=batch_id).update(axis="helpfulness",
+                                                                  risk_category="")
+        finally:
+            connection.close()
+
+    seeding = threading.Thread(target=seed_in_a_thread)
+    seeding.start()
+    seeding.join()
+    tokens = seeded["tokens"]
     seconds = 3 * think + (10 if quick else 60)
     outcome: dict = {}
     thread = threading.Thread(target=lambda: outcome.update(stats=asyncio.run(
