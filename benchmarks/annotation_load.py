@@ -313,7 +313,7 @@ async def _one_round_trip(connection, stats: Stats, deadline: float, think: floa
 
 
 async def load(base: tuple[str, int], tokens: list[str], seconds: float, think: float,
-               seed_value: int, path: str) -> Stats:
+               seed_value: int, path: str = "two_requests") -> Stats:
     stats = Stats()
     deadline = time.monotonic() + seconds
     await asyncio.gather(*(
@@ -352,11 +352,18 @@ def cpu_per(before: dict[str, float], after: dict[str, float], count: int,
             for part in before}
 
 
-def integrity(batch_ids: list[int], acknowledged: list[int]) -> dict:
+def cpu_per_request(before: dict[str, float], after: dict[str, float],
+                    requests: int) -> dict[str, float]:
+    return cpu_per(before, after, requests, "request")
+
+
+def integrity(batch_ids: list[int] | int, acknowledged: list[int]) -> dict:
     from django.db.models import Count, F
 
     from paddock.annotation.models import Comparison, Judgement
 
+    if isinstance(batch_ids, int):
+        batch_ids = [batch_ids]
     comparisons = Comparison.objects.filter(batch_id__in=batch_ids).annotate(
         n=Count("judgements"))
     stored = set(Judgement.objects.filter(batch_id__in=batch_ids).values_list("id", flat=True))
