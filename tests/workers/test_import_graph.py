@@ -28,6 +28,9 @@ LAZY_ALLOWED = {
     # the launcher sets DJANGO_SETTINGS_MODULE (and the GPU environment) before Django loads
     ("paddock.workers.launch", "paddock.platform.config"),
     ("paddock.workers.launch", "paddock.platform.health.checks"),
+    # Django's way to connect signal receivers: imported in AppConfig.ready()
+    ("paddock.platform.accounts.apps", "paddock.platform.accounts"),
+    ("paddock.platform.accounts.apps", "paddock.platform.accounts.revocation"),
 }
 
 
