@@ -2,11 +2,20 @@
 
 A run that stops at an optimizer step and resumes from its checkpoint must end exactly
 where an uninterrupted run ends, so a checkpoint holds everything that decides the next
-step: the weights, whatever trainer state the caller passes (optimizer and scheduler
-state dicts, the step, which also fixes the data position, loss history) and the random
-number generators (torch, CUDA, Python's). It is written to ``checkpoint-N.partial`` and
-renamed when complete, so a run killed while saving leaves the previous checkpoint
-intact; only the newest one is kept.
+step: the weights and optimizer state of every trained model, whatever trainer state the
+caller passes (scheduler state, the step, which also fixes the data position, loss
+history) and the random number generators (torch, CUDA, Python's).
+
+Weights and optimizer state go through ``torch.distributed.checkpoint`` (DCP), one folder
+per model: under FSDP every rank writes its own shards in parallel and no rank ever holds
+the whole model; under DDP or one process the same format holds whole tensors. DCP
+reshards on load, so a checkpoint written by 8 ranks on 2 machines resumes on 1 process,
+4 ranks or 16, under DDP or FSDP. Several machines must write to one shared folder.
+
+A checkpoint is written to ``checkpoint-N.partial`` and renamed when complete, so a run
+killed while saving leaves the previous checkpoint intact; only the newest one is kept.
+Checkpoints written before the switch to DCP (``{name}.safetensors`` beside
+``trainer_state.pt``) still resume, on one process or under DDP.
 """
 
 from __future__ import annotations
@@ -14,14 +23,18 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from paddock.training.distributed import World, barrier
+
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "trainer_state.pt"
+_SINGLE_PROCESS_WARNING = "torch.distributed is disabled, unavailable or uninitialized"
 
 
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
@@ -50,48 +63,119 @@ def rng_state() -> dict:
 def restore_rng(state: Mapping) -> None:
     torch.set_rng_state(state["torch_rng"])
     if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+        cuda = state["cuda_rng"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
     random.setstate(state["python_rng"])
 
 
-def save_checkpoint(output_dir: str | Path, step: int, *, models: Mapping[str, nn.Module],
-                    state: Mapping, config) -> Path:
-    """``checkpoint-{step}``: ``{name}.safetensors`` per model, ``trainer_state.pt``
-    (``state`` plus the RNG) and the run's config (``config.save(directory)``)."""
-    from safetensors.torch import save_model
+def _dcp_state(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+    """The model's (and optimizer's) state as DCP reads and writes it: keyed by the
+    user's parameter names, sharded tensors under FSDP, whole tensors otherwise."""
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_state_dict
 
+    if optimizer is None:
+        return {"model": get_model_state_dict(model)}
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    return {"model": model_state, "optimizer": optimizer_state}
+
+
+def _single_process() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized())
+
+
+def save_checkpoint(output_dir: str | Path, step: int, *, models: Mapping[str, nn.Module],
+                    state: Mapping, config,
+                    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+                    world: World | None = None) -> Path:
+    """``checkpoint-{step}``: a DCP folder per model (its weights and, where given, its
+    optimizer's state), ``trainer_state.pt`` (``state`` plus the RNG) and the run's config
+    (``config.save(directory)``). Every rank calls it; rank 0 writes the small files."""
+    import torch.distributed.checkpoint as dcp
+
+    world = world or World()
+    optimizers = optimizers or {}
     final = Path(output_dir) / f"{CHECKPOINT_PREFIX}{step}"
     scratch = final.with_name(final.name + ".partial")
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    if world.is_main:
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+    barrier(world)
     try:
-        for name, model in models.items():
-            save_model(model, str(scratch / f"{name}.safetensors"))
-        torch.save(dict(state) | rng_state(), scratch / STATE_FILE)
-        config.save(scratch)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_SINGLE_PROCESS_WARNING)
+            for name, model in models.items():
+                dcp.save(_dcp_state(model, optimizers.get(name)), checkpoint_id=scratch / name,
+                         no_dist=_single_process())
+        if world.is_main:
+            torch.save(dict(state) | rng_state(), scratch / STATE_FILE)
+            config.save(scratch)
     except BaseException:
         # A full disk: give the space back; the previous checkpoint stays the latest.
-        shutil.rmtree(scratch, ignore_errors=True)
+        if world.is_main:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
-    shutil.rmtree(final, ignore_errors=True)
-    scratch.rename(final)
-    for older in list_checkpoints(output_dir)[:-1]:  # keep the newest only
-        shutil.rmtree(older, ignore_errors=True)
+    barrier(world)  # every rank's shards are on disk before the folder counts as complete
+    if world.is_main:
+        shutil.rmtree(final, ignore_errors=True)
+        scratch.rename(final)
+        for older in list_checkpoints(output_dir)[:-1]:  # keep the newest only
+            shutil.rmtree(older, ignore_errors=True)
+    barrier(world)  # nobody resumes or writes again before the rename
     return final
 
 
 def load_checkpoint(path: str | Path, *, models: Mapping[str, nn.Module],
-                    device: torch.device) -> dict:
-    """Load the weights into ``models`` and restore the RNG; return the trainer state for
-    the caller to apply (optimizer, scheduler, step...)."""
-    from safetensors.torch import load_model
+                    device: torch.device,
+                    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+                    legacy_optimizer_keys: Mapping[str, str] | None = None) -> dict:
+    """Load weights (and optimizer state) into ``models``, whatever number of ranks wrote
+    them, and restore the RNG; return the trainer state for the caller to apply
+    (scheduler, step...). Every rank calls it."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_state_dict
 
     path = Path(path)
-    for name, model in models.items():
-        load_model(model, str(path / f"{name}.safetensors"), device=str(device))
+    optimizers = optimizers or {}
     state = torch.load(path / STATE_FILE, weights_only=False)  # our own file, not user input
+    for name, model in models.items():
+        if (path / f"{name}.safetensors").is_file():
+            _load_legacy(path, name, model, device, optimizers.get(name),
+                         state.get((legacy_optimizer_keys or {}).get(name, "")))
+            continue
+        optimizer = optimizers.get(name)
+        wanted = _dcp_state(model, optimizer)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_SINGLE_PROCESS_WARNING.replace(
+                "save", "load"))
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+            dcp.load(wanted, checkpoint_id=path / name, no_dist=_single_process())
+        if optimizer is None:
+            set_model_state_dict(model, wanted["model"])
+        else:
+            set_state_dict(model, optimizer, model_state_dict=wanted["model"],
+                           optim_state_dict=wanted["optimizer"])
     restore_rng(state)
     return state
+
+
+def _load_legacy(path: Path, name: str, model: nn.Module, device: torch.device,
+                 optimizer: torch.optim.Optimizer | None, optimizer_state: dict | None) -> None:
+    """A checkpoint from before DCP: whole weights in safetensors, the optimizer's
+    ``state_dict()`` inside trainer_state.pt."""
+    from safetensors.torch import load_model
+
+    from paddock.training.engines import is_sharded, unwrap
+
+    if is_sharded(model):
+        raise CheckpointError(f"{path}: written by an older paddock (whole-model "
+                              "safetensors); resume it on one process or with parallelism "
+                              "'ddp'")
+    load_model(unwrap(model), str(path / f"{name}.safetensors"), device=str(device))
+    if optimizer is not None and optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
 
 
 def remove_checkpoints(output_dir: str | Path) -> None:
@@ -104,14 +188,15 @@ class StepCheckpointing:
     """Checkpoint and resume for a one-model trainer counted in optimizer steps.
 
     The trainer provides ``output_dir``, ``step``, ``model``, ``optimizer``, ``scheduler``,
-    ``losses``, ``config`` and ``device``; the data position follows from ``step``.
+    ``losses``, ``config``, ``device`` and ``world``; the data position follows from
+    ``step``.
     """
 
     def save_checkpoint(self) -> Path:
         return save_checkpoint(
             self.output_dir, self.step, models={"model": self.model}, config=self.config,
-            state={"optimizer": self.optimizer.state_dict(),
-                   "scheduler": self.scheduler.state_dict(),
+            optimizers={"model": self.optimizer}, world=self.world,
+            state={"scheduler": self.scheduler.state_dict(),
                    "step": self.step, "losses": self.losses},
         )
 
@@ -119,8 +204,9 @@ class StepCheckpointing:
         latest = latest_checkpoint(self.output_dir)
         if latest is None or self.step:
             return
-        state = load_checkpoint(latest, models={"model": self.model}, device=self.device)
-        self.optimizer.load_state_dict(state["optimizer"])
+        state = load_checkpoint(latest, models={"model": self.model}, device=self.device,
+                                optimizers={"model": self.optimizer},
+                                legacy_optimizer_keys={"model": "optimizer"})
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = state["step"]
         self.losses = state["losses"]

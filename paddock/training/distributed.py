@@ -1,20 +1,29 @@
-"""Data parallelism over the GPUs of one machine, for a trainer launched by ``torchrun``.
+"""The ranks of a training run launched by ``torchrun``, and the few values they exchange.
 
-A GPU worker on a machine with several GPUs starts the training CLI under
-``torch.distributed.run`` (see ``paddock.workers.pipeline.child``); without it everything
-here is a no-op and a trainer runs as one process. Each rank takes its share of the micro
-batches of every optimizer step; their gradients are summed across ranks before the step,
-so N ranks compute the same update as one process would (up to float summation order),
-and a checkpoint written by rank 0 resumes under any number of ranks.
+A GPU worker starts a training CLI under ``torch.distributed.run``: one process per GPU of
+its machine, and with ``--nnodes`` on several machines (see
+``paddock.workers.pipeline.child``). Without it everything here is a no-op and a trainer
+runs as one process. The models themselves are shared through PyTorch's engines (DDP or
+FSDP, :mod:`paddock.training.engines`); this module only knows who is who, joins the
+process group and moves small Python values (loss sums, stop flags, rollouts) between
+ranks.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
+# How long a rank waits for the others at a collective before failing (a dead machine
+# must end the step with an error, not hang the worker for NCCL's default of 10 minutes
+# times every pending collective).
+TIMEOUT_ENV = "PADDOCK_TRAINING_TIMEOUT_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,23 @@ class World:
     def distributed(self) -> bool:
         return self.world_size > 1
 
-    def share(self, items: list) -> list:
+    def share(self, items: list[T]) -> list[T]:
         """This rank's part of ``items``: every world_size-th, from its rank."""
         return items[self.rank::self.world_size] if self.distributed else items
+
+    def lockstep_share(self, items: list[T]) -> list[tuple[T, bool]]:
+        """This rank's part of ``items`` as ``(item, real)``, padded with ``(items[0],
+        False)`` so every rank gets the same count.
+
+        A DDP or FSDP model runs collectives inside forward and backward, so every rank
+        must make the same number of passes; a rank short of work runs a pass whose loss is
+        multiplied by zero (same collectives, no contribution).
+        """
+        if not self.distributed:
+            return [(item, True) for item in items]
+        count = -(-len(items) // self.world_size)
+        mine = [(item, True) for item in items[self.rank::self.world_size]]
+        return mine + [(items[0], False)] * (count - len(mine))
 
 
 def world() -> World:
@@ -49,7 +72,9 @@ def init() -> World:
         cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(current.local_rank)
-        dist.init_process_group("nccl" if cuda else "gloo")
+        seconds = float(os.environ.get(TIMEOUT_ENV, 1800))
+        dist.init_process_group("nccl" if cuda else "gloo",
+                                timeout=datetime.timedelta(seconds=seconds))
     return current
 
 
@@ -59,25 +84,32 @@ def device(current: World) -> torch.device:
     return torch.device("cpu")
 
 
-def sum_gradients(model: torch.nn.Module, current: World) -> None:
-    """Sum every trainable parameter's gradient over the ranks (a rank that had no micro
-    batch this step contributes zeros)."""
-    if not current.distributed:
-        return
-    for parameter in model.parameters():
-        if not parameter.requires_grad:
-            continue
-        if parameter.grad is None:
-            parameter.grad = torch.zeros_like(parameter)
-        dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-
-
 def sum_values(values: list[float], current: World) -> list[float]:
+    """Element-wise sums over the ranks (float64, so counts stay exact)."""
     if not current.distributed:
         return values
-    tensor = torch.tensor(values, dtype=torch.float64)
+    tensor = torch.tensor(values, dtype=torch.float64,
+                          device=device(current) if dist.get_backend() == "nccl" else "cpu")
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor.tolist()
+
+
+def gather_objects(value: Any, current: World) -> list[Any]:
+    """Every rank's ``value``, in rank order, on every rank (picklable values only)."""
+    if not current.distributed:
+        return [value]
+    gathered: list[Any] = [None] * current.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def broadcast_object(value: T, current: World) -> T:
+    """Rank 0's ``value`` on every rank."""
+    if not current.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier(current: World) -> None:

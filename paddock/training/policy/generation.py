@@ -172,6 +172,15 @@ def _decode(tokenizer, token_ids: Sequence[int]) -> str:
                             clean_up_tokenization_spaces=False)
 
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices sorted by prompt length (stable), cut into batches of ``batch_size``: the
+    batches :meth:`TransformersBackend.generate` runs. PPO ranks split a batch of requests
+    along them, so every response is sampled beside the same neighbours as in one process.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 class TransformersBackend:
     """Batched sampling with a Hugging Face causal LM and its own seeded decode loop."""
 
@@ -186,7 +195,10 @@ class TransformersBackend:
         if batch_size < 1:
             raise ValueError(f"batch_size {batch_size}: expected at least 1")
         self.device = torch.device(device) if device is not None else pick_device()
-        self.model = model.to(self.device)
+        # A model already on the device is left as it is: ``.to()`` on an FSDP model whose
+        # shards a PPO trainer has gathered for sampling would re-shard it.
+        on_device = next(model.parameters()).device == self.device
+        self.model = model if on_device else model.to(self.device)
         self.tokenizer = tokenizer
         self.chat = ChatFormat(tokenizer)
         self.batch_size = batch_size
@@ -226,7 +238,8 @@ class TransformersBackend:
         model samples in eval mode and is handed back in the mode it was in (a trainer
         sharing it, as PPO does, keeps training)."""
         prompts = [self._prompt_ids(request) for request in requests]
-        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        order = [i for batch in length_batches([len(p) for p in prompts], len(prompts))
+                 for i in batch]
         results: list[Generation | None] = [None] * len(requests)
         started = time.perf_counter()
         tokens = 0

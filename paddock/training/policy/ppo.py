@@ -12,6 +12,15 @@ stop the run, and the best policy is what is saved.
 The trainer is resumable at iteration boundaries like the reward trainer: sampling seeds
 are a function of (seed, iteration, position), so a resumed run samples what an
 uninterrupted one would have.
+
+Under ``torchrun`` the policy and the value model are trained under DDP or FSDP
+(:mod:`paddock.training.engines`, the config's ``parallelism``). Each rank samples its
+share of the batch (whole generation batches, so every response is sampled beside the
+neighbours it would have in one process) with the policy's weights gathered once per
+rollout, the rollouts are exchanged, every rank scores the whole batch with its copy of the
+reward models, and the forward passes and minibatch updates are shared out by micro batch.
+Under FSDP the frozen reference policy is sharded like the policy; otherwise it is a bf16
+copy on the GPU when bf16 is on (or on the CPU, ``reference="cpu"``).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints, run_guard
+from paddock.training import checkpoints, distributed, engines, run_guard
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.optim import adamw
 from paddock.training.policy import ppo_core
@@ -36,6 +45,7 @@ from paddock.training.policy.generation import (
     GenerationRequest,
     SamplingParams,
     TransformersBackend,
+    length_batches,
 )
 from paddock.training.policy.ppo_config import PPOConfig
 from paddock.training.policy.prompts import CombinedReward, PolicyPrompt, RewardFunction
@@ -73,8 +83,11 @@ class PPOTrainer:
             raise ValueError("no training prompts")
         checkpoints.check_model_folder(config.policy_path, checkpoints.CAUSAL_LM)
         self.config = config
-        self.progress = progress or (lambda record: None)
-        self.device = device or pick_device()
+        self.world = distributed.init()
+        # Only rank 0 reports and writes; the other ranks only compute their share.
+        self.progress = (progress if self.world.is_main else None) or (lambda record: None)
+        self.device = device or (distributed.device(self.world) if self.world.distributed
+                                 else pick_device())
         self.bf16 = use_bf16(config.bf16, self.device)
         self.output_dir = Path(config.output_dir)
         self.tokenizer = load_tokenizer(config.policy_path)
@@ -86,10 +99,14 @@ class PPOTrainer:
         self.reward = reward or self._reward_models()
 
         torch.manual_seed(config.seed)
-        self.policy = self._prepare(AutoModelForCausalLM.from_pretrained(config.policy_path))
+        policy = self._prepare(AutoModelForCausalLM.from_pretrained(config.policy_path))
+        self.strategy = engines.choose_strategy(config.parallelism, policy, self.world,
+                                                self.device)
+        self.policy = self._wrap(policy)
         self.reference = self._reference(AutoModelForCausalLM)
-        self.value = self._prepare(load_value_model(config.value_model_path
-                                                    or config.policy_path), lora=False)
+        self.value = self._wrap(self._prepare(load_value_model(config.value_model_path
+                                                               or config.policy_path),
+                                              lora=False))
         self.policy_optimizer = self._optimizer(self.policy, config.learning_rate)
         self.value_optimizer = self._optimizer(
             self.value, config.value_learning_rate or config.learning_rate)
@@ -118,14 +135,28 @@ class PPOTrainer:
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         return model.to(self.device)
 
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        return engines.wrap(model, self.strategy, self.world, self.device, bf16=self.bf16)
+
     def _reference(self, auto_class) -> nn.Module | None:
-        """The frozen starting policy; None for "lora-base" (the policy, adapters off)."""
+        """The frozen starting policy; None for "lora-base" (the policy, adapters off).
+
+        Under FSDP it is sharded like the policy (its forward runs in lockstep with the
+        others); on a GPU with bf16 on, a whole copy is kept in bf16 (half the memory; its
+        log-probs are computed under bf16 autocast anyway)."""
         if self.config.reference == "lora-base":
             return None
         reference = auto_class.from_pretrained(self.config.policy_path)
         reference.requires_grad_(False)
         reference.eval()
-        return reference.to("cpu" if self.config.reference == "cpu" else self.device)
+        if self.config.reference == "cpu":
+            return reference
+        reference = reference.to(self.device)
+        if self.strategy == "fsdp":
+            return self._wrap(reference)
+        if self.bf16 and self.device.type == "cuda":
+            reference = reference.to(torch.bfloat16)
+        return reference
 
     def _optimizer(self, model: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
         return adamw(model, learning_rate=learning_rate, weight_decay=self.config.weight_decay,
@@ -160,8 +191,10 @@ class PPOTrainer:
         clock = run_guard.CheckpointClock(save_every_seconds)
         saved_at = first  # the iteration of the newest checkpoint (a resumed run's own)
         while self.iteration < stop_at and not self.stopped_early:
-            if should_stop is not None and should_stop():
-                break
+            if should_stop is not None:
+                stop, = distributed.sum_values([float(should_stop())], self.world)
+                if stop:  # every rank stops at the same iteration, or none does
+                    break
             record = self._iteration()
             self.iteration += 1
             if config.eval_every and self.eval_prompts and (
@@ -175,8 +208,11 @@ class PPOTrainer:
                 "total_iterations": config.iterations,
                 "eta_seconds": round(elapsed / done * (config.iterations - self.iteration), 1),
             })
-            if clock.due() or (config.save_every_iterations
-                               and self.iteration % config.save_every_iterations == 0):
+            due = clock.due()
+            if clock.seconds is not None:  # every rank checkpoints, or none does
+                due, = distributed.sum_values([float(due)], self.world)
+            if due or (config.save_every_iterations
+                       and self.iteration % config.save_every_iterations == 0):
                 self.save_checkpoint()
                 clock.reset()
                 saved_at = self.iteration
@@ -184,7 +220,9 @@ class PPOTrainer:
             if self.iteration != saved_at:
                 self.save_checkpoint()
             return PPOResult(self.output_dir, self.iteration, self.summary())
-        return PPOResult(self.output_dir, self.iteration, self.save_final())
+        metrics = self.save_final()
+        distributed.barrier(self.world)
+        return PPOResult(self.output_dir, self.iteration, metrics)
 
     def _iteration(self) -> dict:
         config = self.config
@@ -243,10 +281,10 @@ class PPOTrainer:
 
     @torch.no_grad()
     def sample(self, prompts: Sequence[PolicyPrompt], *, seed_base: int) -> list[Rollout]:
+        """One response per prompt (seed ``seed_base + position``). Under torchrun each
+        rank samples whole generation batches (every world_size-th) and every rank gets
+        all the rollouts back, in prompt order."""
         config = self.config
-        self.policy.eval()
-        backend = TransformersBackend(self.policy, self.tokenizer, device=self.device,
-                                      batch_size=config.micro_batch_size * 4, bf16=config.bf16)
         requests = [
             GenerationRequest(
                 id=str(index), prompt_ids=self.prompt_ids[prompt.id],
@@ -255,12 +293,20 @@ class PPOTrainer:
                                       seed=seed_base + index))
             for index, prompt in enumerate(prompts)
         ]
-        rollouts = []
-        for generation in backend.generate(requests):  # the stop token is trained on too
-            rollouts.append(Rollout(list(generation.prompt_ids), list(generation.output_ids),
-                                    generation.text))
-        self.policy.train()
-        return rollouts
+        batch_size = config.micro_batch_size * 4
+        mine = [index for batch in self.world.share(length_batches(
+            [len(r.prompt_ids) for r in requests], batch_size)) for index in batch]
+        with engines.gathered_for_inference(self.policy) as policy:
+            policy.eval()
+            backend = TransformersBackend(policy, self.tokenizer, device=self.device,
+                                          batch_size=batch_size, bf16=config.bf16)
+            generations = backend.generate([requests[i] for i in mine]) if mine else []
+            policy.train()
+        sampled = {index: Rollout(list(g.prompt_ids), list(g.output_ids), g.text)
+                   for index, g in zip(mine, generations, strict=True)}
+        for part in distributed.gather_objects(sampled, self.world):
+            sampled |= part
+        return [sampled[index] for index in range(len(requests))]
 
     # -- forward passes -----------------------------------------------------------------
 
@@ -300,25 +346,35 @@ class PPOTrainer:
         return values.float().gather(1, batch["index"])
 
     def _forward_all(self, rollouts: list[Rollout]) -> dict:
-        """Old log-probs, reference log-probs, values and entropy for the whole batch."""
-        parts: dict[str, list[torch.Tensor]] = {
-            "logprobs": [], "ref_logprobs": [], "values": [], "entropy": [], "mask": []}
+        """Old log-probs, reference log-probs, values and entropy for the whole batch;
+        under torchrun each rank computes every world_size-th micro batch and every rank
+        gets them all."""
         span = max(len(r.response_ids) for r in rollouts)
+        size = self.config.micro_batch_size
+        starts = list(range(0, len(rollouts), size))
+        computed: dict[int, dict[str, torch.Tensor]] = {}
         self.policy.eval()
-        for start in range(0, len(rollouts), self.config.micro_batch_size):
-            batch = self._pad(rollouts[start:start + self.config.micro_batch_size])
+        for start, real in self.world.lockstep_share(starts):
+            batch = self._pad(rollouts[start:start + size])
             logprobs, entropy = self._policy_outputs(self.policy, batch, entropy=True)
             if self.reference is None:
-                with self.policy.disable_adapter():
+                with engines.unwrap(self.policy).disable_adapter():
                     reference, _ = self._policy_outputs(self.policy, batch)
             else:
                 reference, _ = self._policy_outputs(self.reference, batch)
-            for key, value in (("logprobs", logprobs), ("ref_logprobs", reference),
-                               ("values", self._values(batch)), ("entropy", entropy),
-                               ("mask", batch["mask"])):
-                parts[key].append(_pad_columns(value, span))
+            values = self._values(batch)
+            if real:
+                computed[start] = {
+                    key: _pad_columns(value, span).cpu()
+                    for key, value in (("logprobs", logprobs), ("ref_logprobs", reference),
+                                       ("values", values), ("entropy", entropy),
+                                       ("mask", batch["mask"]))}
         self.policy.train()
-        return {key: torch.cat(values) for key, values in parts.items()}
+        if self.world.distributed:
+            for part in distributed.gather_objects(computed, self.world):
+                computed |= part
+        return {key: torch.cat([computed[start][key] for start in starts]).to(self.device)
+                for key in ("logprobs", "ref_logprobs", "values", "entropy", "mask")}
 
     # -- optimisation -------------------------------------------------------------------
 
@@ -331,37 +387,47 @@ class PPOTrainer:
         steps = 0
         self.policy.train()
         self.value.train()
+        models = [self.policy, self.value]
+        scale = engines.loss_scale(self.world)
         for _ in range(config.ppo_epochs):
             order = torch.randperm(len(rollouts), generator=generator).tolist()
             for start in range(0, len(order), config.minibatch_size):
                 minibatch = order[start:start + config.minibatch_size]
                 tokens = old["mask"][minibatch].sum().clamp(min=1)
-                for micro_start in range(0, len(minibatch), config.micro_batch_size):
-                    rows = minibatch[micro_start:micro_start + config.micro_batch_size]
+                micro = [minibatch[at:at + config.micro_batch_size]
+                         for at in range(0, len(minibatch), config.micro_batch_size)]
+                share = self.world.lockstep_share(micro)
+                for position, (rows, real) in enumerate(share):
                     batch = self._pad([rollouts[i] for i in rows])
                     span = batch["mask"].shape[1]
                     mask = old["mask"][rows][:, :span]
-                    share = mask.sum() / tokens  # token-weighted mean over the minibatch
-                    logprobs, _ = self._policy_outputs(self.policy, batch)
-                    policy_loss, clip_fraction, approx_kl = ppo_core.clipped_policy_loss(
-                        logprobs, old["logprobs"][rows][:, :span],
-                        advantages[rows][:, :span], mask, clip=config.clip)
-                    values = self._values(batch)
-                    value_loss, _ = ppo_core.clipped_value_loss(
-                        values, old["values"][rows][:, :span], returns[rows][:, :span], mask,
-                        clip=config.value_clip)
-                    ((policy_loss + value_loss) * share).backward()
-                    totals["policy_loss"] += policy_loss.item() * share.item()
-                    totals["value_loss"] += value_loss.item() * share.item()
-                    totals["clip_fraction"] += float(clip_fraction) * share.item()
-                    totals["approx_kl"] += float(approx_kl) * share.item()
+                    weight = mask.sum() / tokens  # token-weighted mean over the minibatch
+                    with engines.sync_on(models, last=position == len(share) - 1):
+                        logprobs, _ = self._policy_outputs(self.policy, batch)
+                        policy_loss, clip_fraction, approx_kl = ppo_core.clipped_policy_loss(
+                            logprobs, old["logprobs"][rows][:, :span],
+                            advantages[rows][:, :span], mask, clip=config.clip)
+                        values = self._values(batch)
+                        value_loss, _ = ppo_core.clipped_value_loss(
+                            values, old["values"][rows][:, :span], returns[rows][:, :span],
+                            mask, clip=config.value_clip)
+                        ((policy_loss + value_loss) * (weight * scale if real else 0.0)
+                         ).backward()
+                    if real:
+                        totals["policy_loss"] += policy_loss.item() * weight.item()
+                        totals["value_loss"] += value_loss.item() * weight.item()
+                        totals["clip_fraction"] += float(clip_fraction) * weight.item()
+                        totals["approx_kl"] += float(approx_kl) * weight.item()
                 for model, optimizer in ((self.policy, self.policy_optimizer),
                                          (self.value, self.value_optimizer)):
                     if config.max_grad_norm:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                        engines.clip_gradients(model, config.max_grad_norm)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                 steps += 1
+        names = list(totals)
+        totals = dict(zip(names, distributed.sum_values([totals[k] for k in names], self.world),
+                          strict=True))
         return {key: round(value / steps, 5) for key, value in totals.items()} | {
             "optimizer_steps": steps}
 
@@ -377,8 +443,9 @@ class PPOTrainer:
         if improved:
             self.best_score, self.evals_since_best = mean, 0
             self._save_weights(self.policy, self.output_dir / BEST_DIR, name="policy")
-            _write_json(self.output_dir / BEST_DIR / "best.json",
-                        {"iteration": self.iteration, "eval_score": mean})
+            if self.world.is_main:
+                _write_json(self.output_dir / BEST_DIR / "best.json",
+                            {"iteration": self.iteration, "eval_score": mean})
         else:
             self.evals_since_best += 1
             self.stopped_early = self.evals_since_best >= self.config.patience
@@ -387,26 +454,49 @@ class PPOTrainer:
 
     # -- checkpoints --------------------------------------------------------------------
 
-    @staticmethod
-    def _save_weights(model: nn.Module, directory: Path, *, name: str) -> None:
-        from safetensors.torch import save_model
+    def _save_weights(self, model: nn.Module, directory: Path, *, name: str) -> None:
+        """``{name}.safetensors`` in ``directory``, written by rank 0 (FSDP ranks first
+        send it their shards)."""
+        from safetensors.torch import save_file, save_model
 
-        scratch = directory.with_name(directory.name + ".partial")
-        if directory.exists():
-            shutil.copytree(directory, scratch, dirs_exist_ok=True)
-        scratch.mkdir(parents=True, exist_ok=True)
-        save_model(model, str(scratch / f"{name}.safetensors"))
-        shutil.rmtree(directory, ignore_errors=True)
-        scratch.rename(directory)
+        gathered = engines.full_state_dict(model) if engines.is_sharded(model) else None
+        if self.world.is_main:
+            scratch = directory.with_name(directory.name + ".partial")
+            if directory.exists():
+                shutil.copytree(directory, scratch, dirs_exist_ok=True)
+            scratch.mkdir(parents=True, exist_ok=True)
+            if gathered is None:
+                save_model(engines.unwrap(model), str(scratch / f"{name}.safetensors"))
+            else:  # tied weights arrive as one tensor under two names: store each
+                save_file({key: value.clone().contiguous() for key, value in gathered.items()},
+                          str(scratch / f"{name}.safetensors"))
+            shutil.rmtree(directory, ignore_errors=True)
+            scratch.rename(directory)
+        distributed.barrier(self.world)
+
+    def _load_weights(self, model: nn.Module, path: Path) -> None:
+        """Whole weights from ``path`` into ``model`` (sharded as it is, under FSDP)."""
+        from safetensors.torch import load_file, load_model
+
+        if not engines.is_sharded(model):
+            load_model(engines.unwrap(model), str(path), device=str(self.device))
+            return
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+        )
+
+        set_model_state_dict(model, load_file(str(path)),
+                             options=StateDictOptions(full_state_dict=True))
 
     def save_checkpoint(self) -> Path:
         """Both models, both optimizers, the iteration, the history and the RNG."""
         return checkpoints.save_checkpoint(
             self.output_dir, self.iteration,
             models={"policy": self.policy, "value": self.value},
-            state={"policy_optimizer": self.policy_optimizer.state_dict(),
-                   "value_optimizer": self.value_optimizer.state_dict(),
-                   "iteration": self.iteration, "history": self.history,
+            optimizers={"policy": self.policy_optimizer, "value": self.value_optimizer},
+            world=self.world,
+            state={"iteration": self.iteration, "history": self.history,
                    "best_score": self.best_score, "evals_since_best": self.evals_since_best,
                    "stopped_early": self.stopped_early},
             config=self.config)
@@ -416,9 +506,9 @@ class PPOTrainer:
         if latest is None or self.iteration:
             return
         state = checkpoints.load_checkpoint(
-            latest, models={"policy": self.policy, "value": self.value}, device=self.device)
-        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
-        self.value_optimizer.load_state_dict(state["value_optimizer"])
+            latest, models={"policy": self.policy, "value": self.value}, device=self.device,
+            optimizers={"policy": self.policy_optimizer, "value": self.value_optimizer},
+            legacy_optimizer_keys={"policy": "policy_optimizer", "value": "value_optimizer"})
         self.iteration = state["iteration"]
         self.history = state["history"]
         self.best_score = state["best_score"]
@@ -429,22 +519,31 @@ class PPOTrainer:
         last = self.history[-1] if self.history else {}
         return {"iterations": self.iteration, "stopped_early": self.stopped_early,
                 "best_eval_score": self.best_score, "last": last, "bf16": self.bf16,
-                "device": str(self.device)}
+                "device": str(self.device), "parallelism": self.strategy,
+                "ranks": self.world.world_size}
 
     def save_final(self) -> dict:
         """The best policy (or the last, without held-out prompts), merged, as a plain
-        Hugging Face checkpoint, with the value model beside it for the next round."""
-        from safetensors.torch import load_model
-
+        Hugging Face checkpoint, with the value model beside it for the next round; written
+        by rank 0, to which FSDP ranks first send their shards."""
         best = self.output_dir / BEST_DIR / "policy.safetensors"
         if best.exists():
-            load_model(self.policy, str(best), device=str(self.device))
-        policy = self.policy.merge_and_unload() if self.config.lora is not None else self.policy
-        policy.save_pretrained(self.output_dir, safe_serialization=True)
-        self.tokenizer.save_pretrained(self.output_dir)
-        self.value.save_pretrained(self.output_dir / "value", safe_serialization=True)
-        self.config.save(self.output_dir)
+            self._load_weights(self.policy, best)
+        sharded = engines.is_sharded(self.policy)
+        policy_state = engines.full_state_dict(self.policy) if sharded else None
+        value_state = engines.full_state_dict(self.value) if sharded else None
         metrics = self.summary()
+        if not self.world.is_main:
+            return metrics
+        policy = engines.unwrap(self.policy)
+        if self.config.lora is not None:
+            policy = policy.merge_and_unload()
+        policy.save_pretrained(self.output_dir, state_dict=policy_state, safe_serialization=True)
+        self.tokenizer.save_pretrained(self.output_dir)
+        engines.unwrap(self.value).save_pretrained(self.output_dir / "value",
+                                                   state_dict=value_state,
+                                                   safe_serialization=True)
+        self.config.save(self.output_dir)
         _write_json(self.output_dir / "ppo_metrics.json", metrics)
         with (self.output_dir / "ppo_log.jsonl").open("w") as log:
             for record in self.history:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from paddock.training import recipe
 from paddock.training.config_files import JsonConfig
 from paddock.training.devices import BF16_CHOICES
+from paddock.training.engines import check_parallelism
 from paddock.training.reward.config import LoraSettings
 
 REFERENCE_CHOICES = ("copy", "cpu", "lora-base")
@@ -57,6 +58,7 @@ class PPOConfig(JsonConfig):
     bf16: str = "auto"
     gradient_checkpointing: str = "auto"  # "auto": on CUDA only
     lora: LoraSettings | None = None
+    parallelism: str = "auto"  # under torchrun: "auto", "ddp" or "fsdp" (training.engines)
     save_every_iterations: int = 0  # 0: only at the end
     extra: dict = field(default_factory=dict)  # recorded, not interpreted
 
@@ -66,6 +68,7 @@ class PPOConfig(JsonConfig):
                              f"{', '.join(REFERENCE_CHOICES)}")
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
+        check_parallelism(self.parallelism, lora=self.lora is not None)
         if self.reference == "lora-base" and self.lora is None:
             raise ValueError("reference 'lora-base' needs lora settings: the reference is "
                              "the policy with its adapters disabled")

@@ -37,9 +37,10 @@ import torch
 from torch import nn
 
 from paddock.kernel.jsonl import LineProblem, read_jsonl
-from paddock.training import checkpoints, recipe, run_guard
+from paddock.training import checkpoints, distributed, engines, recipe, run_guard
 from paddock.training.config_files import JsonConfig
 from paddock.training.devices import BF16_CHOICES, pick_device, use_bf16
+from paddock.training.engines import check_parallelism
 from paddock.training.optim import adamw
 from paddock.training.policy.chat import (
     IGNORE_INDEX,
@@ -84,6 +85,7 @@ class SFTConfig(JsonConfig):
     bf16: str = "auto"  # "auto", "cuda", "yes" or "no": see paddock.training.devices
     gradient_checkpointing: str = "auto"  # "auto": on CUDA only
     lora: LoraSettings | None = None
+    parallelism: str = "auto"  # under torchrun: "auto", "ddp" or "fsdp" (training.engines)
     save_every_steps: int = 0  # 0: only when stopped early, and the final model
     extra: dict = field(default_factory=dict)  # recorded, not interpreted
 
@@ -101,6 +103,7 @@ class SFTConfig(JsonConfig):
                              f"one of {', '.join(GRADIENT_CHECKPOINTING_CHOICES)}")
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
+        check_parallelism(self.parallelism, lora=self.lora is not None)
         self.adam_betas = tuple(self.adam_betas)
 
     @property
@@ -350,8 +353,11 @@ class SFTTrainer(checkpoints.StepCheckpointing):
     def __init__(self, config: SFTConfig, examples: Sequence[SFTExample], *,
                  progress: Progress | None = None, device: torch.device | None = None) -> None:
         self.config = config
-        self.progress = progress or (lambda record: None)
-        self.device = device or pick_device()
+        self.world = distributed.init()
+        # Only rank 0 reports and writes; the other ranks only compute their share.
+        self.progress = (progress if self.world.is_main else None) or (lambda record: None)
+        self.device = device or (distributed.device(self.world) if self.world.distributed
+                                 else pick_device())
         self.output_dir = Path(config.output_dir)
         self.tokenizer = load_tokenizer(config.model_path)
         self.chat = ChatFormat(self.tokenizer)
@@ -359,8 +365,11 @@ class SFTTrainer(checkpoints.StepCheckpointing):
         if not self.encoded:
             raise ValueError(f"no training examples left: {self.report.as_dict()}")
         torch.manual_seed(config.seed)
-        self.model = load_policy(config, self.tokenizer, self.device)
         self.bf16 = use_bf16(config.bf16, self.device)
+        model = load_policy(config, self.tokenizer, self.device)
+        self.strategy = engines.choose_strategy(config.parallelism, model, self.world,
+                                                self.device)
+        self.model = engines.wrap(model, self.strategy, self.world, self.device, bf16=self.bf16)
         micro_per_epoch = math.ceil(len(self.encoded) / config.micro_batch_sequences)
         self.steps_per_epoch = math.ceil(micro_per_epoch / config.accumulation_steps)
         self.total_steps = self.steps_per_epoch * config.epochs
@@ -397,8 +406,10 @@ class SFTTrainer(checkpoints.StepCheckpointing):
         clock = run_guard.CheckpointClock(save_every_seconds)
         saved_at = first_step  # the step of the newest checkpoint (a resumed run's own)
         while self.step < stop_at:
-            if should_stop is not None and should_stop():
-                break
+            if should_stop is not None:
+                stop, = distributed.sum_values([float(should_stop())], self.world)
+                if stop:  # every rank stops at the same step, or none does
+                    break
             epoch, step_in_epoch = divmod(self.step, self.steps_per_epoch)
             if epoch not in plans:
                 plans = {epoch: self.plan(epoch)}
@@ -417,8 +428,10 @@ class SFTTrainer(checkpoints.StepCheckpointing):
                 "sequences_per_second": round(done * config.batch_sequences / elapsed, 2),
                 "eta_seconds": round(elapsed / done * (self.total_steps - self.step), 1),
             })
-            if clock.due() or (config.save_every_steps
-                               and self.step % config.save_every_steps == 0):
+            due = clock.due()
+            if clock.seconds is not None:  # every rank checkpoints, or none does
+                due, = distributed.sum_values([float(due)], self.world)
+            if due or (config.save_every_steps and self.step % config.save_every_steps == 0):
                 self.save_checkpoint()
                 clock.reset()
                 saved_at = self.step
@@ -426,28 +439,36 @@ class SFTTrainer(checkpoints.StepCheckpointing):
             if checkpoint_on_stop and self.step != saved_at:
                 self.save_checkpoint()
             return TrainResult(self.output_dir, self.step, self.metrics(started))
-        return TrainResult(self.output_dir, self.step, self.save_final(started))
+        metrics = self.save_final(started)
+        distributed.barrier(self.world)
+        return TrainResult(self.output_dir, self.step, metrics)
 
     def accumulate(self, micro: Sequence[Sequence[int]]) -> tuple[float, int]:
         """Gradients of one optimizer step's micro batches, normalised by the answer
-        tokens of them all; returns (mean loss per answer token, answer tokens)."""
+        tokens of them all; returns (mean loss per answer token, answer tokens). Under
+        torchrun each rank runs its share and the engine averages gradients once."""
         tokens = sum(self.encoded[i].loss_tokens for indices in micro for i in indices)
+        scale = engines.loss_scale(self.world) / tokens
         total = 0.0
-        for indices in micro:
+        share = self.world.lockstep_share(list(micro))
+        for position, (indices, real) in enumerate(share):
             batch = collate([self.encoded[i] for i in indices], self.tokenizer.pad_token_id,
                             self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                logits = self.model(input_ids=batch["input_ids"],
-                                    attention_mask=batch["attention_mask"]).logits
-            loss_sum = answer_loss_sum(logits, batch["labels"])
-            (loss_sum / tokens).backward()
-            total += loss_sum.item()
+            with engines.sync_on([self.model], last=position == len(share) - 1):
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    logits = self.model(input_ids=batch["input_ids"],
+                                        attention_mask=batch["attention_mask"]).logits
+                loss_sum = answer_loss_sum(logits, batch["labels"])
+                (loss_sum * (scale if real else 0.0)).backward()
+            if real:
+                total += loss_sum.item()
+        total, = distributed.sum_values([total], self.world)
         return total / tokens, tokens
 
     def _optimizer_step(self, micro: Sequence[Sequence[int]]) -> float:
         loss, _ = self.accumulate(micro)
         if self.config.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+            engines.clip_gradients(self.model, self.config.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -465,17 +486,26 @@ class SFTTrainer(checkpoints.StepCheckpointing):
             "data": self.report.as_dict(),
             "bf16": self.bf16,
             "device": str(self.device),
+            "parallelism": self.strategy,
+            "ranks": self.world.world_size,
             "seconds": round(time.perf_counter() - started, 2),
         }
 
     def save_final(self, started: float) -> dict:
         """The policy as a plain Hugging Face checkpoint (LoRA merged in) that samplers,
-        rejection sampling and PPO load like any base model."""
-        model = self.model
+        rejection sampling and PPO load like any base model; written by rank 0, to which
+        FSDP ranks first send their shards."""
+        gathered = engines.full_state_dict(self.model) if engines.is_sharded(self.model) else None
+        if not self.world.is_main:
+            return self.metrics(started)
+        model = engines.unwrap(self.model)
         if self.config.lora is not None:
             model = self.model = model.merge_and_unload()
         model.config.use_cache = True  # for whoever generates with it next
-        model.save_pretrained(self.output_dir, safe_serialization=True)
+        if gathered is not None:
+            model.save_pretrained(self.output_dir, state_dict=gathered, safe_serialization=True)
+        else:
+            model.save_pretrained(self.output_dir, safe_serialization=True)
         self.tokenizer.save_pretrained(self.output_dir)
         self.config.save(self.output_dir)
         metrics = self.metrics(started)

@@ -37,13 +37,24 @@ class ValueModel(nn.Module):
     def gradient_checkpointing_enable(self, **kwargs) -> None:
         self.body.gradient_checkpointing_enable(**kwargs)
 
-    def save_pretrained(self, directory: str | Path, **kwargs) -> None:
-        from safetensors.torch import save_model
+    def save_pretrained(self, directory: str | Path, *, state_dict: dict | None = None,
+                        **kwargs) -> None:
+        """The body's Hugging Face folder plus the head; ``state_dict`` (whole weights
+        gathered from FSDP shards) replaces the module's own tensors."""
+        from safetensors.torch import save_file, save_model
 
         directory = Path(directory)
-        body = self.body.merge_and_unload() if hasattr(self.body, "merge_and_unload") else self.body
-        body.save_pretrained(directory, **kwargs)
-        save_model(self.head, str(directory / HEAD_FILE))
+        if state_dict is None:
+            body = (self.body.merge_and_unload() if hasattr(self.body, "merge_and_unload")
+                    else self.body)
+            body.save_pretrained(directory, **kwargs)
+            save_model(self.head, str(directory / HEAD_FILE))
+        else:
+            self.body.save_pretrained(directory, state_dict={
+                key[len("body."):]: value for key, value in state_dict.items()
+                if key.startswith("body.")}, **kwargs)
+            save_file({key[len("head."):]: value.contiguous() for key, value in state_dict.items()
+                       if key.startswith("head.")}, str(directory / HEAD_FILE))
         (directory / "value_model.json").write_text(json.dumps({"head": HEAD_FILE}) + "\n")
 
 

@@ -54,7 +54,9 @@ class UsageError(Exception):
 
 
 def emit(event: str, **fields) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
+    """One JSON line for the worker reading stdout; under torchrun only rank 0 speaks."""
+    if run_guard.is_main_rank():
+        print(json.dumps({"event": event, **fields}), flush=True)
 
 
 def in_split(pair: PreferencePair, split: str) -> bool:
@@ -150,8 +152,7 @@ def train(args: argparse.Namespace) -> int | None:
         if result.steps < trainer.total_steps:  # stopped by a signal: resumable
             return guard.emit_stopped(latest_checkpoint(args.output), step=result.steps,
                                       total_steps=trainer.total_steps)
-        if trainer.world.is_main:  # under torchrun, one "done" line for the caller
-            emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
+        emit("done", output_dir=str(result.output_dir), metrics=result.metrics)
     return None
 
 

@@ -13,6 +13,7 @@ from paddock.kernel.vocabulary import MARGINS
 from paddock.training import recipe
 from paddock.training.config_files import JsonConfig
 from paddock.training.devices import BF16_CHOICES
+from paddock.training.engines import check_parallelism
 
 
 @dataclass
@@ -52,6 +53,7 @@ class RewardConfig(JsonConfig):
     bf16: str = "auto"  # "auto", "cuda", "yes" or "no": see paddock.training.devices
     gradient_checkpointing: str = "auto"  # "auto": on CUDA only
     lora: LoraSettings | None = None
+    parallelism: str = "auto"  # under torchrun: "auto", "ddp" or "fsdp" (training.engines)
     save_every_steps: int = 0  # 0: only at the end
     eval_batch_pairs: int = 32
     extra: dict = field(default_factory=dict)  # recorded, not interpreted (mix records...)
@@ -68,6 +70,7 @@ class RewardConfig(JsonConfig):
             raise ValueError(f"bf16 {self.bf16!r} is not one of {', '.join(BF16_CHOICES)}")
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
+        check_parallelism(self.parallelism, lora=self.lora is not None)
         self.adam_betas = tuple(self.adam_betas)
 
     @property

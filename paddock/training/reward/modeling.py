@@ -61,14 +61,29 @@ class MeanPooledRewardModel(nn.Module):
     def gradient_checkpointing_enable(self, **kwargs) -> None:
         self.backbone.gradient_checkpointing_enable(**kwargs)
 
-    def save_pretrained(self, directory: str | Path, **kwargs) -> None:
+    def save_pretrained(self, directory: str | Path, *, state_dict: dict | None = None,
+                        **kwargs) -> None:
+        """The backbone's Hugging Face folder plus the head; ``state_dict`` (whole weights
+        gathered from FSDP shards) replaces the module's own tensors."""
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        self.backbone.save_pretrained(directory, **kwargs)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.score.state_dict().items()},
+        if state_dict is None:
+            self.backbone.save_pretrained(directory, **kwargs)
+            head = self.score.state_dict()
+        else:
+            self.backbone.save_pretrained(
+                directory, state_dict=_strip(state_dict, "backbone."), **kwargs)
+            head = _strip(state_dict, "score.")
+        save_file({k: v.detach().cpu().contiguous() for k, v in head.items()},
                   str(directory / HEAD_WEIGHTS))
         (directory / HEAD_CONFIG).write_text(json.dumps({"pooling": "mean"}) + "\n")
+
+
+def _strip(state_dict: dict, prefix: str) -> dict:
+    """The entries under ``prefix``, keyed without it."""
+    return {key[len(prefix):]: value for key, value in state_dict.items()
+            if key.startswith(prefix)}
 
 
 def build_reward_model(path: str, pooling: str = "auto") -> nn.Module:

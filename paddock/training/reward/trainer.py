@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paddock.training import checkpoints, distributed, run_guard
+from paddock.training import checkpoints, distributed, engines, run_guard
 from paddock.training.devices import pick_device, use_bf16
 from paddock.training.optim import adamw
 from paddock.training.reward.config import RewardConfig
@@ -195,8 +195,11 @@ class RewardTrainer(checkpoints.StepCheckpointing):
         self.truncation = encoder.report.as_dict()
         if not self.encoded:
             raise ValueError("no training pairs")
-        self.model = load_model(config, self.tokenizer, self.device)
         self.bf16 = use_bf16(config.bf16, self.device)
+        model = load_model(config, self.tokenizer, self.device)
+        self.strategy = engines.choose_strategy(config.parallelism, model, self.world,
+                                                self.device)
+        self.model = engines.wrap(model, self.strategy, self.world, self.device, bf16=self.bf16)
         self.micro_per_epoch = math.ceil(len(self.encoded) / config.micro_batch_pairs)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / config.accumulation_steps)
         self.total_steps = self.steps_per_epoch * config.epochs
@@ -264,32 +267,35 @@ class RewardTrainer(checkpoints.StepCheckpointing):
             if checkpoint_on_stop and self.step != saved_at:
                 self._checkpoint()
             return TrainResult(self.output_dir, self.step, self.metrics(started))
-        metrics = self.save_final(started) if self.world.is_main else self.metrics(started)
+        metrics = self.save_final(started)
         distributed.barrier(self.world)
         return TrainResult(self.output_dir, self.step, metrics)
 
     def _checkpoint(self) -> None:
-        if self.world.is_main:
-            self.save_checkpoint()
-        distributed.barrier(self.world)  # no rank runs ahead of a checkpoint being written
+        self.save_checkpoint()  # every rank writes its shards; rank 0 the small files
 
     def _optimizer_step(self, micro: list[list[int]]) -> tuple[float, float]:
+        """One optimizer step over ``micro``; under torchrun each rank runs its share of the
+        micro batches and the engine averages gradients once, after the last."""
         pairs_in_step = sum(len(indices) for indices in micro)
+        scale = engines.loss_scale(self.world) / pairs_in_step
         total_loss, correct = 0.0, 0
-        for indices in self.world.share(micro):
+        share = self.world.lockstep_share(micro)
+        for position, (indices, real) in enumerate(share):
             batch = collate([self.encoded[i] for i in indices],
                             self.tokenizer.pad_token_id, self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                scores = forward_scores(self.model, batch)
-            chosen, rejected = scores.split(len(indices))
-            losses = margin_loss(chosen, rejected, batch["margins"])
-            (losses.sum() / pairs_in_step).backward()
-            total_loss += losses.detach().sum().item()
-            correct += (chosen > rejected).sum().item()
-        distributed.sum_gradients(self.model, self.world)
+            with engines.sync_on([self.model], last=position == len(share) - 1):
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    scores = forward_scores(self.model, batch)
+                chosen, rejected = scores.split(len(indices))
+                losses = margin_loss(chosen, rejected, batch["margins"])
+                (losses.sum() * (scale if real else 0.0)).backward()
+            if real:
+                total_loss += losses.detach().sum().item()
+                correct += (chosen > rejected).sum().item()
         total_loss, correct = distributed.sum_values([total_loss, correct], self.world)
         if self.config.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+            engines.clip_gradients(self.model, self.config.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -308,13 +314,23 @@ class RewardTrainer(checkpoints.StepCheckpointing):
             "truncation": self.truncation,
             "bf16": self.bf16,
             "device": str(self.device),
+            "parallelism": self.strategy,
+            "ranks": self.world.world_size,
             "seconds": round(time.perf_counter() - started, 2),
         }
 
     def save_final(self, started: float) -> dict:
-        """The trained model as a plain Hugging Face checkpoint (LoRA merged in)."""
-        model = merged(self.model) if self.config.lora is not None else self.model
-        model.save_pretrained(self.output_dir, safe_serialization=True)
+        """The trained model as a plain Hugging Face checkpoint (LoRA merged in), written
+        by rank 0; under FSDP every rank first sends it its shards."""
+        gathered = engines.full_state_dict(self.model) if engines.is_sharded(self.model) else None
+        if not self.world.is_main:
+            return self.metrics(started)
+        module = engines.unwrap(self.model)
+        if gathered is not None:
+            module.save_pretrained(self.output_dir, state_dict=gathered, safe_serialization=True)
+        else:
+            model = merged(module) if self.config.lora is not None else module
+            model.save_pretrained(self.output_dir, safe_serialization=True)
         self.tokenizer.save_pretrained(self.output_dir)
         self.config.save(self.output_dir)
         metrics = self.metrics(started)
