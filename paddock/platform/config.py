@@ -49,6 +49,16 @@ def env_bool(name: str, default: bool, *, env: Mapping[str, str] = os.environ) -
     raise ConfigurationError(f"{name}={raw!r} is not a boolean: use true or false.")
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...], *,
+               env: Mapping[str, str] = os.environ) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if value not in choices:
+        raise ConfigurationError(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    return value
+
+
 def env_int(name: str, default: int, *, env: Mapping[str, str] = os.environ) -> int:
     raw = env.get(name, "").strip()
     if not raw:

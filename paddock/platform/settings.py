@@ -19,6 +19,7 @@ from paddock.platform.config import (
     ConfigurationError,
     database_from_url,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -293,8 +294,21 @@ PADDOCK_PIPELINE_HEARTBEAT = env_float("PADDOCK_PIPELINE_HEARTBEAT", 10.0)
 PADDOCK_PIPELINE_STALE_AFTER = env_float("PADDOCK_PIPELINE_STALE_AFTER", 120.0)
 PADDOCK_PIPELINE_RESEND_AFTER = env_float("PADDOCK_PIPELINE_RESEND_AFTER", 6 * 60 * 60.0)
 # Processes a training step starts on this machine (one per GPU the worker owns): above 1,
-# reward-model training runs under torchrun, each GPU taking a share of every step.
+# reward-model training, SFT, rejection sampling's SFT and PPO run under torchrun (DDP or
+# FSDP, paddock.training.engines).
 PADDOCK_TRAINING_PROCESSES = env_int("PADDOCK_TRAINING_PROCESSES", 1)
+# Machines a training step spans. Above 1, the worker that takes a step asks NODES-1 other
+# GPU workers (queue training_group) to join it; they meet at RENDEZVOUS, this worker's
+# host:port as the others reach it. Every machine must see the same PADDOCK_VAR_DIR
+# (shared storage) and have the same number of GPUs. A join not taken within
+# JOIN_SECONDS expires.
+PADDOCK_TRAINING_NODES = env_int("PADDOCK_TRAINING_NODES", 1)
+# The engine those steps train under: auto (DDP where the model's training state fits a GPU,
+# FSDP where it does not), ddp or fsdp (paddock.training.engines).
+PADDOCK_TRAINING_PARALLELISM = env_choice(
+    "PADDOCK_TRAINING_PARALLELISM", "auto", ("auto", "ddp", "fsdp"))
+PADDOCK_TRAINING_RENDEZVOUS = env_str("PADDOCK_TRAINING_RENDEZVOUS", "")
+PADDOCK_TRAINING_JOIN_SECONDS = env_int("PADDOCK_TRAINING_JOIN_SECONDS", 600)
 
 # --- Production hardening (checked by `manage.py check --deploy`) ---------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -23,6 +23,7 @@ class Queue(StrEnum):
     CURATION = "curation"
     GENERATION = "generation"
     TRAINING = "training"
+    TRAINING_GROUP = "training_group"  # machines 1..N-1 of a training step spanning machines
 
     @property
     def needs_gpu(self) -> bool:
@@ -30,7 +31,7 @@ class Queue(StrEnum):
 
 
 CPU_QUEUES: tuple[Queue, ...] = (Queue.DEFAULT, Queue.CURATION)
-GPU_QUEUES: tuple[Queue, ...] = (Queue.GENERATION, Queue.TRAINING)
+GPU_QUEUES: tuple[Queue, ...] = (Queue.GENERATION, Queue.TRAINING, Queue.TRAINING_GROUP)
 
 
 def kombu_queues() -> tuple[KombuQueue, ...]:

@@ -296,3 +296,31 @@ def test_the_exports_margins_win_over_the_recipe_table(tiny_model, tmp_path):
     hh = make_pairs(1, vocabulary.BETTER)[0]  # no margins of its own: the table's
     encoder = PairEncoder(tokenizer, 64, margin_table="small")
     assert encoder.encode_pair(hh).margin == vocabulary.MARGINS["small"][vocabulary.BETTER]
+
+
+def test_a_checkpoint_from_before_dcp_still_resumes(tiny_model, tmp_path):
+    """Checkpoints written before the switch to torch.distributed.checkpoint (the model in
+    ``model.safetensors``, the optimizer's state_dict in trainer_state.pt) resume to the
+    uninterrupted run's weights."""
+    from safetensors.torch import save_model
+
+    from paddock.training.checkpoints import rng_state
+
+    pairs = make_pairs(40)
+    whole = RewardTrainer(config_for(tiny_model, tmp_path / "whole", epochs=2), pairs)
+    whole.train()
+    first = RewardTrainer(config_for(tiny_model, tmp_path / "old", epochs=2), pairs)
+    first.train(stop_after_steps=3, checkpoint_on_stop=False)
+    legacy = tmp_path / "old" / "checkpoint-3"
+    legacy.mkdir(parents=True)
+    save_model(first.model, str(legacy / "model.safetensors"))
+    torch.save({"optimizer": first.optimizer.state_dict(),
+                "scheduler": first.scheduler.state_dict(), "step": 3,
+                "losses": first.losses} | rng_state(), legacy / "trainer_state.pt")
+    first.config.save(legacy)
+    second = RewardTrainer(config_for(tiny_model, tmp_path / "old", epochs=2), pairs)
+    second.train()
+    assert second.losses == whole.losses
+    for (name, a), (_, b) in zip(whole.model.named_parameters(),
+                                 second.model.named_parameters(), strict=True):
+        assert torch.equal(a, b), name

@@ -16,7 +16,7 @@ def option(argv: list[str], name: str) -> str:
 
 def test_gpu_worker_consumes_gpu_queues_one_task_at_a_time():
     argv = argv_for("gpu", "--gpu", "3")
-    assert option(argv, "--queues") == "generation,training"
+    assert option(argv, "--queues") == "generation,training,training_group"
     assert option(argv, "--concurrency") == "1"
     assert option(argv, "--prefetch-multiplier") == "1"
     assert option(argv, "--hostname") == "gpu3@%h"
@@ -32,7 +32,9 @@ def test_a_worker_for_several_gpus_trains_with_one_process_per_gpu(settings):
                                      "PADDOCK_TRAINING_PROCESSES": "4"}
     settings.PADDOCK_TRAINING_PROCESSES = 4
     assert launcher("paddock.training.reward", ["train"])[1:] == [
-        "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4"]
+        "-m", "torch.distributed.run", "--nproc_per_node", "4", "--standalone"]
+    for command in ("sft", "rejection", "ppo"):
+        assert "--standalone" in launcher("paddock.training.policy", [command])
     assert len(launcher("paddock.training.policy", ["sample"])) == 1  # one process
     settings.PADDOCK_TRAINING_PROCESSES = 1
     assert len(launcher("paddock.training.reward", ["train"])) == 1
@@ -50,3 +52,45 @@ def test_cpu_worker_consumes_cpu_queues_and_passes_extra_celery_options_through(
 def test_beat_runs_the_scheduler():
     argv = argv_for("beat")
     assert argv[argv.index("-A") + 2] == "beat"
+
+
+def test_a_step_across_machines_meets_at_the_rendezvous_address(settings):
+    from paddock.workers.pipeline.child import (
+        Group,
+        GroupConfigurationError,
+        launcher,
+        training_group,
+    )
+
+    settings.PADDOCK_TRAINING_PROCESSES = 8
+    settings.PADDOCK_TRAINING_NODES = 2
+    settings.PADDOCK_TRAINING_RENDEZVOUS = ""
+    with pytest.raises(GroupConfigurationError, match="needs PADDOCK_TRAINING_RENDEZVOUS"):
+        launcher("paddock.training.policy", ["ppo"])
+    settings.PADDOCK_TRAINING_RENDEZVOUS = "gpu-a.internal:29500"
+    group = training_group("paddock.training.policy", ["ppo"])
+    assert group == Group(8, 2, "gpu-a.internal:29500")
+    assert group.command(1)[1:] == [
+        "-m", "torch.distributed.run", "--nproc_per_node", "8", "--nnodes", "2",
+        "--node_rank", "1", "--master_addr", "gpu-a.internal", "--master_port", "29500"]
+    assert training_group("paddock.training.policy", ["sample"]) == Group()
+
+
+def test_the_engine_is_the_deployments_choice(settings):
+    from paddock.workers.pipeline.child import engine_setting
+
+    settings.PADDOCK_TRAINING_PARALLELISM = "auto"
+    assert engine_setting("paddock.training.policy", ["ppo"]) == []
+    settings.PADDOCK_TRAINING_PARALLELISM = "fsdp"
+    assert engine_setting("paddock.training.policy", ["ppo"]) == [
+        "--set", 'parallelism="fsdp"']
+    assert engine_setting("paddock.training.policy", ["sample"]) == []
+
+
+def test_a_wrong_engine_name_stops_start_up():
+    from paddock.platform.config import ConfigurationError, env_choice
+
+    with pytest.raises(ConfigurationError, match="PADDOCK_TRAINING_PARALLELISM='zero3' is not "
+                                                 "one of auto, ddp, fsdp"):
+        env_choice("PADDOCK_TRAINING_PARALLELISM", "auto", ("auto", "ddp", "fsdp"),
+                   env={"PADDOCK_TRAINING_PARALLELISM": "zero3"})

@@ -133,6 +133,19 @@ def sft(args: argparse.Namespace) -> int | None:
     return None
 
 
+def wait_for_file(path: Path, should_stop, poll_seconds: float = 2.0) -> bool:
+    """Wait for ``path`` to appear (True) or for a stop signal (False). No collective is
+    used: sampling a pool can take longer than any process-group timeout, and torchrun
+    ends every rank if rank 0 fails."""
+    import time
+
+    while not path.exists():
+        if should_stop():
+            return False
+        time.sleep(poll_seconds)
+    return True
+
+
 def rejection(args: argparse.Namespace) -> int | None:
     from paddock.training.policy.chat import ChatFormat
     from paddock.training.policy.generation import load_backend
@@ -154,6 +167,9 @@ def rejection(args: argparse.Namespace) -> int | None:
     check_model_folder(args.model, CAUSAL_LM)
     pool_path = output / "pool.jsonl"
     with run_guard.RunGuard(output) as guard:
+        if not run_guard.is_main_rank():  # under torchrun rank 0 samples, all ranks train
+            if not wait_for_file(pool_path, guard.should_stop):
+                return stopped(guard, output / "model", pool=str(pool_path))
         if not pool_path.exists():  # a second run of the same round reuses its samples
             for rm in (args.helpfulness_rm, args.safety_rm):
                 check_model_folder(rm, REWARD_MODEL)

@@ -12,6 +12,7 @@ from paddock.workers.declare import RetryPolicy, paddock_task
 from paddock.workers.heartbeat import stale_after
 from paddock.workers.pipeline import steps
 from paddock.workers.pipeline.canvas import step_task_name
+from paddock.workers.pipeline.child import JOIN_TASK, Group, join_group
 from paddock.workers.pipeline.plan import BY_NAME, STEP_NAMES
 from paddock.workers.pipeline.runner import run_step
 from paddock.workers.pipeline.service import pipeline_watch, pipelines_tick
@@ -33,6 +34,17 @@ def _step_task(step: str):
 
 
 STEP_TASKS = {step: _step_task(step) for step in STEP_NAMES}
+
+
+@paddock_task(name=JOIN_TASK, queue=Queue.TRAINING_GROUP)
+def join_training_group(module: str, args: list[str], processes: int, nodes: int, master: str,
+                        node_rank: int) -> dict:
+    """Run this machine's ranks of a training step that spans ``nodes`` machines; the step's
+    own worker (machine 0) reads the results. Never retried: a second delivery could not
+    meet a group that has finished (the message expires, see ``ask_group_to_join``)."""
+    group = Group(processes=processes, nodes=nodes, master=master)
+    join_group(module, args, group, node_rank)
+    return {"module": module, "command": args[0], "node_rank": node_rank, "nodes": nodes}
 
 
 @paddock_task(name="pipeline.tick", queue=Queue.DEFAULT, idempotent=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from paddock.annotation.importers import ImportProblem, read_pairs
 from paddock.kernel import vocabulary
@@ -339,3 +340,35 @@ def test_a_bad_model_folder_fails_in_one_line(case, models, prompts, sft_data, b
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert lines[0].startswith(f"paddock.training.policy: {expected}"), lines[0]
+
+
+@pytest.mark.timeout(600)
+def test_rejection_under_torchrun_samples_once_and_trains_on_every_rank(models, prompts,
+                                                                        tmp_path):
+    """Two gloo ranks: rank 0 samples the pool (one "sampled" line, one pool), both train
+    its SFT under DDP, and the model is the one process's."""
+    argv = ["rejection", "--model", models["policy"], "--prompts", prompts,
+            "--helpfulness-rm", models["helpfulness"], "--safety-rm", models["safety"],
+            "--k", "3", "--max-new-tokens", "8", "--set", "epochs=1",
+            "--set", "batch_sequences=4", "--set", "micro_batch_sequences=2",
+            "--set", 'bf16="no"']
+    outputs = {}
+    for ranks in (1, 2):
+        launcher = [sys.executable] if ranks == 1 else [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            "--nproc_per_node", "2"]
+        output = tmp_path / f"ranks-{ranks}"
+        done = subprocess.run([*launcher, "-m", "paddock.training.policy", *map(str, argv),
+                               "--output", str(output)],
+                              env=ENV, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        assert [e["event"] for e in events].count("sampled") == 1
+        assert [e["event"] for e in events].count("done") == 1
+        outputs[ranks] = (output, events[-1])
+    assert outputs[2][1]["metrics"]["ranks"] == 2
+    assert (outputs[1][0] / "pool.jsonl").read_text() == (outputs[2][0] / "pool.jsonl").read_text()
+    one = load_file(outputs[1][0] / "model" / "model.safetensors")
+    two = load_file(outputs[2][0] / "model" / "model.safetensors")
+    for name, tensor in one.items():
+        torch.testing.assert_close(two[name], tensor, atol=2e-5, rtol=1e-4, msg=name)
