@@ -113,11 +113,12 @@ def check_parallelism(setting: str, *, lora: bool = False) -> None:
 
 
 def choose_strategy(setting: str, model: nn.Module, world: World,
-                    device: torch.device) -> str:
+                    device: torch.device, *, extra_bytes: int = 0) -> str:
     """The engine for this run: the setting, or for ``"auto"`` the cheapest that fits.
 
-    LoRA runs (few trained parameters) never pick FSDP: their adapters would be merged
-    into sharded weights, which peft cannot do.
+    ``extra_bytes``: what else each GPU must hold beside ``model`` (PPO's value model and
+    reference). LoRA runs (few trained parameters) never pick FSDP: their adapters would
+    be merged into sharded weights, which peft cannot do.
     """
     check_parallelism(setting)
     if not world.distributed:
@@ -131,7 +132,7 @@ def choose_strategy(setting: str, model: nn.Module, world: World,
     # CPU ranks: the memory is the host's, sharding buys nothing there.
     if capacity is None or _has_peft(model):
         return "ddp"
-    needed = memory_plan(model, "ddp", world.world_size).bytes_per_gpu
+    needed = memory_plan(model, "ddp", world.world_size).bytes_per_gpu + extra_bytes
     return "ddp" if needed <= AUTO_DDP_SHARE * capacity else "fsdp"
 
 

@@ -138,6 +138,10 @@ def test_auto_shards_what_does_not_fit_a_gpu(monkeypatch):
     assert engines.choose_strategy("auto", model, World(0, 4), gpu) == "ddp"
     monkeypatch.setattr(engines, "gpu_memory_bytes", lambda device: 20 * 1024 ** 2)
     assert engines.choose_strategy("auto", model, World(0, 4), gpu) == "fsdp"
+    # PPO counts what sits beside the policy: a value model as large, and a reference.
+    monkeypatch.setattr(engines, "gpu_memory_bytes", lambda device: 40 * 1024 ** 2)
+    assert engines.choose_strategy("auto", model, World(0, 4), gpu,
+                                   extra_bytes=20 * 1024 ** 2) == "fsdp"
 
 
 def test_bad_settings_are_refused_with_the_reason():

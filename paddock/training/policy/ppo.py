@@ -101,7 +101,7 @@ class PPOTrainer:
         torch.manual_seed(config.seed)
         policy = self._prepare(AutoModelForCausalLM.from_pretrained(config.policy_path))
         self.strategy = engines.choose_strategy(config.parallelism, policy, self.world,
-                                                self.device)
+                                                self.device, extra_bytes=self._companions(policy))
         self.policy = self._wrap(policy)
         self.reference = self._reference(AutoModelForCausalLM)
         self.value = self._wrap(self._prepare(load_value_model(config.value_model_path
@@ -134,6 +134,16 @@ class PPOTrainer:
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         return model.to(self.device)
+
+    def _companions(self, policy: nn.Module) -> int:
+        """Bytes a GPU holds beside the policy, for ``parallelism="auto"``: the value model
+        (the policy's size, trained: 16 bytes a parameter) and the reference (frozen, bf16
+        on a GPU). The reward models are not counted: a worker sized for PPO has room for
+        them, or the deployment sets ``fsdp``."""
+        parameters = sum(p.numel() for p in policy.parameters())
+        reference = 0 if self.config.reference in ("cpu", "lora-base") else parameters * (
+            2 if self.bf16 and self.device.type == "cuda" else 4)
+        return parameters * 16 + reference
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         return engines.wrap(model, self.strategy, self.world, self.device, bf16=self.bf16)
