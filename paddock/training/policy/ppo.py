@@ -19,8 +19,9 @@ share of the batch (whole generation batches, so every response is sampled besid
 neighbours it would have in one process) with the policy's weights gathered once per
 rollout, the rollouts are exchanged, every rank scores the whole batch with its copy of the
 reward models, and the forward passes and minibatch updates are shared out by micro batch.
-Under FSDP the frozen reference policy is sharded like the policy; otherwise it is a bf16
-copy on the GPU when bf16 is on (or on the CPU, ``reference="cpu"``).
+With bf16 on a GPU the frozen models (the reference policy and the two reward models) are
+held in bf16; under FSDP the reference is also sharded like the policy, otherwise each rank
+holds a whole copy (``reference="cpu"`` keeps it on the CPU instead).
 """
 
 from __future__ import annotations
@@ -151,9 +152,9 @@ class PPOTrainer:
     def _reference(self, auto_class) -> nn.Module | None:
         """The frozen starting policy; None for "lora-base" (the policy, adapters off).
 
-        Under FSDP it is sharded like the policy (its forward runs in lockstep with the
-        others); on a GPU with bf16 on, a whole copy is kept in bf16 (half the memory; its
-        log-probs are computed under bf16 autocast anyway)."""
+        On a GPU with bf16 on it is held in bf16 (half the memory; its log-probs are
+        computed under bf16 autocast anyway); under FSDP it is also sharded like the policy
+        (its forward runs in lockstep with the others)."""
         if self.config.reference == "lora-base":
             return None
         reference = auto_class.from_pretrained(self.config.policy_path)
@@ -162,11 +163,9 @@ class PPOTrainer:
         if self.config.reference == "cpu":
             return reference
         reference = reference.to(self.device)
-        if self.strategy == "fsdp":
-            return self._wrap(reference)
         if self.bf16 and self.device.type == "cuda":
-            reference = reference.to(torch.bfloat16)
-        return reference
+            reference = reference.to(torch.bfloat16)  # half the memory, same bf16 compute
+        return self._wrap(reference) if self.strategy == "fsdp" else reference
 
     def _optimizer(self, model: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
         return adamw(model, learning_rate=learning_rate, weight_decay=self.config.weight_decay,
@@ -178,11 +177,12 @@ class PPOTrainer:
         config = self.config
         if not (config.helpfulness_rm and config.safety_rm):
             raise ValueError("PPO needs helpfulness_rm and safety_rm (or a reward function)")
-        scorer = CombinedScorer(
-            RewardScorer.load(config.helpfulness_rm, device=self.device, bf16=config.bf16),
-            RewardScorer.load(config.safety_rm, device=self.device, bf16=config.bf16),
-            threshold=config.safety_threshold)
-        return CombinedReward(scorer)
+        scorers = [RewardScorer.load(path, device=self.device, bf16=config.bf16)
+                   for path in (config.helpfulness_rm, config.safety_rm)]
+        for scorer in scorers:  # frozen: held in bf16 where it runs under bf16 anyway
+            if scorer.bf16 and self.device.type == "cuda":
+                scorer.model.to(torch.bfloat16)
+        return CombinedReward(CombinedScorer(*scorers, threshold=config.safety_threshold))
 
     # -- the loop ---------------------------------------------------------------------
 
