@@ -247,11 +247,10 @@ def clip_gradients(model: nn.Module, max_norm: float) -> None:
 
 
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Whole weights on the CPU of rank 0 (an empty dict elsewhere); every rank must call.
-
-    Keys are the user's module's own (no ``module.`` prefix), ready for
-    ``save_pretrained(state_dict=...)``.
-    """
+    """Whole weights on the CPU, keyed as the user's module names them (no ``module.``
+    prefix), ready for ``save_pretrained(state_dict=...)``. Under FSDP every rank must call
+    it (the shards are gathered) and only rank 0 gets the tensors (an empty dict
+    elsewhere); otherwise each rank reads its own whole copy."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     if not is_sharded(model):
