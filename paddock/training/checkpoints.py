@@ -80,6 +80,30 @@ def _dcp_state(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dic
     return {"model": model_state, "optimizer": optimizer_state}
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the message names it, the first failing rank's
+    error and the free space left."""
+
+
+def _rank_error(error: BaseException) -> BaseException:
+    """The first failing rank's own exception inside DCP's ``CheckpointException``, which
+    derives from BaseException and so slips past every ``except Exception``; any other
+    error as it is."""
+    from torch.distributed.checkpoint.api import CheckpointException
+
+    if isinstance(error, CheckpointException) and error.failures:
+        first = error.failures[min(error.failures)]
+        return first[0] if isinstance(first, tuple) else first
+    return error
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
 def _single_process() -> bool:
     import torch.distributed as dist
 
@@ -112,11 +136,16 @@ def save_checkpoint(output_dir: str | Path, step: int, *, models: Mapping[str, n
         if world.is_main:
             torch.save(dict(state) | rng_state(), scratch / STATE_FILE)
             config.save(scratch)
-    except BaseException:
+    except BaseException as error:
         # A full disk: give the space back; the previous checkpoint stays the latest.
         if world.is_main:
             shutil.rmtree(scratch, ignore_errors=True)
-        raise
+        original = _rank_error(error)
+        if original is error:
+            raise
+        raise CheckpointWriteError(
+            f"{final}: the checkpoint could not be written ({type(original).__name__}: "
+            f"{original}); {_free_bytes(final.parent):,} bytes free on its disk") from original
     barrier(world)  # every rank's shards are on disk before the folder counts as complete
     if world.is_main:
         shutil.rmtree(final, ignore_errors=True)
@@ -148,10 +177,15 @@ def load_checkpoint(path: str | Path, *, models: Mapping[str, nn.Module],
         optimizer = optimizers.get(name)
         wanted = _dcp_state(model, optimizer)
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_SINGLE_PROCESS_WARNING.replace(
-                "save", "load"))
-            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-            dcp.load(wanted, checkpoint_id=path / name, no_dist=_single_process())
+            warnings.filterwarnings("ignore", message=_SINGLE_PROCESS_WARNING)
+            try:
+                dcp.load(wanted, checkpoint_id=path / name, no_dist=_single_process())
+            except BaseException as error:
+                original = _rank_error(error)
+                if original is error:
+                    raise
+                raise CheckpointError(f"{path / name}: cannot load "
+                                      f"({type(original).__name__}: {original})") from original
         if optimizer is None:
             set_model_state_dict(model, wanted["model"])
         else:

@@ -72,7 +72,7 @@ def test_worker_check_fails_when_no_worker_answers():
     assert result.ok is False
     assert result.detail["workers"] == []
     assert set(result.detail["queues_without_workers"]) == {
-        "default", "curation", "generation", "training"
+        "default", "curation", "generation", "training", "training_group"
     }
     assert platform_health(app=lonely, redis_url=settings.REDIS_URL, worker_timeout=0.3)[
         "status"
