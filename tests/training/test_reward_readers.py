@@ -453,3 +453,16 @@ def test_real_ukp_convarg_votes():
     assert Counter(pair.strength for pair in pairs) == {
         SIGNIFICANTLY_BETTER: 2264, BETTER: 2787, SLIGHTLY_BETTER: 3368,
         NEGLIGIBLY_BETTER: 2256}
+
+
+def test_an_exports_weight_reaches_the_pair_and_a_bad_one_is_a_problem(tmp_path):
+    """``weight`` (annotator reliability) is optional: 1 without it; a negative, infinite
+    or non-numeric one makes that record a problem naming the field."""
+    path = write_lines(tmp_path / "export.jsonl", [
+        export_record(id=1, weight=0.4), export_record(id=2), export_record(id=3, weight=-1),
+        export_record(id=4, weight="high"), export_record(id=5, weight=0)])
+    reader = read_paddock_export(path)
+    assert [(pair.id, pair.weight) for pair in reader] == [
+        ("paddock:1", 0.4), ("paddock:2", 1.0), ("paddock:5", 0.0)]
+    assert [problem.line for problem in reader.report.errors] == [3, 4]
+    assert all("weight" in str(problem) for problem in reader.report.errors)

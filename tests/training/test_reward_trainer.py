@@ -324,3 +324,44 @@ def test_a_checkpoint_from_before_dcp_still_resumes(tiny_model, tmp_path):
     for (name, a), (_, b) in zip(whole.model.named_parameters(),
                                  second.model.named_parameters(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_weighted_loss_learns_nothing_from_a_weightless_judgement(tiny_model, tmp_path):
+    """With ``weighted_loss`` a pair of weight 0 moves no weight: rewriting its texts leaves
+    the trained model unchanged. Without it, the same rewrite changes the model."""
+    import dataclasses
+
+    pairs = [dataclasses.replace(pair, weight=0.0 if i % 4 == 0 else 1.0)
+             for i, pair in enumerate(make_pairs(16))]
+    rewritten = [dataclasses.replace(pair, chosen="Something else entirely, " + pair.id)
+                 if pair.weight == 0 else pair for pair in pairs]
+
+    def train(data, folder, weighted):
+        # Length grouping would let the rewritten texts reorder the micro batches.
+        trainer = RewardTrainer(config_for(tiny_model, tmp_path / folder, epochs=1,
+                                           weighted_loss=weighted, group_by_length=False), data)
+        trainer.train()
+        return dict(trainer.model.named_parameters()), trainer.losses
+
+    first, losses = train(pairs, "a", True)
+    second, _ = train(rewritten, "b", True)
+    for name, tensor in first.items():
+        torch.testing.assert_close(second[name], tensor, atol=1e-5, rtol=0, msg=name)
+    plain, _ = train(pairs, "c", False)
+    plain_rewritten, _ = train(rewritten, "d", False)
+    assert any(not torch.allclose(plain[n], plain_rewritten[n]) for n in plain)
+    assert all(math.isfinite(loss) for loss in losses)
+
+
+def test_weights_of_one_train_exactly_as_unweighted(tiny_model, tmp_path):
+    pairs = make_pairs(16)
+    runs = []
+    for weighted in (False, True):
+        trainer = RewardTrainer(config_for(tiny_model, tmp_path / str(weighted), epochs=1,
+                                           weighted_loss=weighted), pairs)
+        trainer.train()
+        runs.append(trainer)
+    assert runs[0].losses == runs[1].losses
+    for (name, a), (_, b) in zip(runs[0].model.named_parameters(),
+                                 runs[1].model.named_parameters(), strict=True):
+        assert torch.equal(a, b), name

@@ -53,6 +53,9 @@ class RewardConfig(JsonConfig):
     bf16: str = "auto"  # "auto", "cuda", "yes" or "no": see paddock.training.devices
     gradient_checkpointing: str = "auto"  # "auto": on CUDA only
     lora: LoraSettings | None = None
+    # Scale each pair's loss by its weight (annotator reliability): the step's loss is
+    # sum(weight * loss) / sum(weight). Off: every pair counts 1, as in the paper.
+    weighted_loss: bool = False
     parallelism: str = "auto"  # under torchrun: "auto", "ddp" or "fsdp" (training.engines)
     save_every_steps: int = 0  # 0: only at the end
     eval_batch_pairs: int = 32

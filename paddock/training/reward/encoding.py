@@ -37,6 +37,7 @@ class EncodedPair:
     rejected: EncodedSide
     margin: float
     index: int  # position of the pair in the list given to the encoder
+    weight: float = 1.0  # the pair's weight in a weighted loss
 
     @property
     def length(self) -> int:
@@ -147,7 +148,7 @@ class PairEncoder:
         self.report.pairs += 1
         if chosen == rejected:
             self.report.indistinguishable += 1
-        return EncodedPair(chosen, rejected, self.margin(pair), index)
+        return EncodedPair(chosen, rejected, self.margin(pair), index, pair.weight)
 
     def margin(self, pair: PreferencePair) -> float:
         """The pair's own margin for the configured table when it has one, else the

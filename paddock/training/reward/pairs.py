@@ -42,10 +42,16 @@ class PreferencePair:
     rejected_safe: bool | None = None
     meta: dict = field(default_factory=dict, compare=False, hash=False)
     margins: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+    # How much the judgement counts in a weighted loss (annotator reliability, see
+    # paddock.annotation.quality.reliability); 1 where a source gives none.
+    weight: float = field(default=1.0, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.axis not in AXES:
             raise ValueError(f"pair {self.id}: axis {self.axis!r} is not one of {AXES}")
+        if not (isinstance(self.weight, int | float) and 0 <= self.weight < float("inf")):
+            raise ValueError(f"pair {self.id}: weight {self.weight!r} is not a finite "
+                             "number >= 0")
         if self.strength is not None and self.strength not in STRENGTHS:
             raise ValueError(f"pair {self.id}: strength {self.strength!r} is not one of "
                              f"{STRENGTHS}")

@@ -2,6 +2,10 @@
 
 loss = -log sigmoid(r(x, y_chosen) - r(x, y_rejected) - m(strength))   (section 3.2.2)
 
+With ``weighted_loss`` each pair's loss is multiplied by its weight (its annotator's
+reliability, :mod:`paddock.annotation.quality.reliability`) and a step's loss is
+sum(weight * loss) / sum(weight).
+
 Chosen and rejected go through the network in one forward pass (one batch of 2B rows),
 so both sides see the same weights and, with dropout disabled, the same network. Micro
 batches are accumulated to the effective batch; the learning rate warms up linearly over
@@ -278,7 +282,12 @@ class RewardTrainer(checkpoints.StepCheckpointing):
         """One optimizer step over ``micro``; under torchrun each rank runs its share of the
         micro batches and the engine averages gradients once, after the last."""
         pairs_in_step = sum(len(indices) for indices in micro)
-        scale = engines.loss_scale(self.world) / pairs_in_step
+        weighted = self.config.weighted_loss
+        # The step's loss is a mean over its pairs, weighted by each pair's weight when
+        # the run weighs judgements (a step of weight 0 learns nothing from them).
+        total_weight = (sum(self.encoded[i].weight for indices in micro for i in indices)
+                        if weighted else float(pairs_in_step))
+        scale = engines.loss_scale(self.world) / (total_weight or 1.0)
         total_loss, correct = 0.0, 0
         share = self.world.lockstep_share(micro)
         for position, (indices, real) in enumerate(share):
@@ -289,6 +298,9 @@ class RewardTrainer(checkpoints.StepCheckpointing):
                     scores = forward_scores(self.model, batch)
                 chosen, rejected = scores.split(len(indices))
                 losses = margin_loss(chosen, rejected, batch["margins"])
+                if weighted:
+                    losses = losses * torch.tensor([self.encoded[i].weight for i in indices],
+                                                   dtype=losses.dtype, device=losses.device)
                 (losses.sum() * (scale if real else 0.0)).backward()
             if real:
                 total_loss += losses.detach().sum().item()
@@ -299,7 +311,8 @@ class RewardTrainer(checkpoints.StepCheckpointing):
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return total_loss / pairs_in_step, correct / pairs_in_step
+        # the reported loss is the (weighted) mean the step optimised
+        return total_loss / (total_weight or 1.0), correct / pairs_in_step
 
     # -- checkpoints ------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ def _paddock_record(record: dict[str, Any], number: int) -> Parsed:
         chosen_safe=get_field(record, "chosen_safe", bool, optional=True),
         rejected_safe=get_field(record, "rejected_safe", bool, optional=True),
         margins=_export_margins(record),
+        weight=_weight(record),
         meta={
             "split": get_field(record, "split", str),
             "batch": batch,
@@ -70,6 +71,16 @@ def _paddock_record(record: dict[str, Any], number: int) -> Parsed:
             "comparison_id": record.get("comparison_id"),
         },
     )])
+
+
+def _weight(record: dict[str, Any]) -> float:
+    """The judgement's ``weight`` where the export wrote one (annotator reliability), else 1."""
+    value = get_field(record, "weight", (int, float), optional=True)
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise Malformed("weight", f"expected a finite number >= 0, got {value}")
+    return float(value)
 
 
 def _export_margins(record: dict[str, Any]) -> dict[str, float]:
