@@ -103,15 +103,6 @@ def gather_objects(value: Any, current: World) -> list[Any]:
     return gathered
 
 
-def broadcast_object(value: T, current: World) -> T:
-    """Rank 0's ``value`` on every rank."""
-    if not current.distributed:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def barrier(current: World) -> None:
     if current.distributed:
         dist.barrier()

@@ -24,20 +24,20 @@ def test_gpu_worker_consumes_gpu_queues_one_task_at_a_time():
 
 def test_a_worker_for_several_gpus_trains_with_one_process_per_gpu(settings):
     from paddock.workers.launch import gpu_environment, parse
-    from paddock.workers.pipeline.child import launcher
+    from paddock.workers.pipeline.child import training_group
 
     args, _ = parse(["gpu", "--gpu", "0,1,2,3"])
     assert option(argv_for("gpu", "--gpu", "0,1,2,3"), "--hostname") == "gpu0-1-2-3@%h"
     assert gpu_environment(args) == {"CUDA_VISIBLE_DEVICES": "0,1,2,3",
                                      "PADDOCK_TRAINING_PROCESSES": "4"}
     settings.PADDOCK_TRAINING_PROCESSES = 4
-    assert launcher("paddock.training.reward", ["train"])[1:] == [
+    assert training_group("paddock.training.reward", ["train"]).command()[1:] == [
         "-m", "torch.distributed.run", "--nproc_per_node", "4", "--standalone"]
     for command in ("sft", "rejection", "ppo"):
-        assert "--standalone" in launcher("paddock.training.policy", [command])
-    assert len(launcher("paddock.training.policy", ["sample"])) == 1  # one process
+        assert "--standalone" in training_group("paddock.training.policy", [command]).command()
+    assert len(training_group("paddock.training.policy", ["sample"]).command()) == 1  # one process
     settings.PADDOCK_TRAINING_PROCESSES = 1
-    assert len(launcher("paddock.training.reward", ["train"])) == 1
+    assert len(training_group("paddock.training.reward", ["train"]).command()) == 1
     with pytest.raises(SystemExit):
         parse(["gpu", "--gpu", "0,x"])
 
@@ -55,18 +55,13 @@ def test_beat_runs_the_scheduler():
 
 
 def test_a_step_across_machines_meets_at_the_rendezvous_address(settings):
-    from paddock.workers.pipeline.child import (
-        Group,
-        GroupConfigurationError,
-        launcher,
-        training_group,
-    )
+    from paddock.workers.pipeline.child import Group, GroupConfigurationError, training_group
 
     settings.PADDOCK_TRAINING_PROCESSES = 8
     settings.PADDOCK_TRAINING_NODES = 2
     settings.PADDOCK_TRAINING_RENDEZVOUS = ""
     with pytest.raises(GroupConfigurationError, match="needs PADDOCK_TRAINING_RENDEZVOUS"):
-        launcher("paddock.training.policy", ["ppo"])
+        training_group("paddock.training.policy", ["ppo"]).command()
     settings.PADDOCK_TRAINING_RENDEZVOUS = "gpu-a.internal:29500"
     group = training_group("paddock.training.policy", ["ppo"])
     assert group == Group(8, 2, "gpu-a.internal:29500")

@@ -115,11 +115,6 @@ def engine_setting(module: str, args: list[str]) -> list[str]:
     return ["--set", f"parallelism={json.dumps(chosen)}"]
 
 
-def launcher(module: str, args: list[str]) -> list[str]:
-    """How this worker starts ``module``: see :func:`training_group`."""
-    return training_group(module, args).command(0)
-
-
 def _child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
 
